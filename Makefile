@@ -1,0 +1,23 @@
+# The two commands: `make run` serves the embedded rule set, `make test` runs the tests.
+# Both set up .venv on first use, with nothing but python3 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test check clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/dispatch check rules/daxing
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
