@@ -6,9 +6,14 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from dispatch.errors import Diagnostic, Severity
+from dispatch.analyze import cell_coverage, shadow_example, shadowed_rules, volume_coverage
+from dispatch.dispatcher import Dispatcher
+from dispatch.errors import Diagnostic, HistoryError, Severity, sorted_diagnostics
+from dispatch.history import read_history
 from dispatch.load import read_ruleset
 from dispatch.model import RuleSet
 
@@ -64,12 +69,55 @@ def ruleset_counts(ruleset: RuleSet) -> dict[str, object]:
     }
 
 
-def check_ruleset(root: str | Path) -> CheckReport:
-    """Load and validate `root` exactly as the service does at start; report everything."""
+def check_ruleset(root: str | Path, cases: str | Path | None = None, at: date | None = None) -> CheckReport:
+    """Load, validate and compile `root` exactly as the service does at start; report everything.
+
+    With a valid rule set it adds the compiled view: shadowed rules (warnings), the share
+    of item x basic grid x source cells that dispatch automatically on day `at` (default
+    today in the rule set's zone), and, given a case history, the share of case volume.
+    """
     started = time.perf_counter()
     ruleset, diagnostics = read_ruleset(root)
-    counts = ruleset_counts(ruleset) if ruleset is not None else {}
+    if ruleset is None:
+        return CheckReport(str(root), diagnostics, None, time.perf_counter() - started)
+    counts = ruleset_counts(ruleset)
+    compiled = time.perf_counter()
+    dispatcher = Dispatcher(ruleset)
+    counts["compile_seconds"] = round(time.perf_counter() - compiled, 4)
+    counts["table_bytes"] = dispatcher.tables.nbytes
+    diagnostics = sorted_diagnostics(diagnostics + shadow_warnings(dispatcher))
+    day = at or datetime.now(ZoneInfo(ruleset.manifest.timezone)).date()
+    cells = cell_coverage(dispatcher, day)
+    counts["coverage"] = {"day": day.isoformat(), "cells": cells.counts, "cells_auto_share": round(cells.share(), 4)}
+    if cases is not None:
+        try:
+            history = read_history(cases, dispatcher)
+        except HistoryError as err:
+            diagnostics = sorted_diagnostics(diagnostics + err.diagnostics)
+        else:
+            volume = volume_coverage(dispatcher, history)
+            counts["coverage"].update(
+                cases=volume.counts, cases_auto_share=round(volume.share(), 4), cases_unknown=history.unknown
+            )
     return CheckReport(str(root), diagnostics, ruleset, time.perf_counter() - started, counts)
+
+
+def shadow_warnings(dispatcher: Dispatcher) -> list[Diagnostic]:
+    found = []
+    for rule in shadowed_rules(dispatcher):
+        beaten_by = shadow_example(dispatcher, rule)
+        if beaten_by is None:
+            continue  # matches no case at all: rule.never_matches says why
+        found.append(
+            Diagnostic(
+                "rule.shadowed",
+                f"rule {rule.id!r} wins no case: a higher rule takes every case it matches "
+                f"(e.g. {beaten_by.id!r} at {beaten_by.place})",
+                rule.place,
+                Severity.WARNING,
+            )
+        )
+    return found
 
 
 # -- renderings ---------------------------------------------------------------------
@@ -90,8 +138,24 @@ def render_text(report: CheckReport) -> str:
         lines.append("  grid types   " + ", ".join(f"{v} {k}" for k, v in c["grid_types"].items()))
         lines.append(f"  departments  {c['departments']} ({c['local_governments']} local governments)")
         lines.append(f"  sources      {', '.join(c['sources'])}")
+        lines.append(f"  compiled     in {c['compile_seconds']:.3f} s to {c['table_bytes'] / 2**20:.1f} MiB of tables")
+        cov = c["coverage"]
+        lines.append(
+            f"  coverage     {cov['cells_auto_share']:.1%} of item x grid x source cells dispatch automatically"
+            f" on {cov['day']} ({_statuses(cov['cells'])})"
+        )
+        if "cases" in cov:
+            unknown = sum(cov["cases_unknown"].values())
+            lines.append(
+                f"               {cov['cases_auto_share']:.1%} of case volume ({_statuses(cov['cases'])})"
+                + (f"; {unknown} cases with unknown codes skipped" if unknown else "")
+            )
     lines.append(summary_line(report))
     return "\n".join(lines)
+
+
+def _statuses(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
 def summary_line(report: CheckReport) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
@@ -16,7 +17,10 @@ def _check(args: argparse.Namespace) -> int:
     if not Path(args.rules).is_dir():
         print(f"dispatch check: {args.rules}: not a directory", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    report = check_ruleset(args.rules)
+    if args.cases and not Path(args.cases).is_file():
+        print(f"dispatch check: {args.cases}: no such file", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    report = check_ruleset(args.rules, cases=args.cases, at=args.at)
     render = {"text": render_text, "json": render_json, "github": render_github}[args.format]
     print(render(report))
     return EXIT_OK if report.passed(strict=args.strict) else EXIT_FAILED
@@ -31,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("text", "json", "github"), default="text",
                        help="text for people, json for machines, github for workflow annotations")  # fmt: skip
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
+    check.add_argument("--cases", metavar="FILE", help="case history CSV: add the share of case volume dispatched")
+    check.add_argument("--at", metavar="DATE", type=date.fromisoformat, help="day of the cell coverage (default today)")
     check.set_defaults(run=_check)
     return parser
 

@@ -57,14 +57,39 @@ class DispatchError(Exception):
     code = "dispatch.error"
 
 
-class RuleSetError(DispatchError):
-    """A rule set that cannot be used: carries every error found, sorted."""
+class FileError(DispatchError):
+    """Input files that cannot be used: carries every error found in them, sorted."""
 
-    code = "ruleset.invalid"
+    code = "file.invalid"
+    what = "input"
 
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = sorted_diagnostics(diagnostics)
         errors = [d for d in self.diagnostics if d.severity is Severity.ERROR]
         head = "; ".join(str(d) for d in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        super().__init__(f"{len(errors)} error(s) in rule set: {head}{more}")
+        super().__init__(f"{len(errors)} error(s) in {self.what}: {head}{more}")
+
+
+class RuleSetError(FileError):
+    """A rule set that cannot be used."""
+
+    code = "ruleset.invalid"
+    what = "rule set"
+
+
+class HistoryError(FileError):
+    """A case-history file that cannot be read."""
+
+    code = "history.invalid"
+    what = "case history"
+
+
+class CaseError(DispatchError):
+    """A case that cannot be dispatched as sent: names the field and the bad value."""
+
+    def __init__(self, code: str, field: str, value: object, message: str):
+        self.code = code
+        self.field = field
+        self.value = value
+        super().__init__(message)

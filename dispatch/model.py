@@ -110,7 +110,7 @@ class Rule:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class RuleSet:
     """A loaded, validated rule set: everything the compiler and the matchers read.
 

@@ -1,0 +1,91 @@
+"""What the compiled tables tell about a rule set: shadowed rules and coverage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from dispatch import kernels
+from dispatch.compile import EPOCH
+from dispatch.dispatcher import STATUS_CODES, Dispatcher
+from dispatch.history import History
+from dispatch.model import Rule
+from dispatch.tables import DAY_MAX, DAY_MIN
+
+
+def _day_points(win_from: np.ndarray, win_to: np.ndarray) -> np.ndarray:
+    """One day in every stretch between window bounds (and before the first, after the last)."""
+    bounds = np.unique(np.concatenate([win_from, win_to]))
+    bounds = bounds[(bounds != DAY_MIN) & (bounds != DAY_MAX)]
+    if bounds.size == 0:
+        return np.zeros(1, dtype=np.int32)
+    return np.concatenate([[bounds[0] - 1], bounds]).astype(np.int32)
+
+
+def shadowed_rules(dispatcher: Dispatcher) -> list[Rule]:
+    """Rules that win no case at all: every (item, area, source, day) they match, a higher rule takes."""
+    t = dispatcher.tables
+    seen = np.zeros(len(t.rule_by_rank), dtype=bool)
+    kernels.mark_winners(seen, _day_points(t.win_from, t.win_to), len(t.sources), t.base, t.src_row, t.src_plane,
+                         t.col_grid_type, t.win_ptr, t.win_ids, t.win_rank, t.win_col_lo, t.win_col_hi,
+                         t.win_grid_type, t.win_source, t.win_from, t.win_to)  # fmt: skip
+    rules = dispatcher.ruleset.rules
+    return sorted((rules[i] for i in t.rule_by_rank[~seen]), key=lambda r: r.place)
+
+
+def shadow_example(dispatcher: Dispatcher, rule: Rule) -> Rule | None:
+    """A rule that beats `rule` on one case `rule` matches; None when `rule` matches no case."""
+    ruleset, t = dispatcher.ruleset, dispatcher.tables
+    items = [i for i, code in enumerate(t.items) if rule.event == "*" or ruleset.events.covers(rule.event, code)]
+    areas = [a.code for a in ruleset.areas if rule.area == "*" or ruleset.areas.covers(rule.area, a.code)]
+    areas = [a for a in areas if rule.grid_type is None or ruleset.grid_type_of(a) == rule.grid_type]
+    if not items or not areas:
+        return None
+    src = t.sources.index(rule.source) if rule.source else 0
+    day = (rule.valid_from - EPOCH).days if rule.valid_from else ((rule.valid_to - EPOCH).days - 1 if rule.valid_to else 0)
+    winner = dispatcher.rule_index(items[0], t.columns[areas[0]], src, day)
+    return ruleset.rules[winner] if winner >= 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How many cells or cases end in each status."""
+
+    counts: dict[str, int]  # status -> count
+    unit: str  # "cells" or "cases"
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def share(self, status: str = "auto") -> float:
+        return self.counts.get(status, 0) / self.total if self.total else 0.0
+
+
+def _count(statuses: np.ndarray, unit: str) -> Coverage:
+    numbers = np.bincount(statuses, minlength=len(STATUS_CODES))
+    return Coverage({s.value: int(n) for s, n in zip(STATUS_CODES, numbers)}, unit)
+
+
+def cell_coverage(dispatcher: Dispatcher, day: date) -> Coverage:
+    """Statuses over every (item x basic grid x source) cell on `day`.
+
+    A basic grid is an area with a grid type of its own (community, village, park).
+    """
+    ruleset, t = dispatcher.ruleset, dispatcher.tables
+    grids = [a.code for a in ruleset.areas if a.grid_type]
+    grid_cols = np.asarray([t.columns[c] for c in grids], dtype=np.int32)
+    n_items, n_src = len(t.items), len(t.sources)
+    items, cols, srcs = (a.ravel().astype(np.int32) for a in np.meshgrid(
+        np.arange(n_items), grid_cols, np.arange(n_src), indexing="ij"))  # fmt: skip
+    days = np.full(items.shape[0], (day - EPOCH).days, dtype=np.int32)
+    idx = dispatcher.match_encoded(items, cols, srcs, days)
+    return _count(dispatcher.statuses(items, cols, idx), "cells")
+
+
+def volume_coverage(dispatcher: Dispatcher, history: History) -> Coverage:
+    """Statuses over the cases of a history: the share of real work that dispatches itself."""
+    idx = dispatcher.match_encoded(history.items, history.cols, history.srcs, history.days)
+    return _count(dispatcher.statuses(history.items, history.cols, idx), "cases")

@@ -1,0 +1,109 @@
+"""Decision: what a caller stores for audit, built from a case and its winning rule (or none)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from dispatch.case import Case, aware
+from dispatch.model import LOCAL, Rule, RuleSet
+
+
+class Status(str, Enum):
+    AUTO = "auto"  # a rule decided
+    PROVISIONAL = "provisional"  # urgent, no rule: the local government acts first (先行处置)
+    MANUAL = "manual"  # a seat operator dispatches by hand
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    id: str
+    path: str
+    line: int
+    basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    case_id: str
+    status: Status
+    department: Unit | None
+    co_handlers: tuple[Unit, ...]
+    command_system: str | None
+    deadline_hours: float | None
+    deadline_origin: str | None  # "rule" (an override) or "item" (the handling standard)
+    due: datetime | None
+    rule: RuleRef | None
+    difficult: bool  # enters the difficult-case process (疑难案件)
+    area_path: tuple[str, ...]  # root first, the case's own area last
+    ruleset: str
+    reason: str
+
+
+def _unit(ruleset: RuleSet, code: str, area: str) -> Unit | None:
+    if code == LOCAL:
+        resolved = ruleset.local_department(area)
+        if resolved is None:
+            return None
+        code = resolved
+    return Unit(code, ruleset.departments[code].name)
+
+
+def decide(ruleset: RuleSet, case: Case, rule: Rule | None) -> Decision:
+    """The decision for `case` when `rule` won (None: no rule matched).
+
+    Both matchers, the reference and the compiled one, end here, so they can differ
+    only in which rule they pick.
+    """
+    area_path = tuple(a.code for a in ruleset.areas.path(case.area))[::-1]
+    item_deadline = ruleset.item_deadline(case.event)
+    urgent = ruleset.item_urgent(case.event)
+    department: Unit | None = None
+    co_handlers: tuple[Unit, ...] = ()
+    deadline, origin = item_deadline, "item"
+    difficult = False
+    if rule is not None:
+        department = _unit(ruleset, rule.department, case.area)
+        if department is None:
+            status, reason = Status.MANUAL, f"rule {rule.id} names {LOCAL}, but no department governs {case.area}"
+        else:
+            status, reason = Status.AUTO, f"rule {rule.id}"
+            co_handlers = tuple(u for u in (_unit(ruleset, c, case.area) for c in rule.co_handlers) if u is not None)
+            if rule.deadline_hours is not None:
+                deadline, origin = rule.deadline_hours, "rule"
+    elif urgent:
+        department = _unit(ruleset, LOCAL, case.area)
+        difficult = True
+        if department is None:
+            status, reason = Status.MANUAL, f"no rule matches this urgent item and no department governs {case.area}"
+        else:
+            status, reason = Status.PROVISIONAL, "no rule matches this urgent item: the local government acts first"
+    else:
+        status, reason = Status.MANUAL, "no rule matches: to the seat operators"
+    if status is Status.MANUAL:
+        department, co_handlers = None, ()
+    due = None
+    if deadline is not None and status is not Status.MANUAL:
+        due = aware(ruleset, case.reported_at) + timedelta(hours=deadline)
+    return Decision(
+        case_id=case.id,
+        status=status,
+        department=department,
+        co_handlers=co_handlers,
+        command_system=ruleset.item_command_system(case.event),
+        deadline_hours=deadline,
+        deadline_origin=origin if deadline is not None else None,
+        due=due,
+        rule=RuleRef(rule.id, rule.place.path, rule.place.line, rule.basis) if rule is not None else None,
+        difficult=difficult,
+        area_path=area_path,
+        ruleset=ruleset.version,
+        reason=reason,
+    )

@@ -1,0 +1,148 @@
+"""Dispatcher: encode a case, look its winner up in the compiled tables, build the Decision."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+
+from dispatch import kernels
+from dispatch.case import Case, check_case, local_day
+from dispatch.compile import EPOCH, compile_tables
+from dispatch.decision import Decision, Status, decide
+from dispatch.model import LOCAL, Rule, RuleSet
+from dispatch.tables import Tables
+
+
+STATUS_CODES = (Status.AUTO, Status.PROVISIONAL, Status.MANUAL)
+
+
+class Dispatcher:
+    """One rule set, compiled: what the service and the CLI ask for decisions.
+
+    Immutable once built; a reload builds a new Dispatcher and swaps the reference.
+    """
+
+    def __init__(self, ruleset: RuleSet, tables: Tables | None = None):
+        self.ruleset = ruleset
+        self.tables = tables if tables is not None else compile_tables(ruleset)
+        if self.tables.version != ruleset.version:
+            raise ValueError(f"tables of version {self.tables.version} for rule set {ruleset.version}")
+        t = self.tables
+        self._item = {code: i for i, code in enumerate(t.items)}
+        self._col = t.columns
+        self._src = {s: i for i, s in enumerate(t.sources)}
+        self._kernel_args = (
+            t.base, t.src_row, t.src_plane, t.col_grid_type, t.win_ptr, t.win_ids, t.win_rank, t.win_col_lo,
+            t.win_col_hi, t.win_grid_type, t.win_source, t.win_from, t.win_to, t.rule_by_rank,
+        )  # fmt: skip
+        # the single-case path reads plain Python lists: a list read costs less than a
+        # numpy scalar read, and far less than a numba call (see bench/)
+        self._base = t.base.tolist()
+        self._src_row = t.src_row.tolist()
+        self._src_plane = t.src_plane.tolist()
+        self._win_ptr = t.win_ptr.tolist()
+        self._rule_by_rank = t.rule_by_rank.tolist()
+        # for statuses in bulk: a rule that says @local, a column whose areas have a local government
+        self._rule_is_local = np.asarray([r.department == LOCAL for r in ruleset.rules] + [False], dtype=bool)
+        col_has_local = np.zeros(t.n_columns, dtype=bool)
+        for code, col in t.columns.items():
+            col_has_local[col] = ruleset.local_department(code) is not None
+        self._col_has_local = col_has_local
+
+    # -- one case ---------------------------------------------------------------------
+
+    def encode(self, case: Case) -> tuple[int, int, int, int]:
+        """(item, column, source, day) of a case; raises CaseError for an unknown code."""
+        try:
+            return (
+                self._item[case.event],
+                self._col[case.area],
+                self._src[case.source],
+                (local_day(self.ruleset, case.reported_at) - EPOCH).days,
+            )
+        except KeyError:
+            check_case(self.ruleset, case)  # raises the precise CaseError
+            raise
+
+    def rule_index(self, item: int, col: int, src: int, day: int) -> int:
+        """Index into RuleSet.rules of the winner of one encoded case, or -1."""
+        row = self._src_row[item]
+        best = self._base[item][col] if row < 0 else self._src_plane[row][src][col]
+        lo, hi = self._win_ptr[item], self._win_ptr[item + 1]
+        if lo != hi:
+            best = self._windowed(best, item, col, src, day)
+        return self._rule_by_rank[best] if best >= 0 else -1
+
+    def _windowed(self, best: int, item: int, col: int, src: int, day: int) -> int:
+        t = self.tables
+        for k in range(int(t.win_ptr[item]), int(t.win_ptr[item + 1])):
+            w = int(t.win_ids[k])
+            r = int(t.win_rank[w])
+            if r <= best:
+                break
+            if (
+                t.win_from[w] <= day < t.win_to[w]
+                and t.win_col_lo[w] <= col < t.win_col_hi[w]
+                and (t.win_source[w] < 0 or t.win_source[w] == src)
+                and (t.win_grid_type[w] < 0 or t.win_grid_type[w] == t.col_grid_type[col])
+            ):
+                return r
+        return best
+
+    def winning_rule(self, case: Case) -> Rule | None:
+        index = self.rule_index(*self.encode(case))
+        return self.ruleset.rules[index] if index >= 0 else None
+
+    def dispatch(self, case: Case) -> Decision:
+        return decide(self.ruleset, case, self.winning_rule(case))
+
+    # -- many cases -------------------------------------------------------------------
+
+    def match_encoded(self, items: np.ndarray, cols: np.ndarray, srcs: np.ndarray, days: np.ndarray,
+                      out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        """int32[n] rule indices (-1: no rule) for encoded cases, through the numba kernel."""
+        n = items.shape[0]
+        if not (cols.shape[0] == srcs.shape[0] == days.shape[0] == n):
+            raise ValueError("items, cols, srcs and days must have the same length")
+        if out is None:
+            out = np.empty(n, dtype=np.int32)
+        items, cols, srcs, days = (np.ascontiguousarray(a, dtype=np.int32) for a in (items, cols, srcs, days))
+        self._check_bounds(items, cols, srcs)
+        return kernels.match_batch(items, cols, srcs, days, out, *self._kernel_args)
+
+    def _check_bounds(self, items: np.ndarray, cols: np.ndarray, srcs: np.ndarray) -> None:
+        # the kernel runs without bounds checks: an index out of range must not reach it
+        for name, a, n in (("item", items, len(self._item)), ("column", cols, self.tables.n_columns),
+                           ("source", srcs, len(self._src))):  # fmt: skip
+            if a.size and (int(a.min()) < 0 or int(a.max()) >= n):
+                raise ValueError(f"{name} index out of range [0, {n})")
+
+    def statuses(self, items: np.ndarray, cols: np.ndarray, rule_idx: np.ndarray) -> np.ndarray:
+        """int8[n] status codes (STATUS_CODES) of matched cases, as decide() would give them."""
+        has_local = self._col_has_local[cols]
+        matched = rule_idx >= 0
+        auto = matched & (~self._rule_is_local[rule_idx] | has_local)
+        provisional = ~matched & self.tables.urgent[items] & has_local
+        out = np.full(items.shape[0], STATUS_CODES.index(Status.MANUAL), dtype=np.int8)
+        out[auto] = STATUS_CODES.index(Status.AUTO)
+        out[provisional] = STATUS_CODES.index(Status.PROVISIONAL)
+        return out
+
+    def encode_many(self, events, areas, sources, days) -> tuple[np.ndarray, ...]:
+        """Encode code strings (and days since 1970-01-01) to kernel arrays; KeyError on an unknown code."""
+        n = len(events)
+        items = np.fromiter(map(self._item.__getitem__, events), np.int32, n)
+        cols = np.fromiter(map(self._col.__getitem__, areas), np.int32, n)
+        srcs = np.fromiter(map(self._src.__getitem__, sources), np.int32, n)
+        return items, cols, srcs, np.asarray(days, dtype=np.int32)
+
+    def warm(self) -> None:
+        """Run the kernel once, so that no request pays for loading or compiling it."""
+        one = np.zeros(1, dtype=np.int32)
+        self.match_encoded(one, one, one, one)
+
+
+def day_of(ruleset: RuleSet, moment: datetime | date) -> int:
+    day = moment if not isinstance(moment, datetime) else local_day(ruleset, moment)
+    return (day - EPOCH).days

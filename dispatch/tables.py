@@ -1,0 +1,116 @@
+"""Tables: the compiled rule set as read-only numpy arrays and decode maps; save, load, nothing else."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = 1
+NO_RULE = -1
+DAY_MIN = np.iinfo(np.int32).min  # an open valid_from
+DAY_MAX = np.iinfo(np.int32).max  # an open valid_to
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Tables:
+    """The winner of every (item, column, source) resolved ahead of time, plus the few windowed rules.
+
+    Ranks: every rule has a rank, its place in the total order of the precedence key
+    (then the smaller id); a higher rank wins. A match is the highest rank among
+    `base`/`src_plane` (window-less rules, painted at compile time) and the windowed
+    rules listed for the item (checked at match time: they are few).
+
+    Arrays (C-contiguous, read-only):
+      base          int32[items, cols]      rank of the window-less winner for any source, or -1
+      src_row       int32[items]            row of `src_plane` for items with source-specific rules, or -1
+      src_plane     int32[rows, sources, cols]  as `base`, per source, for those items
+      col_grid_type int8[cols]              grid-type id of a column's area, or -1
+      win_ptr       int32[items + 1]        CSR: windowed rules of item i are win_ids[win_ptr[i]:win_ptr[i+1]]
+      win_ids       int32[nnz]              index into the win_* arrays
+      win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to
+                    int32[windowed]         a windowed rule's rank, column range, filters (-1 any)
+                                            and days since 1970-01-01, [from, to)
+      rule_by_rank  int32[rules]            rank -> index into RuleSet.rules
+      urgent        bool[items]             the item's urgency (the no-match policy needs it)
+
+    Decode maps: `items` (item codes by index), `columns` (area code -> column for every
+    area, folded ones included), `sources`, `grid_types`.
+    """
+
+    version: str
+    items: tuple[str, ...]
+    columns: dict[str, int]
+    sources: tuple[str, ...]
+    grid_types: tuple[str, ...]
+    base: np.ndarray
+    src_row: np.ndarray
+    src_plane: np.ndarray
+    col_grid_type: np.ndarray
+    win_ptr: np.ndarray
+    win_ids: np.ndarray
+    win_rank: np.ndarray
+    win_col_lo: np.ndarray
+    win_col_hi: np.ndarray
+    win_grid_type: np.ndarray
+    win_source: np.ndarray
+    win_from: np.ndarray
+    win_to: np.ndarray
+    rule_by_rank: np.ndarray
+    urgent: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in _ARRAYS:
+            array = np.ascontiguousarray(getattr(self, name))
+            array.setflags(write=False)
+            object.__setattr__(self, name, array)
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.base.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in _ARRAYS)
+
+    def same_as(self, other: Tables) -> bool:
+        """Byte-for-byte equality of every array and map: compiles are deterministic."""
+        return all(
+            np.array_equal(getattr(self, f), getattr(other, f)) and getattr(self, f).dtype == getattr(other, f).dtype
+            if f in _ARRAYS
+            else getattr(self, f) == getattr(other, f)
+            for f in _FIELDS
+        )
+
+
+_FIELDS = tuple(f.name for f in fields(Tables))
+_ARRAYS = tuple(f.name for f in fields(Tables) if f.type == "np.ndarray")
+_MAPS = ("version", "items", "columns", "sources", "grid_types")
+
+
+def save_tables(tables: Tables, path: str | Path) -> None:
+    """Write the tables as one .npz artifact (uncompressed: it loads by memory copy)."""
+    meta = {"format": FORMAT, **{k: getattr(tables, k) for k in _MAPS}}
+    arrays = {name: getattr(tables, name) for name in _ARRAYS}
+    with open(path, "wb") as out:
+        np.savez(out, meta=np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8), **arrays)
+
+
+class StaleTables(ValueError):
+    """An artifact built from another rule-set version (or another format)."""
+
+
+def load_tables(path: str | Path, version: str) -> Tables:
+    """Read an artifact written by save_tables; refuse one built from another rule-set version."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(data["meta"].tobytes())
+        if meta.get("format") != FORMAT or meta.get("version") != version:
+            raise StaleTables(f"{path}: tables of version {meta.get('version')!r}, rule set is {version!r}")
+        arrays = {name: data[name] for name in _ARRAYS}
+    maps = {k: meta[k] for k in _MAPS}
+    maps["items"] = tuple(maps["items"])
+    maps["sources"] = tuple(maps["sources"])
+    maps["grid_types"] = tuple(maps["grid_types"])
+    return Tables(**maps, **arrays)

@@ -1,0 +1,130 @@
+"""Hypothesis strategies: small random rule sets with every selector kind, and cases for them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from hypothesis import strategies as st
+
+from dispatch.case import Case
+from dispatch.model import ANY, LOCAL, Area, Department, EventNode, Manifest, Rule, RuleSet
+from dispatch.tree import Tree
+
+SOURCES = ("grid", "12345", "safety")
+GRID_TYPES = ("community", "village", "park")
+DAY0 = date(2026, 1, 1)
+
+
+@st.composite
+def event_trees(draw) -> list[EventNode]:
+    nodes: list[EventNode] = []
+
+    def add(code: str, parent: str | None, depth: int) -> None:
+        kids = draw(st.integers(0, 3)) if depth < draw(st.integers(1, 3)) else 0
+        leaf = kids == 0
+        nodes.append(
+            EventNode(code, f"event {code}", parent,
+                      deadline_hours=draw(st.sampled_from([None, 2.0, 24.0])) if not leaf else draw(st.sampled_from([0.5, 4.0, 48.0])),
+                      urgent=draw(st.booleans()) if leaf else None, command_system=None)  # fmt: skip
+        )
+        for k in range(kids):
+            add(f"{code}{k}", code, depth + 1)
+
+    for c in range(draw(st.integers(1, 3))):
+        add(f"E{c}", None, 1)
+    return nodes
+
+
+@st.composite
+def area_trees(draw) -> list[Area]:
+    """A district -> towns -> (pieces) -> grids (typed) -> units forest, irregular on purpose."""
+    nodes: list[Area] = []
+    for d in range(draw(st.integers(1, 2))):
+        district = f"D{d}"
+        nodes.append(Area(district, district, None, "district", None, None))
+        for t in range(draw(st.integers(1, 3))):
+            town = f"{district}T{t}"
+            nodes.append(Area(town, town, district, "town", None, "rural"))
+            parent = town
+            if draw(st.booleans()):
+                parent = f"{town}P"
+                nodes.append(Area(parent, parent, town, "piece", None, None))
+            for g in range(draw(st.integers(0, 3))):
+                grid = f"{town}G{g}"
+                nodes.append(Area(grid, grid, parent, "grid", draw(st.sampled_from(GRID_TYPES)), None))
+                for u in range(draw(st.integers(0, 2))):
+                    nodes.append(Area(f"{grid}U{u}", "unit", grid, "unit", None, None))
+    return nodes
+
+
+def _windows():
+    def build(a: int, length: int) -> tuple[date, date]:
+        return DAY0 + timedelta(days=a), DAY0 + timedelta(days=a + length)
+
+    return st.one_of(
+        st.just((None, None)),
+        st.just((None, None)),
+        st.builds(build, st.integers(0, 20), st.integers(1, 15)),
+        st.integers(0, 20).map(lambda a: (DAY0 + timedelta(days=a), None)),
+        st.integers(1, 20).map(lambda a: (None, DAY0 + timedelta(days=a))),
+    )
+
+
+@st.composite
+def rulesets(draw, max_rules: int = 40) -> RuleSet:
+    events = draw(event_trees())
+    areas = draw(area_trees())
+    towns = [a.code for a in areas if a.level == "town"]
+    governed = draw(st.lists(st.sampled_from(towns), unique=True)) if towns else []
+    departments = {f"dep{i}": Department(f"dep{i}", f"dept {i}", None, None) for i in range(4)}
+    for t in governed:
+        departments[f"gov-{t}"] = Department(f"gov-{t}", f"gov {t}", None, t)
+    # broad selectors more often than narrow ones, so that most cases meet several rules
+    event_codes = [ANY] * 2 + [e.code for e in events if e.parent is None] * 3 + [e.code for e in events]
+    area_codes = [ANY] * 2 + [a.code for a in areas if a.level in ("district", "town")] * 2 + [a.code for a in areas]
+    dept_codes = sorted(departments) + [LOCAL]
+    grid_types = tuple(sorted({a.grid_type for a in areas if a.grid_type}))
+    rules: list[Rule] = []
+    for i in range(draw(st.integers(0, max_rules) | st.just(max_rules))):
+        frm, to = draw(_windows())
+        if draw(st.integers(0, 4)) == 0 and rules:
+            # a near-copy of an earlier rule: ties, duplicates and conflicts on purpose
+            base = draw(st.sampled_from(rules))
+            rule = Rule(f"R{i:03d}", base.event, base.area, base.grid_type, base.source,
+                        draw(st.sampled_from([base.department] + dept_codes)), base.co_handlers,
+                        base.deadline_hours, base.valid_from, base.valid_to, base.priority, "copy")  # fmt: skip
+        else:
+            rule = Rule(
+                id=f"R{i:03d}",
+                event=draw(st.sampled_from(event_codes)),
+                area=draw(st.sampled_from(area_codes)),
+                grid_type=draw(st.sampled_from((None,) * 4 + grid_types)),
+                source=draw(st.sampled_from((None,) * 4 + SOURCES)),
+                department=draw(st.sampled_from(dept_codes)),
+                co_handlers=tuple(draw(st.lists(st.sampled_from(dept_codes), max_size=2, unique=True))),
+                deadline_hours=draw(st.sampled_from([None, 1.0, 72.0])),
+                valid_from=frm,
+                valid_to=to,
+                priority=draw(st.sampled_from([0, 0, 0, 1, 10, -1])),
+                basis="generated",
+            )
+        rules.append(rule)
+    order = draw(st.permutations(rules))
+    manifest = Manifest("gen", "Asia/Shanghai", SOURCES, {}, "t.csv", "a.csv", "d.csv", ("r.csv",))
+    return RuleSet(manifest, Tree(events), Tree(areas), departments, tuple(order), version="generated")
+
+
+@st.composite
+def cases_for(draw, ruleset: RuleSet) -> Case:
+    items = [c for c in ruleset.events.order if ruleset.events.is_leaf(c)]
+    moment = datetime(2026, 1, 1) + timedelta(hours=draw(st.integers(-48, 40 * 24)))
+    zone = draw(st.sampled_from([None, timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))]))
+    if zone is not None:
+        moment = moment.replace(tzinfo=zone)
+    return Case(
+        id=draw(st.text(max_size=4)),
+        event=draw(st.sampled_from(items)),
+        area=draw(st.sampled_from(list(ruleset.areas.order))),
+        source=draw(st.sampled_from(SOURCES)),
+        reported_at=moment,
+    )
