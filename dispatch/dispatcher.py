@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
 
 from dispatch import kernels
 from dispatch.case import Case, check_case, local_day
+from dispatch.clock import BAD_DAY, local_days
+from dispatch.codebook import Codebook
 from dispatch.compile import EPOCH, compile_tables
 from dispatch.decision import Decision, Status, decide
 from dispatch.model import LOCAL, Rule, RuleSet
@@ -15,6 +19,22 @@ from dispatch.tables import Tables
 
 
 STATUS_CODES = (Status.AUTO, Status.PROVISIONAL, Status.MANUAL)
+BAD_FIELDS = (None, "event", "area", "source", "reported_at")  # Batch.bad codes
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The answer for a batch: rule index per case (-1: none), and the encoded cases.
+
+    bad  int8[n]  0 when the case is good, else the index in BAD_FIELDS of its first bad field
+    """
+
+    rule: np.ndarray
+    bad: np.ndarray
+    items: np.ndarray
+    cols: np.ndarray
+    srcs: np.ndarray
+    days: np.ndarray
 
 
 class Dispatcher:
@@ -29,9 +49,12 @@ class Dispatcher:
         if self.tables.version != ruleset.version:
             raise ValueError(f"tables of version {self.tables.version} for rule set {ruleset.version}")
         t = self.tables
-        self._item = {code: i for i, code in enumerate(t.items)}
-        self._col = t.columns
-        self._src = {s: i for i, s in enumerate(t.sources)}
+        self.item_codes = Codebook({code: i for i, code in enumerate(t.items)})
+        self.area_codes = Codebook(t.columns)
+        self.source_codes = Codebook({s: i for i, s in enumerate(t.sources)})
+        self._item = self.item_codes.index
+        self._col = self.area_codes.index
+        self._src = self.source_codes.index
         self._kernel_args = (
             t.base, t.src_row, t.src_plane, t.col_grid_type, t.win_ptr, t.win_ids, t.win_rank, t.win_col_lo,
             t.win_col_hi, t.win_grid_type, t.win_source, t.win_from, t.win_to, t.rule_by_rank,
@@ -129,13 +152,27 @@ class Dispatcher:
         out[provisional] = STATUS_CODES.index(Status.PROVISIONAL)
         return out
 
-    def encode_many(self, events, areas, sources, days) -> tuple[np.ndarray, ...]:
-        """Encode code strings (and days since 1970-01-01) to kernel arrays; KeyError on an unknown code."""
-        n = len(events)
-        items = np.fromiter(map(self._item.__getitem__, events), np.int32, n)
-        cols = np.fromiter(map(self._col.__getitem__, areas), np.int32, n)
-        srcs = np.fromiter(map(self._src.__getitem__, sources), np.int32, n)
-        return items, cols, srcs, np.asarray(days, dtype=np.int32)
+    def match_strings(self, events: Sequence[str], areas: Sequence[str], sources: Sequence[str],
+                      stamps: Sequence[str]) -> Batch:  # fmt: skip
+        """Match a batch given as code strings and ISO 8601 timestamps, all in bulk.
+
+        A case with an unknown code or a malformed timestamp is not matched: its
+        `rule` is -1 and `bad` names the first bad field (see Batch).
+        """
+        items = self.item_codes.lookup_many(events)
+        cols = self.area_codes.lookup_many(areas)
+        srcs = self.source_codes.lookup_many(sources)
+        days = local_days(stamps, self.ruleset.manifest.timezone)
+        bad = np.zeros(items.shape[0], dtype=np.int8)
+        for code, ok in ((4, days != BAD_DAY), (3, srcs >= 0), (2, cols >= 0), (1, items >= 0)):
+            bad[~ok] = code  # the last written wins: the first field in case order
+        if bad.any():
+            good = bad == 0
+            items, cols, srcs, days = (np.where(good, a, 0).astype(np.int32) for a in (items, cols, srcs, days))
+        rule = self.match_encoded(items, cols, srcs, days)
+        if bad.any():
+            rule[~good] = -1
+        return Batch(rule, bad, items, cols, srcs, days)
 
     def warm(self) -> None:
         """Run the kernel once, so that no request pays for loading or compiling it."""

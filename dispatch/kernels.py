@@ -6,6 +6,8 @@ and encode, the kernels only loop, read and compare.
 
 from __future__ import annotations
 
+import numpy as np
+
 from dispatch.jit import njit
 
 
@@ -92,3 +94,172 @@ def mark_winners(seen, day_points, n_sources, base, src_row, src_plane, col_grid
                     if r >= 0:
                         seen[r] = True
     return seen
+
+
+# -- strings in: codes and timestamps parsed straight from a joined byte buffer --------
+
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+
+
+@njit
+def fnv1a(buf, start, stop):
+    h = np.uint64(FNV_OFFSET)
+    for k in range(start, stop):
+        h = (h ^ np.uint64(buf[k])) * np.uint64(FNV_PRIME)
+    return h
+
+
+@njit
+def lookup_tokens(buf, sep, out, slots, key_blob, key_off):
+    """out[j] = the code index of the j-th `sep`-separated token of `buf`, or -1 if unknown.
+
+    `slots` is an open-addressing table (size a power of two, -1 empty) of indices into
+    `key_off`, whose keys are the byte ranges key_blob[key_off[i]:key_off[i + 1]].
+    Returns the number of tokens read.
+    """
+    mask = np.uint64(slots.shape[0] - 1)
+    j = 0
+    start = 0
+    n = buf.shape[0]
+    while start <= n and j < out.shape[0]:
+        stop = start
+        while stop < n and buf[stop] != sep:
+            stop += 1
+        length = stop - start
+        slot = fnv1a(buf, start, stop) & mask
+        found = -1
+        while True:
+            idx = slots[slot]
+            if idx < 0:
+                break
+            lo = key_off[idx]
+            if key_off[idx + 1] - lo == length:
+                same = True
+                for k in range(length):
+                    if key_blob[lo + k] != buf[start + k]:
+                        same = False
+                        break
+                if same:
+                    found = idx
+                    break
+            slot = (slot + np.uint64(1)) & mask
+        out[j] = found
+        j += 1
+        start = stop + 1
+    return j
+
+
+@njit
+def _digits(buf, start, count):
+    value = 0
+    for k in range(start, start + count):
+        d = buf[k] - 48
+        if d < 0 or d > 9:
+            return -1
+        value = value * 10 + d
+    return value
+
+
+@njit
+def _days_from_civil(y, m, d):
+    # Howard Hinnant's days_from_civil: proleptic Gregorian date -> days since 1970-01-01
+    y = y - 1 if m <= 2 else y
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@njit
+def _month_days(y, m):
+    if m == 2:
+        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+    return 30 if m == 4 or m == 6 or m == 9 or m == 11 else 31
+
+
+@njit
+def _parse_local_day(buf, start, stop, zone_from, zone_offset):
+    """The rule-set-zone day of one ISO 8601 timestamp, or -2**31 when it is not one.
+
+    Accepts YYYY-MM-DD, then optionally T or space and HH:MM[:SS[.fraction]], then
+    optionally Z or +HH:MM / +HHMM / +HH. No offset: the time is already local.
+    `zone_from`/`zone_offset`: the zone's UTC offsets (seconds) from each instant on.
+    """
+    bad = -(2**31)
+    if stop - start < 10 or buf[start + 4] != 45 or buf[start + 7] != 45:
+        return bad
+    y, m, d = _digits(buf, start, 4), _digits(buf, start + 5, 2), _digits(buf, start + 8, 2)
+    if y < 1 or m < 1 or m > 12 or d < 1 or d > _month_days(y, m):
+        return bad
+    day = _days_from_civil(y, m, d)
+    p = start + 10
+    if p == stop:
+        return day
+    if buf[p] != 84 and buf[p] != 32 and buf[p] != 116:  # 'T', ' ', 't'
+        return bad
+    p += 1
+    if stop - p < 5 or buf[p + 2] != 58:
+        return bad
+    hh, mm = _digits(buf, p, 2), _digits(buf, p + 3, 2)
+    if hh < 0 or hh > 23 or mm < 0 or mm > 59:
+        return bad
+    ss = 0
+    p += 5
+    if p < stop and buf[p] == 58:
+        if stop - p < 3:
+            return bad
+        ss = _digits(buf, p + 1, 2)
+        if ss < 0 or ss > 59:
+            return bad
+        p += 3
+        if p < stop and (buf[p] == 46 or buf[p] == 44):  # fraction: digits, ignored
+            p += 1
+            q = p
+            while p < stop and 48 <= buf[p] <= 57:
+                p += 1
+            if p == q:
+                return bad
+    if p == stop:
+        return day
+    if buf[p] == 90 or buf[p] == 122:  # 'Z'
+        if p + 1 != stop:
+            return bad
+        offset = 0
+    elif buf[p] == 43 or buf[p] == 45:  # '+', '-'
+        sign = 1 if buf[p] == 43 else -1
+        rest = stop - p - 1
+        if rest == 2:
+            oh, om = _digits(buf, p + 1, 2), 0
+        elif rest == 4:
+            oh, om = _digits(buf, p + 1, 2), _digits(buf, p + 3, 2)
+        elif rest == 5 and buf[p + 3] == 58:
+            oh, om = _digits(buf, p + 1, 2), _digits(buf, p + 4, 2)
+        else:
+            return bad
+        if oh < 0 or om < 0 or oh > 23 or om > 59:
+            return bad
+        offset = sign * (oh * 3600 + om * 60)
+    else:
+        return bad
+    utc = day * 86400 + hh * 3600 + mm * 60 + ss - offset
+    k = np.searchsorted(zone_from, utc, side="right") - 1
+    local = utc + zone_offset[max(k, 0)]
+    return local // 86400
+
+
+@njit
+def parse_days(buf, sep, out, zone_from, zone_offset):
+    """out[j] = local day of the j-th `sep`-separated timestamp in `buf`; -2**31 if malformed."""
+    j = 0
+    start = 0
+    n = buf.shape[0]
+    while start <= n and j < out.shape[0]:
+        stop = start
+        while stop < n and buf[stop] != sep:
+            stop += 1
+        out[j] = _parse_local_day(buf, start, stop, zone_from, zone_offset)
+        j += 1
+        start = stop + 1
+    return j

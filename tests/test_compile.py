@@ -9,8 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.compile import compile_tables
-from dispatch.dispatcher import Dispatcher, day_of
+from datetime import datetime
+
+from dispatch.clock import BAD_DAY, local_days
+from dispatch.compile import EPOCH, compile_tables
+from dispatch.dispatcher import BAD_FIELDS, Dispatcher, day_of
 from dispatch.load import load_ruleset
 from dispatch.reference import dispatch_case, winning_rule
 from dispatch.tables import StaleTables, load_tables, save_tables
@@ -102,3 +105,65 @@ def test_day_of_uses_the_rule_set_timezone(mini):
 
     # 2026-05-31 20:00 UTC is already June 1st in Beijing
     assert day_of(mini, datetime(2026, 5, 31, 20, tzinfo=timezone.utc)) == day_of(mini, datetime(2026, 6, 1, 4))
+
+
+def _stamp(moment, style: int) -> str:
+    text = moment.isoformat()
+    if style == 1:
+        text = text.replace("T", " ")
+    elif style == 2 and moment.utcoffset() is not None:
+        text = text[:-6] + text[-6:].replace(":", "")  # +0800
+    elif style == 3 and moment.utcoffset() is not None and moment.utcoffset().total_seconds() == 0:
+        text = text[:-6] + "Z"
+    elif style == 4:
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S.123456") + (text[19:] if moment.utcoffset() is not None else "")
+    return text
+
+
+@SETTINGS
+@given(st.data())
+def test_batch_from_strings_equals_reference(data):
+    ruleset = data.draw(rulesets())
+    dispatcher = Dispatcher(ruleset)
+    cases = data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=30))
+    events, areas, sources, stamps, want_bad = [], [], [], [], []
+    for case in cases:
+        spoil = data.draw(st.sampled_from([None] * 6 + ["event", "area", "source", "reported_at"]))
+        events.append(case.event if spoil != "event" else case.event + "x")
+        areas.append(case.area if spoil != "area" else "nowhere")
+        sources.append(case.source if spoil != "source" else "fax")
+        stamps.append(_stamp(case.reported_at, data.draw(st.integers(0, 4))) if spoil != "reported_at" else "2026-13-01")
+        want_bad.append(spoil)
+    batch = dispatcher.match_strings(events, areas, sources, stamps)
+    for j, case in enumerate(cases):
+        assert BAD_FIELDS[batch.bad[j]] == want_bad[j]
+        if want_bad[j] is None:
+            want = winning_rule(ruleset, case)
+            assert batch.rule[j] == (ruleset.rules.index(want) if want else -1)
+        else:
+            assert batch.rule[j] == -1
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.datetimes().map(lambda d: d.isoformat()),
+                 st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())))  # fmt: skip
+def test_timestamp_parser_agrees_with_python_or_refuses(text):
+    day = local_days([text], "Asia/Shanghai")[0]
+    if day == BAD_DAY:
+        return
+    moment = datetime.fromisoformat(text)  # what we accept, Python accepts
+    if 1971 <= moment.year <= 2099:
+        assert day == (local_day_of(moment) - EPOCH).days
+
+
+def local_day_of(moment):
+    from zoneinfo import ZoneInfo
+
+    return moment.date() if moment.tzinfo is None else moment.astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
+def test_codebook_survives_separators_and_surrogates(mini):
+    dispatcher = Dispatcher(mini)
+    item = dispatcher.tables.items[0]
+    got = dispatcher.item_codes.lookup_many([item, "a\x1fb", "\ud800", item])
+    assert got.tolist() == [0, -1, -1, 0]
