@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from dispatch import kernels
 from dispatch.codebook import SEP, SEP_STR
 
 BAD_DAY = -(2**31)
-_FIRST, _LAST = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc)
+_FIRST, _LAST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=16)
@@ -38,7 +38,7 @@ def zone_offsets(name: str) -> tuple[np.ndarray, np.ndarray]:
             lo, hi = int(t.timestamp()), int(nxt.timestamp())  # offset changes in (lo, hi]
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                if offset(datetime.fromtimestamp(mid, timezone.utc)) == current:
+                if offset(datetime.fromtimestamp(mid, UTC)) == current:
                     lo = mid
                 else:
                     hi = mid
@@ -66,3 +66,32 @@ def local_days(stamps: Sequence[str], zone: str) -> np.ndarray:
         return np.asarray([local_days([s], zone)[0] if SEP_STR not in s else BAD_DAY for s in stamps], np.int32)
     kernels.parse_days(buf, SEP, out, starts, offsets)
     return out
+
+
+EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
+
+
+class Clock:
+    """Reads report times for one rule set's zone: the aware moment and its local day.
+
+    After a zone's last offset change (for Asia/Shanghai, 1991) a moment that carries
+    the zone's own offset is already local: its date is the day, with no zone lookup.
+    """
+
+    def __init__(self, zone: str):
+        self.zone = ZoneInfo(zone)
+        starts, offsets = zone_offsets(zone)
+        self._steady_from = int(starts[-1])
+        self._steady = timedelta(seconds=int(offsets[-1]))
+
+    def place(self, moment: datetime) -> tuple[datetime, int]:
+        """(aware moment, local day number); a naive moment is local time."""
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=self.zone), moment.toordinal() - EPOCH_ORDINAL
+        if moment.utcoffset() == self._steady and moment.timestamp() >= self._steady_from:
+            return moment, moment.toordinal() - EPOCH_ORDINAL
+        return moment, moment.astimezone(self.zone).toordinal() - EPOCH_ORDINAL
+
+    def read(self, text: str) -> tuple[datetime, int]:
+        """Parse ISO 8601 text; ValueError when it is not a timestamp."""
+        return self.place(datetime.fromisoformat(text))

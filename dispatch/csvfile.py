@@ -28,26 +28,46 @@ class Row:
         return self.values.get(column, "")
 
 
-def _decode(data: bytes, path: str, problems: list[Diagnostic]) -> str | None:
+def decode_text(data: bytes, path: str, problems: list[Diagnostic]) -> str | None:
+    """UTF-8 text of a file (a BOM dropped, CRLF made LF), or None with a `file.encoding` problem.
+
+    The problem's place is the line and byte column of the first bad byte, and says
+    when the file reads as GBK, the usual other encoding of a Chinese spreadsheet.
+    """
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     try:
-        return data.decode("utf-8-sig")
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        at = err.start + bom
+        line = data.count(b"\n", 0, at) + 1
+        col = at - (data.rfind(b"\n", 0, at) + 1) + 1
         guess = ""
         try:
-            data.decode("gb18030")
+            data[bom:].decode("gb18030")
             guess = " (it decodes as GBK/GB18030: save it as UTF-8)"
         except UnicodeDecodeError:
             pass
         problems.append(
             Diagnostic(
                 "file.encoding",
-                f"file is not UTF-8{guess}: byte 0x{data[err.start]:02x} at offset {err.start}",
+                f"file is not UTF-8{guess}: byte 0x{data[at]:02x} at line {line}, byte {col}",
                 Place(path, line, col),
             )
         )
         return None
+    # line ends inside quoted fields too: a checkout with CRLF must read the same values
+    return text.replace("\r\n", "\n")
+
+
+def read_bytes(file: Path, display: str, problems: list[Diagnostic]) -> bytes | None:
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        problems.append(Diagnostic("file.unreadable", "no such file", Place(display)))
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the name
+        problems.append(Diagnostic("file.unreadable", f"cannot read file: {getattr(err, 'strerror', None) or err}",
+                                   Place(display)))  # fmt: skip
+    return None
 
 
 def read_csv(
@@ -59,12 +79,10 @@ def read_csv(
     Columns may come in any order; extra columns are ignored. Blank rows are skipped.
     A file that cannot be read or lacks a required column yields nothing.
     """
-    try:
-        data = file.read_bytes()
-    except OSError as err:
-        problems.append(Diagnostic("file.unreadable", f"cannot read file: {err.strerror or err}", Place(display)))
+    data = read_bytes(file, display, problems)
+    if data is None:
         return
-    text = _decode(data, display, problems)
+    text = decode_text(data, display, problems)
     if text is None:
         return
     if "\x00" in text:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import NamedTuple
 
 from dispatch.case import Case, aware
 from dispatch.model import LOCAL, Rule, RuleSet
@@ -16,22 +16,22 @@ class Status(str, Enum):
     MANUAL = "manual"  # a seat operator dispatches by hand
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
+class Unit(NamedTuple):
     code: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class RuleRef:
+class RuleRef(NamedTuple):
     id: str
     path: str
     line: int
     basis: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """Everything a caller stores for audit. A NamedTuple: the one-case path builds one
+    from cached parts in a fraction of a microsecond (see Dispatcher.dispatch)."""
+
     case_id: str
     status: Status
     department: Unit | None
@@ -72,7 +72,7 @@ def decide(ruleset: RuleSet, case: Case, rule: Rule | None) -> Decision:
     if rule is not None:
         department = _unit(ruleset, rule.department, case.area)
         if department is None:
-            status, reason = Status.MANUAL, f"rule {rule.id} names {LOCAL}, but no department governs {case.area}"
+            status, reason = Status.MANUAL, f"rule {rule.id} names {LOCAL}, but no department governs the case's area"
         else:
             status, reason = Status.AUTO, f"rule {rule.id}"
             co_handlers = tuple(u for u in (_unit(ruleset, c, case.area) for c in rule.co_handlers) if u is not None)
@@ -82,7 +82,7 @@ def decide(ruleset: RuleSet, case: Case, rule: Rule | None) -> Decision:
         department = _unit(ruleset, LOCAL, case.area)
         difficult = True
         if department is None:
-            status, reason = Status.MANUAL, f"no rule matches this urgent item and no department governs {case.area}"
+            status, reason = Status.MANUAL, "no rule matches this urgent item and no department governs the case's area"
         else:
             status, reason = Status.PROVISIONAL, "no rule matches this urgent item: the local government acts first"
     else:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
 from dispatch import kernels
 from dispatch.case import Case, check_case, local_day
-from dispatch.clock import BAD_DAY, local_days
+from dispatch.clock import BAD_DAY, Clock, local_days
 from dispatch.codebook import Codebook
 from dispatch.compile import EPOCH, compile_tables
 from dispatch.decision import Decision, Status, decide
+from dispatch.errors import CaseError
 from dispatch.model import LOCAL, Rule, RuleSet
 from dispatch.tables import Tables
 
-
 STATUS_CODES = (Status.AUTO, Status.PROVISIONAL, Status.MANUAL)
+_MAX_PARTS = 1 << 18  # cached decision parts; a bound, so that odd traffic cannot grow memory
 BAD_FIELDS = (None, "event", "area", "source", "reported_at")  # Batch.bad codes
 
 
@@ -72,6 +73,14 @@ class Dispatcher:
         for code, col in t.columns.items():
             col_has_local[col] = ruleset.local_department(code) is not None
         self._col_has_local = col_has_local
+        # the one-case path: the clock, and caches of decision parts and area paths
+        self.clock = Clock(ruleset.manifest.timezone)
+        col_local = [""] * t.n_columns
+        for code, col in t.columns.items():
+            col_local[col] = ruleset.local_department(code) or ""
+        self._col_local = col_local
+        self._parts: dict[tuple[int, int, str], tuple] = {}
+        self._paths: dict[str, tuple[str, ...]] = {}
 
     # -- one case ---------------------------------------------------------------------
 
@@ -118,7 +127,43 @@ class Dispatcher:
         return self.ruleset.rules[index] if index >= 0 else None
 
     def dispatch(self, case: Case) -> Decision:
-        return decide(self.ruleset, case, self.winning_rule(case))
+        """The decision for one case; raises CaseError for a code the rule set does not know."""
+        item, col, src, _ = self.encode(case)
+        moment, day = self.clock.place(case.reported_at)
+        return self._decision(case.id, case.area, item, col, self.rule_index(item, col, src, day), moment)
+
+    def dispatch_strings(self, case_id: str, event: str, area: str, source: str, reported_at: str) -> Decision:
+        """dispatch() for a case given as strings, the way a caller sends it: the hot path.
+
+        Raises CaseError naming the first bad field.
+        """
+        item, col, src = self._item.get(event), self._col.get(area), self._src.get(source)
+        if item is None or col is None or src is None:
+            check_case(self.ruleset, Case(case_id, event, area, source, datetime.min))
+        try:
+            moment, day = self.clock.read(reported_at)
+        except (ValueError, TypeError, OverflowError):
+            raise CaseError("request.bad_time", "reported_at", reported_at,
+                            f"reported_at {reported_at!r} is not an ISO 8601 timestamp") from None  # fmt: skip
+        return self._decision(case_id, area, item, col, self.rule_index(item, col, src, day), moment)
+
+    def _decision(self, case_id: str, area: str, item: int, col: int, rule: int, moment: datetime) -> Decision:
+        # all but the case id, the due time and the area path depends only on (rule, item,
+        # the area's local government): decide() builds it once, later cases reuse it
+        key = (rule, item, self._col_local[col])
+        part = self._parts.get(key)
+        if part is None:
+            if len(self._parts) >= _MAX_PARTS:
+                self._parts.clear()
+            case = Case("", self.tables.items[item], area, "", moment)
+            full = decide(self.ruleset, case, self.ruleset.rules[rule] if rule >= 0 else None)
+            delta = timedelta(hours=full.deadline_hours) if full.due is not None else None
+            part = self._parts[key] = (full[1:7], delta, full[8:10], full[11:13])
+        head, delta, mid, tail = part
+        path = self._paths.get(area)
+        if path is None:
+            path = self._paths[area] = tuple(a.code for a in self.ruleset.areas.path(area))[::-1]
+        return Decision(case_id, *head, moment + delta if delta is not None else None, *mid, path, *tail)
 
     # -- many cases -------------------------------------------------------------------
 

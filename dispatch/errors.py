@@ -66,7 +66,9 @@ class FileError(DispatchError):
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = sorted_diagnostics(diagnostics)
         errors = [d for d in self.diagnostics if d.severity is Severity.ERROR]
-        head = "; ".join(str(d) for d in errors[:3])
+        # a file that cannot be read explains the errors that follow from it: name it first
+        first = sorted(errors, key=lambda d: not d.code.startswith(("manifest.", "file.", "csv.")))
+        head = "; ".join(str(d) for d in first[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         super().__init__(f"{len(errors)} error(s) in {self.what}: {head}{more}")
 

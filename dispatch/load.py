@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dispatch.csvfile import Row, read_csv
+from dispatch.csvfile import Row, decode_text, read_bytes, read_csv
 from dispatch.errors import Diagnostic, Place, RuleSetError, Severity, sorted_diagnostics
 from dispatch.model import ANY, Area, Department, EventNode, Manifest, ParsedRuleSet, Rule, RuleSet
 from dispatch.validate import validate
@@ -149,13 +150,14 @@ def _rule(row: Row, problems: list[Diagnostic]) -> Rule | None:
     f = _Fields(row, problems)
     before = len(problems)
     source = f.text("source")
+    grid_type = f.text("grid_type")
     department = f.text("department", required=True)
     co_handlers = tuple(c.strip() for c in f.text("co_handlers").split(";") if c.strip())
     rule = Rule(
         id=f.code("id", required=True) or "",
         event=f.code("event", required=True, wildcard=True) or ANY,
         area=f.code("area", required=True, wildcard=True) or ANY,
-        grid_type=f.text("grid_type") or None,
+        grid_type=None if grid_type in ("", ANY) else grid_type,
         source=None if source in ("", ANY) else source,
         department=department,
         co_handlers=co_handlers,
@@ -174,21 +176,22 @@ def _rule(row: Row, problems: list[Diagnostic]) -> Rule | None:
 def _manifest(root: Path, display: str, problems: list[Diagnostic]) -> Manifest | None:
     path = root / MANIFEST
     where = f"{display}/{MANIFEST}"
-    try:
-        raw = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except FileNotFoundError:
+    if not path.exists():
         problems.append(Diagnostic("manifest.missing", f"no {MANIFEST} in {display}: not a rule set", Place(where)))
         return None
-    except OSError as err:
-        problems.append(Diagnostic("file.unreadable", f"cannot read file: {err.strerror or err}", Place(where)))
+    data = read_bytes(path, where, problems)
+    text = decode_text(data, where, problems) if data is not None else None
+    if text is None:
         return None
-    except UnicodeDecodeError as err:
-        problems.append(Diagnostic("file.encoding", f"file is not UTF-8: {err.reason}", Place(where)))
-        return None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
         line, col = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
         problems.append(Diagnostic("manifest.syntax", f"invalid TOML: {err}", Place(where, line, col)))
+        return None
+    except (ValueError, RecursionError) as err:  # an integer too long to read, arrays nested too deep
+        problems.append(Diagnostic("manifest.syntax", f"unreadable TOML: {type(err).__name__}", Place(where)))
         return None
 
     before = len(problems)
@@ -222,8 +225,12 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic]) -> Manifest 
     if timezone:
         try:
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
             problems.append(Diagnostic("manifest.bad_value", f"unknown timezone {timezone!r}", Place(where)))
+    for pattern in rules or ():
+        if Path(pattern).is_absolute() or "\x00" in pattern:
+            problems.append(Diagnostic("manifest.bad_value", f"rules pattern {pattern!r} must be a relative path",
+                                       Place(where)))  # fmt: skip
     if sources and len(set(sources)) != len(sources):
         problems.append(Diagnostic("manifest.bad_value", "sources lists a source twice", Place(where)))
     if len(problems) != before:
@@ -275,7 +282,7 @@ def parse_ruleset(root: str | Path) -> tuple[ParsedRuleSet | None, list[Diagnost
         )
     rules: list[Rule] = []
     for file in files:
-        rel = file.relative_to(root).as_posix()
+        rel = Path(os.path.relpath(file, root)).as_posix()
         rules.extend(table(rel, RULE_COLUMNS, _rule))
     parsed = ParsedRuleSet(display, manifest, events, areas, departments, tuple(rules))
     return parsed, problems

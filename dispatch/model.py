@@ -98,16 +98,9 @@ class Rule:
     def has_window(self) -> bool:
         return self.valid_from is not None or self.valid_to is not None
 
-    def outcome(self) -> tuple:
-        """What the rule decides; two tied rules with different outcomes conflict."""
-        return (self.department, self.co_handlers, self.deadline_hours)
-
     def active_on(self, day: date) -> bool:
-        if self.valid_from is not None and day < self.valid_from:
-            return False
-        if self.valid_to is not None and day >= self.valid_to:
-            return False
-        return True
+        """True when `day` lies in [valid_from, valid_to); an open end is no limit."""
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day < self.valid_to)
 
 
 @dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)

@@ -129,7 +129,7 @@ def _check_rules(
     for rule in parsed.rules:
         before = len(problems)
 
-        def bad(code: str, message: str, column: str) -> None:
+        def bad(code: str, message: str, column: str, rule: Rule = rule) -> None:
             problems.append(Diagnostic(code, message, rule.place_of(column)))
 
         if rule.id in seen:
@@ -161,31 +161,55 @@ def _check_rules(
 
 
 def _rule_warnings(ruleset: RuleSet, problems: list[Diagnostic]) -> None:
-    """Rules that can never match: a grid-type filter that contradicts the area's own type."""
+    """Rules that can never match: no area under the rule's area has its grid type."""
+    types_within: dict[str, set[str]] = defaultdict(set)
+    for area in ruleset.areas:
+        grid_type = ruleset.grid_type_of(area.code)
+        if grid_type is not None:
+            for up in ruleset.areas.path(area.code):
+                if grid_type in types_within[up.code]:
+                    break
+                types_within[up.code].add(grid_type)
     for rule in ruleset.rules:
-        if rule.grid_type is None or rule.area == ANY:
+        if rule.grid_type is None or rule.area == ANY or rule.grid_type in types_within[rule.area]:
             continue
-        own = ruleset.grid_type_of(rule.area)
-        if own is not None and own != rule.grid_type:
-            problems.append(
-                Diagnostic(
-                    "rule.never_matches",
-                    f"grid_type {rule.grid_type!r} contradicts area {rule.area!r}, which is a {own!r} grid",
-                    rule.place_of("grid_type"),
-                    Severity.WARNING,
-                )
+        found = sorted(types_within[rule.area])
+        problems.append(
+            Diagnostic(
+                "rule.never_matches",
+                f"grid_type {rule.grid_type!r}: no area in {rule.area!r} is a {rule.grid_type} grid"
+                + (f" (it has {', '.join(found)} grids)" if found else " (it has no typed grid)"),
+                rule.place_of("grid_type"),
+                Severity.WARNING,
             )
+        )
 
 
-def _normal_outcome(ruleset: RuleSet, rule: Rule) -> tuple:
-    """The outcome with `@local` resolved where the rule's area decides it."""
+def _normal_outcome(ruleset: RuleSet, rule: Rule, split: set[str]) -> tuple:
+    """The outcome with `@local` resolved where the rule's area alone decides it.
+
+    `split`: areas with a governed area strictly inside, where `@local` depends on where
+    in the area the case lies; there (and for `*`) it stays as written.
+    """
 
     def resolve(dept: str) -> str:
-        if dept == LOCAL and rule.area != ANY:
+        if dept == LOCAL and rule.area != ANY and rule.area not in split:
             return ruleset.local_department(rule.area) or LOCAL
         return dept
 
     return (resolve(rule.department), tuple(resolve(c) for c in rule.co_handlers), rule.deadline_hours)
+
+
+def _split_areas(ruleset: RuleSet) -> set[str]:
+    split: set[str] = set()
+    for governed in ruleset.governors:
+        if governed not in ruleset.areas:
+            continue  # department.unknown_area says so
+        for area in list(ruleset.areas.path(governed))[1:]:
+            if area.code in split:
+                break
+            split.add(area.code)
+    return split
 
 
 def _describe(rule: Rule) -> str:
@@ -207,8 +231,9 @@ def find_conflicts(ruleset: RuleSet) -> list[Diagnostic]:
     share priority, event, area, grid type and source, and both have a window or neither
     does; windowed ones must also overlap in time. A tie with another outcome is an error
     (`rule.conflict`), with the same outcome a warning (`rule.duplicate`). Each rule is
-    reported once, against the first row (in file order) it ties with.
+    reported once: against the first earlier row it conflicts with, else the first it repeats.
     """
+    split = _split_areas(ruleset)
     groups: dict[tuple, list[Rule]] = defaultdict(list)
     for rule in ruleset.rules:
         key = (rule.priority, rule.event, rule.area, rule.grid_type, rule.source, rule.has_window)
@@ -218,33 +243,32 @@ def find_conflicts(ruleset: RuleSet) -> list[Diagnostic]:
         if len(members) < 2:
             continue
         members.sort(key=lambda r: r.place)
-        outcomes = [_normal_outcome(ruleset, r) for r in members]
+        outcomes = [_normal_outcome(ruleset, r, split) for r in members]
         for j in range(1, len(members)):
             later = members[j]
-            for i in range(j):
-                earlier = members[i]
-                if later.has_window and not _overlap(earlier, later):
-                    continue
-                if outcomes[i] != outcomes[j]:
-                    found.append(
-                        Diagnostic(
-                            "rule.conflict",
-                            f"rule {later.id!r} ties with rule {earlier.id!r} at {earlier.place} on precedence "
-                            f"{ruleset.precedence(later)} for the same cases, but sends them to "
-                            f"{_describe(later)} instead of {_describe(earlier)}",
-                            later.place,
-                        )
+            tied = [i for i in range(j) if not later.has_window or _overlap(members[i], later)]
+            clash = next((i for i in tied if outcomes[i] != outcomes[j]), None)
+            if clash is not None:
+                earlier = members[clash]
+                found.append(
+                    Diagnostic(
+                        "rule.conflict",
+                        f"rule {later.id!r} ties with rule {earlier.id!r} at {earlier.place} on precedence "
+                        f"{ruleset.precedence(later)} for the same cases, but sends them to "
+                        f"{_describe(later)} instead of {_describe(earlier)}",
+                        later.place,
                     )
-                else:
-                    found.append(
-                        Diagnostic(
-                            "rule.duplicate",
-                            f"rule {later.id!r} repeats rule {earlier.id!r} at {earlier.place}: same selectors, same outcome",
-                            later.place,
-                            Severity.WARNING,
-                        )
+                )
+            elif tied:
+                earlier = members[tied[0]]
+                found.append(
+                    Diagnostic(
+                        "rule.duplicate",
+                        f"rule {later.id!r} repeats rule {earlier.id!r} at {earlier.place}: same selectors, same outcome",
+                        later.place,
+                        Severity.WARNING,
                     )
-                break
+                )
     return found
 
 

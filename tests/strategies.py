@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
@@ -22,11 +22,9 @@ def event_trees(draw) -> list[EventNode]:
     def add(code: str, parent: str | None, depth: int) -> None:
         kids = draw(st.integers(0, 3)) if depth < draw(st.integers(1, 3)) else 0
         leaf = kids == 0
-        nodes.append(
-            EventNode(code, f"event {code}", parent,
-                      deadline_hours=draw(st.sampled_from([None, 2.0, 24.0])) if not leaf else draw(st.sampled_from([0.5, 4.0, 48.0])),
-                      urgent=draw(st.booleans()) if leaf else None, command_system=None)  # fmt: skip
-        )
+        deadline = draw(st.sampled_from([0.5, 4.0, 48.0] if leaf else [None, 2.0, 24.0]))
+        urgent = draw(st.booleans()) if leaf else None
+        nodes.append(EventNode(code, f"event {code}", parent, deadline, urgent, command_system=None))
         for k in range(kids):
             add(f"{code}{k}", code, depth + 1)
 
@@ -118,7 +116,7 @@ def rulesets(draw, max_rules: int = 40) -> RuleSet:
 def cases_for(draw, ruleset: RuleSet) -> Case:
     items = [c for c in ruleset.events.order if ruleset.events.is_leaf(c)]
     moment = datetime(2026, 1, 1) + timedelta(hours=draw(st.integers(-48, 40 * 24)))
-    zone = draw(st.sampled_from([None, timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))]))
+    zone = draw(st.sampled_from([None, UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))]))
     if zone is not None:
         moment = moment.replace(tzinfo=zone)
     return Case(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from datetime import datetime
 
 from dispatch.clock import BAD_DAY, local_days
 from dispatch.compile import EPOCH, compile_tables
@@ -101,10 +100,10 @@ def test_batch_kernel_refuses_out_of_range_indices(mini):
 
 
 def test_day_of_uses_the_rule_set_timezone(mini):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     # 2026-05-31 20:00 UTC is already June 1st in Beijing
-    assert day_of(mini, datetime(2026, 5, 31, 20, tzinfo=timezone.utc)) == day_of(mini, datetime(2026, 6, 1, 4))
+    assert day_of(mini, datetime(2026, 5, 31, 20, tzinfo=UTC)) == day_of(mini, datetime(2026, 6, 1, 4))
 
 
 def _stamp(moment, style: int) -> str:
@@ -167,3 +166,13 @@ def test_codebook_survives_separators_and_surrogates(mini):
     item = dispatcher.tables.items[0]
     got = dispatcher.item_codes.lookup_many([item, "a\x1fb", "\ud800", item])
     assert got.tolist() == [0, -1, -1, 0]
+
+
+@SETTINGS
+@given(st.data())
+def test_dispatch_from_strings_equals_reference(data):
+    ruleset = data.draw(rulesets())
+    dispatcher = Dispatcher(ruleset)
+    for case in data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=20)):
+        got = dispatcher.dispatch_strings(case.id, case.event, case.area, case.source, case.reported_at.isoformat())
+        assert got == dispatch_case(ruleset, case)
