@@ -75,14 +75,11 @@ def cell_coverage(dispatcher: Dispatcher, day: date) -> Coverage:
     A basic grid is an area with a grid type of its own (community, village, park).
     """
     ruleset, t = dispatcher.ruleset, dispatcher.tables
-    grids = [a.code for a in ruleset.areas if a.grid_type]
-    grid_cols = np.asarray([t.columns[c] for c in grids], dtype=np.int32)
-    n_items, n_src = len(t.items), len(t.sources)
-    items, cols, srcs = (a.ravel().astype(np.int32) for a in np.meshgrid(
-        np.arange(n_items), grid_cols, np.arange(n_src), indexing="ij"))  # fmt: skip
-    days = np.full(items.shape[0], (day - EPOCH).days, dtype=np.int32)
-    idx = dispatcher.match_encoded(items, cols, srcs, days)
-    return _count(dispatcher.statuses(items, cols, idx), "cells")
+    grid_cols = np.asarray([t.columns[a.code] for a in ruleset.areas if a.grid_type], dtype=np.int32)
+    counts = np.zeros(len(STATUS_CODES), dtype=np.int64)
+    kernels.count_cell_statuses(counts, grid_cols, len(t.sources), (day - EPOCH).days, *dispatcher.status_args,
+                                *dispatcher.kernel_args)  # fmt: skip
+    return Coverage({s.value: int(n) for s, n in zip(STATUS_CODES, counts, strict=True)}, "cells")
 
 
 def volume_coverage(dispatcher: Dispatcher, history: History) -> Coverage:

@@ -56,7 +56,7 @@ class Dispatcher:
         self._item = self.item_codes.index
         self._col = self.area_codes.index
         self._src = self.source_codes.index
-        self._kernel_args = (
+        self.kernel_args = (
             t.base, t.src_row, t.src_plane, t.col_grid_type, t.win_ptr, t.win_ids, t.win_rank, t.win_col_lo,
             t.win_col_hi, t.win_grid_type, t.win_source, t.win_from, t.win_to, t.rule_by_rank,
         )  # fmt: skip
@@ -67,12 +67,12 @@ class Dispatcher:
         self._src_plane = t.src_plane.tolist()
         self._win_ptr = t.win_ptr.tolist()
         self._rule_by_rank = t.rule_by_rank.tolist()
-        # for statuses in bulk: a rule that says @local, a column whose areas have a local government
-        self._rule_is_local = np.asarray([r.department == LOCAL for r in ruleset.rules] + [False], dtype=bool)
+        # for statuses in bulk: which rules say @local, which columns' areas have a local government
+        rule_is_local = np.asarray([r.department == LOCAL for r in ruleset.rules], dtype=bool)
         col_has_local = np.zeros(t.n_columns, dtype=bool)
         for code, col in t.columns.items():
             col_has_local[col] = ruleset.local_department(code) is not None
-        self._col_has_local = col_has_local
+        self.status_args = (rule_is_local, col_has_local, t.urgent)
         # the one-case path: the clock, and caches of decision parts and area paths
         self.clock = Clock(ruleset.manifest.timezone)
         col_local = [""] * t.n_columns
@@ -177,7 +177,7 @@ class Dispatcher:
             out = np.empty(n, dtype=np.int32)
         items, cols, srcs, days = (np.ascontiguousarray(a, dtype=np.int32) for a in (items, cols, srcs, days))
         self._check_bounds(items, cols, srcs)
-        return kernels.match_batch(items, cols, srcs, days, out, *self._kernel_args)
+        return kernels.match_batch(items, cols, srcs, days, out, *self.kernel_args)
 
     def _check_bounds(self, items: np.ndarray, cols: np.ndarray, srcs: np.ndarray) -> None:
         # the kernel runs without bounds checks: an index out of range must not reach it
@@ -187,15 +187,9 @@ class Dispatcher:
                 raise ValueError(f"{name} index out of range [0, {n})")
 
     def statuses(self, items: np.ndarray, cols: np.ndarray, rule_idx: np.ndarray) -> np.ndarray:
-        """int8[n] status codes (STATUS_CODES) of matched cases, as decide() would give them."""
-        has_local = self._col_has_local[cols]
-        matched = rule_idx >= 0
-        auto = matched & (~self._rule_is_local[rule_idx] | has_local)
-        provisional = ~matched & self.tables.urgent[items] & has_local
-        out = np.full(items.shape[0], STATUS_CODES.index(Status.MANUAL), dtype=np.int8)
-        out[auto] = STATUS_CODES.index(Status.AUTO)
-        out[provisional] = STATUS_CODES.index(Status.PROVISIONAL)
-        return out
+        """int8[n] status codes (index into STATUS_CODES) of matched cases, as decide() gives them."""
+        out = np.empty(items.shape[0], dtype=np.int8)
+        return kernels.statuses(items, cols, rule_idx, out, *self.status_args)
 
     def match_strings(self, events: Sequence[str], areas: Sequence[str], sources: Sequence[str],
                       stamps: Sequence[str]) -> Batch:  # fmt: skip

@@ -263,3 +263,34 @@ def parse_days(buf, sep, out, zone_from, zone_offset):
         j += 1
         start = stop + 1
     return j
+
+
+@njit
+def _status(item, col, rule, rule_is_local, col_has_local, urgent):
+    """0 auto, 1 provisional, 2 manual: decide()'s status rules on encoded values."""
+    if rule >= 0:
+        return 2 if rule_is_local[rule] and not col_has_local[col] else 0
+    return 1 if urgent[item] and col_has_local[col] else 2
+
+
+@njit
+def statuses(items, cols, rules, out, rule_is_local, col_has_local, urgent):
+    for j in range(items.shape[0]):
+        out[j] = _status(items[j], cols[j], rules[j], rule_is_local, col_has_local, urgent)
+    return out
+
+
+@njit
+def count_cell_statuses(counts, grid_cols, n_sources, day, rule_is_local, col_has_local, urgent, base, src_row,
+                        src_plane, col_grid_type, win_ptr, win_ids, win_rank, win_col_lo, win_col_hi, win_grid_type,
+                        win_source, win_from, win_to, rule_by_rank):  # fmt: skip
+    """counts[status] += 1 for every (item, grid column, source) cell on `day`; no per-cell arrays."""
+    for item in range(base.shape[0]):
+        for g in range(grid_cols.shape[0]):
+            col = grid_cols[g]
+            for src in range(n_sources):
+                best = _rank_of(item, col, src, day, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
+                                win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to)  # fmt: skip
+                rule = rule_by_rank[best] if best >= 0 else -1
+                counts[_status(item, col, rule, rule_is_local, col_has_local, urgent)] += 1
+    return counts
