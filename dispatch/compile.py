@@ -7,10 +7,10 @@ from datetime import date
 
 import numpy as np
 
-from dispatch.kernels import paint_rules
+from dispatch.kernels import index_windows, paint_rules
 from dispatch.model import ANY, Rule, RuleSet
 from dispatch.reference import rank_key
-from dispatch.tables import DAY_MAX, DAY_MIN, NO_RULE, Tables
+from dispatch.tables import BLOCK_SHIFT, DAY_MAX, DAY_MIN, NO_RULE, Tables
 
 EPOCH = date(1970, 1, 1)
 
@@ -140,18 +140,18 @@ def compile_tables(ruleset: RuleSet) -> Tables:
     paint_rules(base, src_row, src_plane, cols.grid_type, sel["rank"], sel["item_lo"], sel["item_hi"],
                 sel["col_lo"], sel["col_hi"], sel["grid_type"], sel["source"])  # fmt: skip
 
-    # windowed rules: CSR lists by item, checked at match time
+    # windowed rules: lists by (item, column block), highest rank first, checked at match time
     win = _selector_arrays([r for _, r in windowed], [k for k, _ in windowed], ev, cols, sources, gts)
-    per_item = np.zeros(n_items + 1, dtype=np.int64)
-    for lo, hi in zip(win["item_lo"], win["item_hi"]):
-        per_item[lo + 1 : hi + 1] += 1
-    win_ptr = np.cumsum(per_item).astype(np.int32)
+    order = np.arange(len(windowed) - 1, -1, -1)
+    by_rank = {k: v[order] for k, v in win.items()}
+    blocks = max(1, (n_cols + (1 << BLOCK_SHIFT) - 1) >> BLOCK_SHIFT)
+    win_ptr = np.zeros(n_items * blocks + 1, dtype=np.int32)
+    spans = (by_rank["item_lo"], by_rank["item_hi"], by_rank["col_lo"], by_rank["col_hi"], n_items)
+    index_windows(win_ptr, np.empty(0, dtype=np.int32), *spans)
+    np.cumsum(win_ptr, out=win_ptr)
     win_ids = np.empty(int(win_ptr[-1]), dtype=np.int32)
-    fill = win_ptr[:-1].copy()
-    for w in range(len(windowed) - 1, -1, -1):  # highest rank first: a match can stop early
-        for i in range(win["item_lo"][w], win["item_hi"][w]):
-            win_ids[fill[i]] = w
-            fill[i] += 1
+    index_windows(win_ptr, win_ids, *spans)
+    win_ids = order[win_ids].astype(np.int32) if win_ids.size else win_ids
 
     urgent = np.asarray([ruleset.item_urgent(c) for c in ev.items], dtype=bool)
     return Tables(

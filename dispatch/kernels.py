@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dispatch.jit import njit
+from dispatch.tables import BLOCK_SHIFT
 
 
 @njit
@@ -38,13 +39,44 @@ def paint_rules(base, src_row, src_plane, col_grid_type,
 
 
 @njit
+def _window_cell(item, col, n_items, win_ptr):
+    blocks = (win_ptr.shape[0] - 1) // n_items
+    return item * blocks + (col >> BLOCK_SHIFT)
+
+
+@njit
+def index_windows(win_ptr, win_ids, item_lo, item_hi, col_lo, col_hi, n_items):
+    """Fill the (item, column block) lists of windowed rules; rules come in descending rank.
+
+    Called twice: with win_ids empty it only counts (win_ptr[k + 1] += entries of cell k),
+    then, once win_ptr holds offsets, it fills win_ids.
+    """
+    blocks = (win_ptr.shape[0] - 1) // n_items
+    counting = win_ids.shape[0] == 0
+    fill = win_ptr[:-1].copy()
+    for w in range(item_lo.shape[0]):
+        if col_hi[w] <= col_lo[w]:
+            continue
+        for i in range(item_lo[w], item_hi[w]):
+            for b in range(col_lo[w] >> BLOCK_SHIFT, ((col_hi[w] - 1) >> BLOCK_SHIFT) + 1):
+                k = i * blocks + b
+                if counting:
+                    win_ptr[k + 1] += 1
+                else:
+                    win_ids[fill[k]] = w
+                    fill[k] += 1
+    return win_ptr
+
+
+@njit
 def _rank_of(item, col, src, day, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
              win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to):  # fmt: skip
     row = src_row[item]
     best = base[item, col] if row < 0 else src_plane[row, src, col]
-    # an item's windowed rules come highest rank first: stop at the first that matches,
-    # or at the first that could not beat what the tables already hold
-    for k in range(win_ptr[item], win_ptr[item + 1]):
+    # the windowed rules of this item and column block come highest rank first: stop at
+    # the first that matches, or at the first that could not beat what the tables hold
+    cell = _window_cell(item, col, base.shape[0], win_ptr)
+    for k in range(win_ptr[cell], win_ptr[cell + 1]):
         w = win_ids[k]
         r = win_rank[w]
         if r <= best:
@@ -77,15 +109,16 @@ def mark_winners(seen, day_points, n_sources, base, src_row, src_plane, col_grid
     """seen[rank] = True for every rank that wins some (item, column, source, day).
 
     `day_points` holds one day of every stretch between window bounds, so every distinct
-    answer over time is met. An item with no source planes and no windowed rules answers
+    answer over time is met. A cell with no source planes and no windowed rules answers
     alike for every source and day: one look suffices.
     """
     n_items, n_cols = base.shape
     for item in range(n_items):
-        varies_by_source = src_row[item] >= 0 or win_ptr[item + 1] > win_ptr[item]
-        n_src = n_sources if varies_by_source else 1
-        n_days = day_points.shape[0] if win_ptr[item + 1] > win_ptr[item] else 1
         for col in range(n_cols):
+            cell = _window_cell(item, col, n_items, win_ptr)
+            windowed = win_ptr[cell + 1] > win_ptr[cell]
+            n_src = n_sources if windowed or src_row[item] >= 0 else 1
+            n_days = day_points.shape[0] if windowed else 1
             for src in range(n_src):
                 for d in range(n_days):
                     r = _rank_of(item, col, src, day_points[d], base, src_row, src_plane, col_grid_type, win_ptr,
@@ -285,12 +318,15 @@ def count_cell_statuses(counts, grid_cols, n_sources, day, rule_is_local, col_ha
                         src_plane, col_grid_type, win_ptr, win_ids, win_rank, win_col_lo, win_col_hi, win_grid_type,
                         win_source, win_from, win_to, rule_by_rank):  # fmt: skip
     """counts[status] += 1 for every (item, grid column, source) cell on `day`; no per-cell arrays."""
-    for item in range(base.shape[0]):
+    n_items = base.shape[0]
+    for item in range(n_items):
         for g in range(grid_cols.shape[0]):
             col = grid_cols[g]
-            for src in range(n_sources):
+            cell = _window_cell(item, col, n_items, win_ptr)
+            same_for_all = src_row[item] < 0 and win_ptr[cell + 1] == win_ptr[cell]
+            for src in range(1 if same_for_all else n_sources):
                 best = _rank_of(item, col, src, day, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
                                 win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to)  # fmt: skip
                 rule = rule_by_rank[best] if best >= 0 else -1
-                counts[_status(item, col, rule, rule_is_local, col_has_local, urgent)] += 1
+                counts[_status(item, col, rule, rule_is_local, col_has_local, urgent)] += n_sources if same_for_all else 1
     return counts

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2
+BLOCK_SHIFT = 6  # windowed rules are listed per item and block of 64 columns
 NO_RULE = -1
 DAY_MIN = np.iinfo(np.int32).min  # an open valid_from
 DAY_MAX = np.iinfo(np.int32).max  # an open valid_to
@@ -28,7 +29,10 @@ class Tables:
       src_row       int32[items]            row of `src_plane` for items with source-specific rules, or -1
       src_plane     int32[rows, sources, cols]  as `base`, per source, for those items
       col_grid_type int8[cols]              grid-type id of a column's area, or -1
-      win_ptr       int32[items + 1]        CSR: windowed rules of item i are win_ids[win_ptr[i]:win_ptr[i+1]]
+      win_ptr       int32[items * blocks + 1]  CSR: the windowed rules that can match item i in column c
+                                            are win_ids[win_ptr[k]:win_ptr[k+1]], k = i * blocks + (c >> BLOCK_SHIFT),
+                                            highest rank first; a list per block, not per item, so that
+                                            a city of many districts does not walk every district's rules
       win_ids       int32[nnz]              index into the win_* arrays
       win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to
                     int32[windowed]         a windowed rule's rank, column range, filters (-1 any)

@@ -34,7 +34,7 @@ def event_trees(draw) -> list[EventNode]:
 
 
 @st.composite
-def area_trees(draw) -> list[Area]:
+def area_trees(draw, max_grids: int = 3) -> list[Area]:
     """A district -> towns -> (pieces) -> grids (typed) -> units forest, irregular on purpose."""
     nodes: list[Area] = []
     for d in range(draw(st.integers(1, 2))):
@@ -47,7 +47,7 @@ def area_trees(draw) -> list[Area]:
             if draw(st.booleans()):
                 parent = f"{town}P"
                 nodes.append(Area(parent, parent, town, "piece", None, None))
-            for g in range(draw(st.integers(0, 3))):
+            for g in range(draw(st.integers(0, max_grids))):
                 grid = f"{town}G{g}"
                 nodes.append(Area(grid, grid, parent, "grid", draw(st.sampled_from(GRID_TYPES)), None))
                 for u in range(draw(st.integers(0, 2))):
@@ -69,9 +69,10 @@ def _windows():
 
 
 @st.composite
-def rulesets(draw, max_rules: int = 40) -> RuleSet:
+def rulesets(draw, max_rules: int = 40, max_grids: int = 3) -> RuleSet:
+    """A rule set; `max_grids` per town: 40 gives more than 64 columns, several column blocks."""
     events = draw(event_trees())
-    areas = draw(area_trees())
+    areas = draw(area_trees(max_grids))
     towns = [a.code for a in areas if a.level == "town"]
     governed = draw(st.lists(st.sampled_from(towns), unique=True)) if towns else []
     departments = {f"dep{i}": Department(f"dep{i}", f"dept {i}", None, None) for i in range(4)}

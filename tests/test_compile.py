@@ -46,6 +46,16 @@ def test_compiled_matcher_equals_reference(data):
     assert got.tolist() == want
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_wide_area_trees_match_the_reference(data):
+    # more than 64 columns: windowed rules are listed per block of columns
+    ruleset = data.draw(rulesets(max_rules=60, max_grids=40))
+    dispatcher = Dispatcher(ruleset)
+    for case in data.draw(st.lists(cases_for(ruleset), min_size=20, max_size=60)):
+        assert dispatcher.winning_rule(case) is winning_rule(ruleset, case), case
+
+
 @settings(max_examples=50, deadline=None)
 @given(rulesets())
 def test_compile_is_deterministic(ruleset):
