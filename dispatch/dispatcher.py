@@ -63,7 +63,7 @@ class Dispatcher:
         # the one-case path reads through memoryviews: 30 ns a read, where a numpy scalar
         # read costs 55 ns and a numba call more (bench/); lists would cost 8 bytes a cell
         self._base = memoryview(t.base)
-        self._src_row = t.src_row.tolist()
+        self._src_row = memoryview(t.src_row)
         self._src_plane = memoryview(t.src_plane)
         self._win_ptr = memoryview(t.win_ptr)
         self._blocks = (len(t.win_ptr) - 1) // len(t.items)
@@ -100,8 +100,8 @@ class Dispatcher:
 
     def rule_index(self, item: int, col: int, src: int, day: int) -> int:
         """Index into RuleSet.rules of the winner of one encoded case, or -1."""
-        row = self._src_row[item]
-        best = self._base[item, col] if row < 0 else self._src_plane[row, src, col]
+        row = self._src_row[item, src]
+        best = self._base[item, col] if row < 0 else self._src_plane[row, col]
         cell = item * self._blocks + (col >> BLOCK_SHIFT)
         if self._win_ptr[cell] != self._win_ptr[cell + 1]:
             best = self._windowed(best, cell, col, src, day)

@@ -19,23 +19,23 @@ def paint_rules(base, src_row, src_plane, col_grid_type,
 
     A later (higher-ranked) rule overwrites an earlier one, so each cell ends holding
     its winner. A rule for any source paints `base` and every source of the item's
-    `src_plane` row; a source-specific rule paints only its own source there.
+    `src_plane` row of the item; a source-specific rule paints only its own source's row.
     """
-    n_sources = src_plane.shape[1]
+    n_sources = src_row.shape[1]
     for k in range(rank.shape[0]):
         r, g, s = rank[k], grid_type[k], source[k]
         for i in range(item_lo[k], item_hi[k]):
-            row = src_row[i]
             for c in range(col_lo[k], col_hi[k]):
                 if g >= 0 and col_grid_type[c] != g:
                     continue
                 if s < 0:
                     base[i, c] = r
-                    if row >= 0:
-                        for t in range(n_sources):
-                            src_plane[row, t, c] = r
+                    for t in range(n_sources):
+                        row = src_row[i, t]
+                        if row >= 0:
+                            src_plane[row, c] = r
                 else:
-                    src_plane[row, s, c] = r
+                    src_plane[src_row[i, s], c] = r
 
 
 @njit
@@ -71,8 +71,8 @@ def index_windows(win_ptr, win_ids, item_lo, item_hi, col_lo, col_hi, n_items):
 @njit
 def _rank_of(item, col, src, day, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
              win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to):  # fmt: skip
-    row = src_row[item]
-    best = base[item, col] if row < 0 else src_plane[row, src, col]
+    row = src_row[item, src]
+    best = base[item, col] if row < 0 else src_plane[row, col]
     # the windowed rules of this item and column block come highest rank first: stop at
     # the first that matches, or at the first that could not beat what the tables hold
     cell = _window_cell(item, col, base.shape[0], win_ptr)
@@ -117,7 +117,7 @@ def mark_winners(seen, day_points, n_sources, base, src_row, src_plane, col_grid
         for col in range(n_cols):
             cell = _window_cell(item, col, n_items, win_ptr)
             windowed = win_ptr[cell + 1] > win_ptr[cell]
-            n_src = n_sources if windowed or src_row[item] >= 0 else 1
+            n_src = n_sources if windowed or src_row[item].max() >= 0 else 1
             n_days = day_points.shape[0] if windowed else 1
             for src in range(n_src):
                 for d in range(n_days):
@@ -323,7 +323,7 @@ def count_cell_statuses(counts, grid_cols, n_sources, day, rule_is_local, col_ha
         for g in range(grid_cols.shape[0]):
             col = grid_cols[g]
             cell = _window_cell(item, col, n_items, win_ptr)
-            same_for_all = src_row[item] < 0 and win_ptr[cell + 1] == win_ptr[cell]
+            same_for_all = src_row[item].max() < 0 and win_ptr[cell + 1] == win_ptr[cell]
             for src in range(1 if same_for_all else n_sources):
                 best = _rank_of(item, col, src, day, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
                                 win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to)  # fmt: skip

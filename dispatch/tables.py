@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = 2
+FORMAT = 3
 BLOCK_SHIFT = 6  # windowed rules are listed per item and block of 64 columns
 NO_RULE = -1
 DAY_MIN = np.iinfo(np.int32).min  # an open valid_from
@@ -26,8 +26,9 @@ class Tables:
 
     Arrays (C-contiguous, read-only):
       base          int32[items, cols]      rank of the window-less winner for any source, or -1
-      src_row       int32[items]            row of `src_plane` for items with source-specific rules, or -1
-      src_plane     int32[rows, sources, cols]  as `base`, per source, for those items
+      src_row       int32[items, sources]   row of `src_plane` for an (item, source) that a source-specific
+                                            rule reaches, or -1: then `base` answers
+      src_plane     int32[rows, cols]       as `base`, for those (item, source) pairs
       col_grid_type int8[cols]              grid-type id of a column's area, or -1
       win_ptr       int32[items * blocks + 1]  CSR: the windowed rules that can match item i in column c
                                             are win_ids[win_ptr[k]:win_ptr[k+1]], k = i * blocks + (c >> BLOCK_SHIFT),

@@ -14,7 +14,7 @@ import pytest
 from dispatch.cli import main
 
 MINI = Path(__file__).parent / "data" / "mini"
-MINI_VERSION = "4ddc856912a2e15b"
+MINI_VERSION = "b60664f945cf2396"
 ANNOTATION = re.compile(
     r"^::(?P<level>error|warning) file=(?P<file>[^,]+)(?:,line=(?P<line>\d+))?(?:,col=(?P<col>\d+))?,title=(?P<title>[^:]+)::(?P<msg>.+)$"
 )
