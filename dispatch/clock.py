@@ -81,17 +81,26 @@ class Clock:
     def __init__(self, zone: str):
         self.zone = ZoneInfo(zone)
         starts, offsets = zone_offsets(zone)
-        self._steady_from = int(starts[-1])
+        # from this day on (a day of margin after the last change) the offset never changes
+        self._steady_day = (int(starts[-1]) // 86400) + 1 if len(starts) > 1 else -(2**31)
         self._steady = timedelta(seconds=int(offsets[-1]))
+        minutes = int(offsets[-1]) // 60
+        self._suffix = f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
     def place(self, moment: datetime) -> tuple[datetime, int]:
         """(aware moment, local day number); a naive moment is local time."""
         if moment.tzinfo is None:
             return moment.replace(tzinfo=self.zone), moment.toordinal() - EPOCH_ORDINAL
-        if moment.utcoffset() == self._steady and moment.timestamp() >= self._steady_from:
-            return moment, moment.toordinal() - EPOCH_ORDINAL
+        day = moment.toordinal() - EPOCH_ORDINAL
+        if day >= self._steady_day and moment.utcoffset() == self._steady:
+            return moment, day
         return moment, moment.astimezone(self.zone).toordinal() - EPOCH_ORDINAL
 
     def read(self, text: str) -> tuple[datetime, int]:
         """Parse ISO 8601 text; ValueError when it is not a timestamp."""
-        return self.place(datetime.fromisoformat(text))
+        moment = datetime.fromisoformat(text)
+        if text.endswith(self._suffix):  # the zone's own offset, as callers send it: no lookup at all
+            day = moment.toordinal() - EPOCH_ORDINAL
+            if day >= self._steady_day:
+                return moment, day
+        return self.place(moment)

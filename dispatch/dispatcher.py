@@ -13,12 +13,13 @@ from dispatch.case import Case, check_case, local_day
 from dispatch.clock import BAD_DAY, Clock, local_days
 from dispatch.codebook import Codebook
 from dispatch.compile import EPOCH, compile_tables
-from dispatch.decision import Decision, Status, decide
+from dispatch.decision import CASE_FIELDS, Decision, Status, decide
 from dispatch.errors import CaseError
 from dispatch.model import LOCAL, Rule, RuleSet
 from dispatch.tables import BLOCK_SHIFT, Tables
 
 STATUS_CODES = (Status.AUTO, Status.PROVISIONAL, Status.MANUAL)
+_new_decision = tuple.__new__  # Decision(*fields) without the keyword machinery of NamedTuple.__new__
 _MAX_PARTS = 1 << 18  # cached decision parts; a bound, so that odd traffic cannot grow memory
 BAD_FIELDS = (None, "event", "area", "source", "reported_at")  # Batch.bad codes
 
@@ -67,6 +68,9 @@ class Dispatcher:
         self._src_plane = memoryview(t.src_plane)
         self._win_ptr = memoryview(t.win_ptr)
         self._blocks = (len(t.win_ptr) - 1) // len(t.items)
+        self._win_views = tuple(memoryview(a) for a in (
+            t.win_ids, t.win_rank, t.win_from, t.win_to, t.win_col_lo, t.win_col_hi, t.win_source, t.win_grid_type,
+            t.col_grid_type))  # fmt: skip
         self._rule_by_rank = memoryview(t.rule_by_rank)
         # for statuses in bulk: which rules say @local, which columns' areas have a local government
         rule_is_local = np.asarray([r.department == LOCAL for r in ruleset.rules], dtype=bool)
@@ -76,6 +80,7 @@ class Dispatcher:
         self.status_args = (rule_is_local, col_has_local, t.urgent)
         # the one-case path: the clock, and caches of decision parts and area paths
         self.clock = Clock(ruleset.manifest.timezone)
+        self._read_time = self.clock.read
         col_local = [""] * t.n_columns
         for code, col in t.columns.items():
             col_local[col] = ruleset.local_department(code) or ""
@@ -108,17 +113,17 @@ class Dispatcher:
         return self._rule_by_rank[best] if best >= 0 else -1
 
     def _windowed(self, best: int, cell: int, col: int, src: int, day: int) -> int:
-        t = self.tables
-        for k in range(int(t.win_ptr[cell]), int(t.win_ptr[cell + 1])):
-            w = int(t.win_ids[k])
-            r = int(t.win_rank[w])
+        w_ids, w_rank, w_from, w_to, w_lo, w_hi, w_src, w_gt, col_gt = self._win_views
+        for k in range(self._win_ptr[cell], self._win_ptr[cell + 1]):
+            w = w_ids[k]
+            r = w_rank[w]
             if r <= best:
                 break
             if (
-                t.win_from[w] <= day < t.win_to[w]
-                and t.win_col_lo[w] <= col < t.win_col_hi[w]
-                and (t.win_source[w] < 0 or t.win_source[w] == src)
-                and (t.win_grid_type[w] < 0 or t.win_grid_type[w] == t.col_grid_type[col])
+                w_from[w] <= day < w_to[w]
+                and w_lo[w] <= col < w_hi[w]
+                and (w_src[w] < 0 or w_src[w] == src)
+                and (w_gt[w] < 0 or w_gt[w] == col_gt[col])
             ):
                 return r
         return best
@@ -136,21 +141,27 @@ class Dispatcher:
     def dispatch_strings(self, case_id: str, event: str, area: str, source: str, reported_at: str) -> Decision:
         """dispatch() for a case given as strings, the way a caller sends it: the hot path.
 
+        rule_index() is written out here: a method call costs more than the lookup.
         Raises CaseError naming the first bad field.
         """
         item, col, src = self._item.get(event), self._col.get(area), self._src.get(source)
         if item is None or col is None or src is None:
             check_case(self.ruleset, Case(case_id, event, area, source, datetime.min))
         try:
-            moment, day = self.clock.read(reported_at)
+            moment, day = self._read_time(reported_at)
         except (ValueError, TypeError, OverflowError):
             raise CaseError("request.bad_time", "reported_at", reported_at,
                             f"reported_at {reported_at!r} is not an ISO 8601 timestamp") from None  # fmt: skip
-        return self._decision(case_id, area, item, col, self.rule_index(item, col, src, day), moment)
+        row = self._src_row[item, src]
+        best = self._base[item, col] if row < 0 else self._src_plane[row, col]
+        cell = item * self._blocks + (col >> BLOCK_SHIFT)
+        if self._win_ptr[cell] != self._win_ptr[cell + 1]:
+            best = self._windowed(best, cell, col, src, day)
+        return self._decision(case_id, area, item, col, self._rule_by_rank[best] if best >= 0 else -1, moment)
 
     def _decision(self, case_id: str, area: str, item: int, col: int, rule: int, moment: datetime) -> Decision:
-        # all but the case id, the due time and the area path depends only on (rule, item,
-        # the area's local government): decide() builds it once, later cases reuse it
+        # the outcome depends only on (rule, item, the area's local government): decide()
+        # builds it once, later cases add their id, due time and area path
         key = (rule, item, self._col_local[col])
         part = self._parts.get(key)
         if part is None:
@@ -159,12 +170,12 @@ class Dispatcher:
             case = Case("", self.tables.items[item], area, "", moment)
             full = decide(self.ruleset, case, self.ruleset.rules[rule] if rule >= 0 else None)
             delta = timedelta(hours=full.deadline_hours) if full.due is not None else None
-            part = self._parts[key] = (full[1:7], delta, full[8:10], full[11:13])
-        head, delta, mid, tail = part
+            part = self._parts[key] = (full[:-CASE_FIELDS], delta)
+        head, delta = part
         path = self._paths.get(area)
         if path is None:
             path = self._paths[area] = tuple(a.code for a in self.ruleset.areas.path(area))[::-1]
-        return Decision(case_id, *head, moment + delta if delta is not None else None, *mid, path, *tail)
+        return _new_decision(Decision, head + (case_id, moment + delta if delta is not None else None, path))
 
     # -- many cases -------------------------------------------------------------------
 
