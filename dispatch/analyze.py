@@ -28,11 +28,9 @@ def shadowed_rules(dispatcher: Dispatcher) -> list[Rule]:
     """Rules that win no case at all: every (item, area, source, day) they match, a higher rule takes."""
     t = dispatcher.tables
     seen = np.zeros(len(t.rule_by_rank), dtype=bool)
-    kernels.mark_winners(seen, _day_points(t.win_from, t.win_to), len(t.sources), t.base, t.src_row, t.src_plane,
-                         t.col_grid_type, t.win_ptr, t.win_ids, t.win_rank, t.win_col_lo, t.win_col_hi,
-                         t.win_grid_type, t.win_source, t.win_from, t.win_to)  # fmt: skip
+    kernels.mark_winners(seen, _day_points(t.win_from, t.win_to), len(t.sources), *dispatcher.kernel_args)
     rules = dispatcher.ruleset.rules
-    return sorted((rules[i] for i in t.rule_by_rank[~seen]), key=lambda r: r.place)
+    return sorted((rule for rule, won in zip(rules, seen, strict=True) if not won), key=lambda r: r.place)
 
 
 def shadow_example(dispatcher: Dispatcher, rule: Rule) -> Rule | None:

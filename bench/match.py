@@ -1,0 +1,321 @@
+"""Matching benchmark: the reference matcher, our compiled matcher and GoRules ZEN, side by side.
+
+    .venv/bin/python bench/match.py                 # Daxing, 10x, 100x; prints a table, writes bench/out/match.json
+    .venv/bin/python bench/match.py --scales 1 --quick
+
+Every figure is the median of --runs runs; ratios are taken within one run of this
+script, so a noisy neighbour slows all contenders alike. The machine is shared:
+quote medians, never a best run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dispatch.case import Case
+from dispatch.dispatcher import Dispatcher
+from dispatch.load import load_ruleset
+from dispatch.reference import dispatch_case, winning_rule
+
+OUT = ROOT / "bench" / "out"
+PY = sys.executable
+
+try:
+    from bench.zen_baseline import ZenMatcher
+except ImportError:  # zen-engine is a bench extra: pip install -e '.[bench]'
+    ZenMatcher = None
+
+
+# -- data -------------------------------------------------------------------------------
+
+
+def ruleset_dir(scale: int, base: Path) -> Path:
+    if scale == 1:
+        return base
+    target = OUT / f"scale{scale}"
+    if not (target / "ruleset.toml").exists():
+        subprocess.run([PY, "-m", "dispatch.synth", "ruleset", str(target), "--scale", str(scale)], check=True, cwd=ROOT)
+    return target
+
+
+def history_file(rules: Path, n: int, tag: str) -> Path:
+    target = OUT / f"cases-{tag}-{n}.csv"
+    if not target.exists():
+        subprocess.run([PY, "-m", "dispatch.synth", "cases", str(rules), str(target), "--n", str(n)], check=True, cwd=ROOT)
+    return target
+
+
+def read_cases(path: Path, limit: int | None = None) -> list[tuple[str, str, str, str, str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = [(r["id"], r["event"], r["area"], r["source"], r["reported_at"]) for r in reader]
+    return rows[:limit] if limit else rows
+
+
+# -- measurements in a fresh process -------------------------------------------------------
+
+_STARTUP = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from dispatch.load import load_ruleset
+from dispatch.compile import compile_tables
+from dispatch.dispatcher import Dispatcher
+t_import = time.perf_counter()
+ruleset = load_ruleset(sys.argv[1])
+t_load = time.perf_counter()
+rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tables = compile_tables(ruleset)          # the first call also loads (or JIT-compiles) the painter
+t_first = time.perf_counter()
+del tables
+tables = compile_tables(ruleset)          # JIT excluded
+t_compile = time.perf_counter()
+dispatcher = Dispatcher(ruleset, tables)
+dispatcher.warm()
+t_ready = time.perf_counter()
+print(json.dumps({
+    "import_s": t_import - t0, "load_s": t_load - t_import, "first_compile_s": t_first - t_load,
+    "compile_s": t_compile - t_first, "ready_s": t_ready - t0,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "compile_peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_loaded) / 1024,
+    "rss_after_load_mb": rss_loaded / 1024, "table_mb": tables.nbytes / 2**20, "rules": len(ruleset.rules),
+    "columns": tables.n_columns, "items": len(tables.items)}))
+"""
+
+_ZEN_COMPILE = r"""
+import json, sys, time
+from dispatch.load import load_ruleset
+from bench.zen_baseline import ZenMatcher
+ruleset = load_ruleset(sys.argv[1])
+t = time.perf_counter(); ZenMatcher(ruleset); print(json.dumps({"zen_compile_s": time.perf_counter() - t}))
+"""
+
+
+def in_fresh_process(code: str, *args: str, env: dict | None = None) -> tuple[dict, float]:
+    started = time.perf_counter()
+    done = subprocess.run([PY, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, check=False)  # fmt: skip
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall
+
+
+def median_of(runs: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def startup(rules: Path, runs: int) -> dict:
+    """Load, compile and warm in fresh processes: cold numba cache once, then warm cache runs."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        cold, cold_wall = in_fresh_process(_STARTUP, str(rules), env=env)
+        warm = [in_fresh_process(_STARTUP, str(rules), env=env) for _ in range(runs)]
+    figures = median_of([w for w, _ in warm])
+    figures["ready_wall_s"] = statistics.median(wall for _, wall in warm)
+    figures["cold_ready_wall_s"] = cold_wall
+    figures["cold_first_compile_s"] = cold["first_compile_s"]
+    return figures
+
+
+# -- single case ---------------------------------------------------------------------------
+
+
+def per_call_ns(fn, cases) -> np.ndarray:
+    clock = time.perf_counter_ns
+    out = np.empty(len(cases), dtype=np.int64)
+    for j, case in enumerate(cases):
+        t = clock()
+        fn(case)
+        out[j] = clock() - t
+    return out
+
+
+def single(contenders: dict, cases: list, runs: int) -> dict:
+    """Throughput (whole loop) and p50/p99 latency (per call) of each contender, medians over runs."""
+    result = {}
+    for name, (fn, n) in contenders.items():
+        sample = cases[:n]
+        throughputs, p50s, p99s = [], [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            for case in sample:
+                fn(case)
+            throughputs.append(len(sample) / (time.perf_counter() - t))
+            lat = per_call_ns(fn, sample)
+            p50s.append(float(np.percentile(lat, 50)) / 1000)
+            p99s.append(float(np.percentile(lat, 99)) / 1000)
+        result[name] = {"cases_per_s": statistics.median(throughputs), "p50_us": statistics.median(p50s),
+                        "p99_us": statistics.median(p99s), "cases": len(sample)}  # fmt: skip
+    return result
+
+
+# -- batch -------------------------------------------------------------------------------
+
+
+def batch(dispatcher: Dispatcher, cases: list, runs: int, zen) -> dict:
+    _, events, areas, sources, stamps = (list(col) for col in zip(*cases))
+    encoded = dispatcher.match_strings(events, areas, sources, stamps)
+    assert not encoded.bad.any(), "the history has codes the rule set does not know"
+    items, cols, srcs, days = encoded.items, encoded.cols, encoded.srcs, encoded.days
+    out = np.empty(len(cases), dtype=np.int32)
+    result: dict[str, float] = {"cases": len(cases)}
+
+    def timed(fn) -> float:
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return len(cases) / statistics.median(times)
+
+    result["kernel_cases_per_s"] = timed(lambda: dispatcher.match_encoded(items, cols, srcs, days, out))
+
+    def from_strings():
+        b = dispatcher.match_strings(events, areas, sources, stamps)
+        dispatcher.statuses(b.items, b.cols, b.rule)
+
+    result["strings_cases_per_s"] = timed(from_strings)
+    if zen is not None:
+        n = min(len(cases), 100_000)
+        zen_cases = cases[:n]
+        times = []
+        for _ in range(max(1, runs // 2)):
+            t = time.perf_counter()
+            zen.winning_rule_ids(_as_case(c) for c in zen_cases)
+            times.append(time.perf_counter() - t)
+        result["zen_batch_cases_per_s"] = n / statistics.median(times)
+        result["zen_batch_cases"] = n
+    return result
+
+
+# -- agreement -------------------------------------------------------------------------------
+
+
+def _as_case(c: tuple[str, str, str, str, str]) -> Case:
+    """A case from its strings, as a caller of ZEN's Python binding (or of our reference) builds it."""
+    return Case(c[0], c[1], c[2], c[3], datetime.fromisoformat(c[4]))
+
+
+def agreement(ruleset, dispatcher: Dispatcher, zen, cases: list) -> dict:
+    mismatches = {"ours": 0, "zen": 0}
+    for c in cases:
+        case = _as_case(c)
+        want = winning_rule(ruleset, case)
+        want_id = want.id if want else None
+        got = dispatcher.dispatch_strings(*c)
+        if (got.rule.id if got.rule else None) != want_id:
+            mismatches["ours"] += 1
+        if zen is not None and zen.winning_rule_id(case) != want_id:
+            mismatches["zen"] += 1
+    return {"sample": len(cases), "mismatches": mismatches}
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def fmt_rate(x: float) -> str:
+    return f"{x / 1e6:,.2f} M/s" if x >= 1e6 else f"{x / 1e3:,.1f} k/s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rules", default=str(ROOT / "rules" / "daxing"))
+    parser.add_argument("--scales", default="1,10,100")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--single", type=int, default=20_000, help="cases for the one-case loops")
+    parser.add_argument("--batch", type=int, default=1_000_000, help="cases for the batch runs")
+    parser.add_argument("--quick", action="store_true", help="fewer cases and runs: a smoke test")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.single, args.batch = 3, 3_000, 100_000
+    OUT.mkdir(parents=True, exist_ok=True)
+    base = Path(args.rules)
+    report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "runs": args.runs,
+                    "scales": {}}  # fmt: skip
+    zen_note = "" if ZenMatcher else " (zen-engine not installed: pip install -e '.[bench]')"
+    for scale in [int(s) for s in args.scales.split(",")]:
+        rules = ruleset_dir(scale, base)
+        print(f"== scale {scale}x: {rules}", flush=True)
+        figures: dict = {"startup": startup(rules, args.runs)}
+        if ZenMatcher is not None:
+            figures["zen_compile_s"] = in_fresh_process(_ZEN_COMPILE, str(rules))[0]["zen_compile_s"]
+        ruleset = load_ruleset(rules)
+        dispatcher = Dispatcher(ruleset)
+        dispatcher.warm()
+        cases = read_cases(history_file(rules, args.batch, f"scale{scale}"))
+        zen = ZenMatcher(ruleset) if ZenMatcher is not None else None
+        figures["agreement"] = agreement(ruleset, dispatcher, zen, cases[: min(2000, args.single)])
+        contenders = {
+            "reference": (partial(_reference_strings, ruleset), max(200, args.single // 20)),
+            "ours": (partial(_ours_strings, dispatcher), args.single),
+        }
+        if zen is not None:
+            contenders["zen"] = (partial(_zen_strings, zen), args.single)
+        figures["single"] = single(contenders, cases, args.runs)
+        figures["batch"] = batch(dispatcher, cases, args.runs, zen)
+        report["scales"][str(scale)] = figures
+        print_scale(scale, figures, zen_note)
+    (OUT / "match.json").write_text(json.dumps(report, indent=2))
+    print(f"\nfigures written to {OUT / 'match.json'}")
+    return 0
+
+
+# each contender gets the case as the five strings a caller sends, and is called the same way
+
+
+def _reference_strings(ruleset, c):
+    return dispatch_case(ruleset, _as_case(c))
+
+
+def _ours_strings(dispatcher, c):
+    return dispatcher.dispatch_strings(*c)
+
+
+def _zen_strings(zen, c):
+    return zen.winning_rule_id(_as_case(c))
+
+
+def print_scale(scale: int, f: dict, zen_note: str) -> None:
+    s, su, b = f["single"], f["startup"], f["batch"]
+    print(f"  rules {su['rules']:,}  items {su['items']}  columns {su['columns']:,}  tables {su['table_mb']:.1f} MiB")
+    print(f"  load {su['load_s']:.2f} s  compile {su['compile_s']:.3f} s (JIT excluded), +{su['compile_peak_mb']:.0f} MB"
+          f" over the loaded set; process peak {su['peak_rss_mb']:.0f} MB"
+          + (f"  | ZEN compile {f['zen_compile_s']:.2f} s" if "zen_compile_s" in f else zen_note))
+    print(f"  ready (fresh process, warm numba cache) {su['ready_wall_s']:.2f} s; cold cache {su['cold_ready_wall_s']:.2f} s"
+          f" (JIT {su['cold_first_compile_s']:.2f} s)")
+    a = f["agreement"]
+    print(f"  agreement on {a['sample']} cases: mismatches ours {a['mismatches']['ours']}, zen {a['mismatches']['zen']}")
+    print("  one case, strings in -> decision out")
+    print(f"    {'':12} {'cases/s':>12} {'p50 µs':>8} {'p99 µs':>8}")
+    for name, r in s.items():
+        print(f"    {name:12} {fmt_rate(r['cases_per_s']):>12} {r['p50_us']:8.2f} {r['p99_us']:8.2f}")
+    ours = s["ours"]["cases_per_s"]
+    print(f"    ours / reference {ours / s['reference']['cases_per_s']:,.0f}x"
+          + (f"   ours / zen {ours / s['zen']['cases_per_s']:.1f}x" if "zen" in s else ""))
+    print(f"  batch of {b['cases']:,} cases (one core)")
+    print(f"    kernel on encoded cases  {fmt_rate(b['kernel_cases_per_s']):>12}")
+    print(f"    from strings (+status)   {fmt_rate(b['strings_cases_per_s']):>12}")
+    if "zen_batch_cases_per_s" in b:
+        print(f"    zen batch ({b['zen_batch_cases']:,} cases) {fmt_rate(b['zen_batch_cases_per_s']):>12}"
+              f"   ours / zen {b['strings_cases_per_s'] / b['zen_batch_cases_per_s']:.0f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
