@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dispatch.case import Case
+from dispatch.clock import local_days
+from dispatch.codebook import SEP_STR
 from dispatch.dispatcher import Dispatcher
 from dispatch.load import load_ruleset
 from dispatch.reference import dispatch_case, winning_rule
@@ -192,6 +194,15 @@ def batch(dispatcher: Dispatcher, cases: list, runs: int, zen) -> dict:
         dispatcher.statuses(b.items, b.cols, b.rule)
 
     result["strings_cases_per_s"] = timed(from_strings)
+    # where the time of from_strings goes, in ns a case
+    per_case = {
+        "event codes": lambda: dispatcher.item_codes.lookup_many(events),
+        "area codes": lambda: dispatcher.area_codes.lookup_many(areas),
+        "source codes": lambda: dispatcher.source_codes.lookup_many(sources),
+        "timestamps": lambda: local_days(stamps, dispatcher.ruleset.manifest.timezone),
+        "join only (4 fields)": lambda: [SEP_STR.join(col) for col in (events, areas, sources, stamps)],
+    }
+    result["ns_per_case"] = {name: 1e9 / timed(fn) for name, fn in per_case.items()}
     if zen is not None:
         n = min(len(cases), 100_000)
         zen_cases = cases[:n]
@@ -312,6 +323,7 @@ def print_scale(scale: int, f: dict, zen_note: str) -> None:
     print(f"  batch of {b['cases']:,} cases (one core)")
     print(f"    kernel on encoded cases  {fmt_rate(b['kernel_cases_per_s']):>12}")
     print(f"    from strings (+status)   {fmt_rate(b['strings_cases_per_s']):>12}")
+    print("      of which, ns a case: " + ", ".join(f"{k} {v:.0f}" for k, v in b["ns_per_case"].items()))
     if "zen_batch_cases_per_s" in b:
         print(f"    zen batch ({b['zen_batch_cases']:,} cases) {fmt_rate(b['zen_batch_cases_per_s']):>12}"
               f"   ours / zen {b['strings_cases_per_s'] / b['zen_batch_cases_per_s']:.0f}x")

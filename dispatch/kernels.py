@@ -285,6 +285,8 @@ def _parse_local_day(buf, start, stop, zone_from, zone_offset):
     else:
         return bad
     utc = day * 86400 + hh * 3600 + mm * 60 + ss - offset
+    if utc >= zone_from[-1] and offset == zone_offset[-1]:
+        return day  # after the zone's last change, in the zone's own offset: already local
     k = np.searchsorted(zone_from, utc, side="right") - 1
     local = utc + zone_offset[max(k, 0)]
     return local // 86400
