@@ -7,6 +7,7 @@ from enum import Enum
 from typing import NamedTuple
 
 from dispatch.case import Case, aware
+from dispatch.errors import CaseError
 from dispatch.model import LOCAL, Rule, RuleSet
 
 
@@ -54,6 +55,15 @@ class Decision(NamedTuple):
 CASE_FIELDS = 3  # the last three fields of a Decision belong to the case, the rest to its outcome
 
 
+def due_time(moment: datetime, delta: timedelta) -> datetime:
+    """moment + delta; a CaseError, not an OverflowError, when that passes the year 9999."""
+    try:
+        return moment + delta
+    except OverflowError:
+        raise CaseError("request.bad_time", "reported_at", moment.isoformat(),
+                        "reported_at is so late that the due time falls past the year 9999") from None  # fmt: skip
+
+
 def _unit(ruleset: RuleSet, code: str, area: str) -> Unit | None:
     if code == LOCAL:
         resolved = ruleset.local_department(area)
@@ -98,7 +108,7 @@ def decide(ruleset: RuleSet, case: Case, rule: Rule | None) -> Decision:
         department, co_handlers = None, ()
     due = None
     if deadline is not None and status is not Status.MANUAL:
-        due = aware(ruleset, case.reported_at) + timedelta(hours=deadline)
+        due = due_time(aware(ruleset, case.reported_at), timedelta(hours=deadline))
     return Decision(
         case_id=case.id,
         status=status,

@@ -13,7 +13,7 @@ from dispatch.case import Case, check_case, local_day
 from dispatch.clock import BAD_DAY, Clock, local_days
 from dispatch.codebook import Codebook
 from dispatch.compile import EPOCH, compile_tables
-from dispatch.decision import CASE_FIELDS, Decision, Status, decide
+from dispatch.decision import CASE_FIELDS, Decision, Status, decide, due_time
 from dispatch.errors import CaseError
 from dispatch.model import LOCAL, Rule, RuleSet
 from dispatch.tables import BLOCK_SHIFT, Tables
@@ -175,7 +175,8 @@ class Dispatcher:
         path = self._paths.get(area)
         if path is None:
             path = self._paths[area] = tuple(a.code for a in self.ruleset.areas.path(area))[::-1]
-        return _new_decision(Decision, head + (case_id, moment + delta if delta is not None else None, path))
+        due = due_time(moment, delta) if delta is not None else None
+        return _new_decision(Decision, head + (case_id, due, path))
 
     # -- many cases -------------------------------------------------------------------
 

@@ -264,7 +264,7 @@ def _parse_local_day(buf, start, stop, zone_from, zone_offset):
                 return bad
     if p == stop:
         return day
-    if buf[p] == 90 or buf[p] == 122:  # 'Z'
+    if buf[p] == 90:  # 'Z' (datetime.fromisoformat refuses a lowercase 'z': so do we)
         if p + 1 != stop:
             return bad
         offset = 0

@@ -186,3 +186,13 @@ def test_dispatch_from_strings_equals_reference(data):
     for case in data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=20)):
         got = dispatcher.dispatch_strings(case.id, case.event, case.area, case.source, case.reported_at.isoformat())
         assert got == dispatch_case(ruleset, case)
+
+
+def test_a_due_time_past_9999_is_a_bad_time_not_a_crash(mini):
+    from dispatch.errors import CaseError
+
+    dispatcher = Dispatcher(mini)
+    with pytest.raises(CaseError) as err:
+        dispatcher.dispatch_strings("c", "06010001", "110115103201", "grid", "9999-12-31T23:00:00+08:00")
+    assert (err.value.code, err.value.field) == ("request.bad_time", "reported_at")
+    assert local_days(["2026-01-01T00:00:00z"], "Asia/Shanghai")[0] == BAD_DAY
