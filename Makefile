@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test check clean
+.PHONY: test run check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Serve the embedded Daxing rule set (rules/daxing) on 127.0.0.1:8000: the defaults of dispatch serve.
+run: $(STAMP)
+	$(BIN)/dispatch serve
 
 check: $(STAMP)
 	$(BIN)/dispatch check rules/daxing

@@ -26,6 +26,34 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed(strict=args.strict) else EXIT_FAILED
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from dispatch.api.server import serve, warm
+    from dispatch.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env(rules=args.rules, host=args.host, port=args.port, workers=args.workers)
+    except SettingsError as err:
+        print(f"dispatch serve: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if not Path(settings.rules).is_dir():
+        print(f"dispatch serve: {settings.rules}: not a directory", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if args.warm_only:
+        return warm(settings)
+    return serve(settings)
+
+
+def _add_serve(commands) -> None:
+    serve = commands.add_parser("serve", help="serve POST /v1/dispatch over HTTP (settings also from DISPATCH_*)")
+    serve.add_argument("--rules", metavar="DIR", help=f"rule-set directory (DISPATCH_RULES, default {DEFAULT_RULES})")
+    serve.add_argument("--host", help="address to listen on (DISPATCH_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (DISPATCH_PORT, default 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes, each with its own rule set (DISPATCH_WORKERS, default 1)")
+    serve.add_argument("--warm-only", action="store_true",
+                       help="load, compile and warm every kernel (filling the numba cache), then exit: for image builds")
+    serve.set_defaults(run=_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dispatch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -38,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--cases", metavar="FILE", help="case history CSV: add the share of case volume dispatched")
     check.add_argument("--at", metavar="DATE", type=date.fromisoformat, help="day of the cell coverage (default today)")
     check.set_defaults(run=_check)
+    _add_serve(commands)
     return parser
 
 

@@ -1,0 +1,333 @@
+"""The app: create_app(settings) wires the slot, the endpoints, the problem mapping and the lifespan.
+
+FastAPI serves the OpenAPI description, /docs and the side endpoints. POST /v1/dispatch
+is declared to FastAPI (so /docs and the description show its true schemas) but served
+by a bare ASGI callable, which `ServiceApp.__call__` reaches before FastAPI's middleware
+and router: bench/http.py measures what that saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dispatch.api import wire
+from dispatch.api.endpoint import DispatchEndpoint
+from dispatch.api.engine import Engine, build_engine
+from dispatch.api.metrics import Metrics
+from dispatch.api.problems import (
+    MEDIA_TYPE,
+    FieldError,
+    Problem,
+    case_problem,
+    field_error,
+    internal_problem,
+    ruleset_problem,
+)
+from dispatch.api.slot import Slot
+from dispatch.errors import CaseError, RuleSetError
+from dispatch.settings import Settings
+
+log = logging.getLogger("dispatch.api")
+
+DISPATCH_PATH = "/v1/dispatch"
+CONSTANT_PATH = "/v1/_bench/constant"
+PYDANTIC_PATH = "/v1/_bench/pydantic"
+_PROBLEM_STATUSES = {400: "malformed JSON", 413: "body or batch over the limit", 415: "not application/json",
+                     422: "a field is missing, of the wrong type, or names an unknown code",
+                     503: "the rule set is still loading"}  # fmt: skip
+
+
+class ServiceApp(FastAPI):
+    """FastAPI, with bare ASGI routes answered before FastAPI's own stack, and every request counted."""
+
+    fast_routes: dict[str, Callable]
+    metrics: Metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        fast = self.fast_routes.get(scope["path"])
+        if fast is not None:
+            await fast(scope, receive, send)  # counts itself
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def counting_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, counting_send)
+        finally:
+            path = scope["path"]
+            endpoint = path if path in self.known_paths else "other"
+            self.metrics.request(endpoint, status[0], time.perf_counter() - started)
+
+    @property
+    def known_paths(self) -> set[str]:
+        paths = self.__dict__.get("_known_paths")
+        if paths is None:
+            paths = self.__dict__["_known_paths"] = {getattr(r, "path", "") for r in self.routes}
+        return paths
+
+
+def problem_response(problem: Problem) -> Response:
+    headers = {k.decode(): v.decode() for k, v in problem.headers}
+    return Response(problem.body(), status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _problem_responses(*statuses: int) -> dict:
+    return {
+        s: {"description": _PROBLEM_STATUSES.get(s, "problem"),
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for s in statuses
+    }  # fmt: skip
+
+
+def _dispatch_openapi(settings: Settings) -> dict:
+    """The OpenAPI operation of POST /v1/dispatch: the contract intake.py and render.py keep."""
+    ref = "#/components/schemas/"
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"anyOf": [{"$ref": ref + "CaseIn"}, {"$ref": ref + "BatchIn"}]}}
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "A decision for one case; for a batch, one result per case, in order",
+                "headers": {
+                    "Dispatch-Ruleset": {
+                        "description": "version of the rule set that answered",
+                        "schema": {"type": "string"},
+                    }
+                },
+                "content": {
+                    "application/json": {"schema": {"anyOf": [{"$ref": ref + "Decision"}, {"$ref": ref + "BatchOut"}]}}
+                },
+            },
+            **{str(k): v for k, v in _problem_responses(400, 405, 413, 415, 422, 503).items()},
+        },
+    }
+
+
+def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine) -> ServiceApp:
+    """The service for `settings`. Nothing is loaded here: the lifespan loads the rule set.
+
+    `build` turns a rule-set directory into an Engine (tests slow it down to watch readiness).
+    """
+    slot = Slot(settings.rules, build)
+    metrics = Metrics()
+
+    async def first_load() -> None:
+        try:
+            await slot.load()
+        except RuleSetError:
+            pass  # logged by the slot; /readyz says why; a reload may fix it
+        except Exception:
+            log.exception("loading %s failed", settings.rules)
+
+    async def reload_quietly() -> None:  # SIGHUP: no one to answer, the log and the metrics tell
+        try:
+            await slot.load()
+            metrics.reload("ok")
+        except RuleSetError:
+            metrics.reload("refused")
+        except Exception:
+            log.exception("reloading %s failed", settings.rules)
+            metrics.reload("failed")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loading = asyncio.create_task(first_load())
+        if not settings.load_in_background:
+            await loading
+        loop = asyncio.get_running_loop()
+        hup = False
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_quietly()))
+            hup = True
+        try:
+            yield
+        finally:
+            if hup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            if not loading.done():
+                await asyncio.wait([loading], timeout=10)
+
+    app = ServiceApp(
+        title="dispatch",
+        version="1",
+        summary="Which department handles a city grid case, by when, and which rule decided",
+        lifespan=lifespan,
+    )
+    app.state.slot = slot
+    app.state.settings = settings
+    app.metrics = metrics
+    dispatch = DispatchEndpoint(slot, settings, metrics)
+    app.fast_routes = {DISPATCH_PATH: dispatch}
+    _exception_handlers(app)
+
+    # -- POST /v1/dispatch: declared here, answered by the bare endpoint --------------
+    async def dispatch_declared() -> None:  # never called: ServiceApp routes the path to `dispatch`
+        raise RuntimeError("POST /v1/dispatch must be answered by DispatchEndpoint")
+
+    app.post(DISPATCH_PATH, summary="Dispatch one case or a batch", tags=["dispatch"], response_model=None,
+             openapi_extra=_dispatch_openapi(settings), responses={})(dispatch_declared)  # fmt: skip
+    for route in app.router.routes:
+        if getattr(route, "path", None) == DISPATCH_PATH:
+            route.app = dispatch  # served through the router too (a mounted sub-app, a test client)
+
+    # -- side endpoints: thin ----------------------------------------------------------
+    @app.get("/healthz", response_model=wire.Health, tags=["operations"], summary="Alive")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", response_model=wire.Readiness, tags=["operations"], summary="Ready to dispatch",
+             responses=_problem_responses(503))  # fmt: skip
+    async def readyz() -> dict:
+        engine = slot.engine
+        if engine is None:
+            detail = "the rule set is still loading"
+            extra = {}
+            if slot.failure is not None:
+                detail = f"the rule set in {settings.rules} failed to load; fix it and reload"
+                extra = ruleset_problem(slot.failure, settings.rules).extra
+            raise Problem("service.not_ready", detail, headers=[(b"retry-after", b"1")], extra=extra)
+        return {"ready": True, "version": engine.version}
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"], summary="Prometheus metrics")
+    async def prometheus() -> PlainTextResponse:
+        engine = slot.engine
+        text = metrics.exposition(engine.info if engine else None, engine is not None)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/v1/ruleset", response_model=wire.RulesetInfo, tags=["rule set"], summary="The rule set served",
+             responses=_problem_responses(503))  # fmt: skip
+    async def ruleset_info() -> JSONResponse:
+        engine = slot.engine
+        if engine is None:
+            raise Problem("service.not_ready", "the rule set is still loading", headers=[(b"retry-after", b"1")])
+        return JSONResponse(engine.info, headers={"dispatch-ruleset": engine.version})
+
+    @app.post("/v1/admin/reload", response_model=wire.Reloaded, tags=["rule set"],
+              summary="Reload the rule set from its directory; a bad one is refused and the old one keeps serving",
+              responses={422: {"description": "the rule set on disk is invalid; the old one keeps serving",
+                               "content": {MEDIA_TYPE: {"schema": wire.RulesetProblem.model_json_schema()}}},
+                         **_problem_responses(401)})  # fmt: skip
+    async def reload(request: Request) -> dict:
+        if settings.admin_token and request.headers.get("authorization") != f"Bearer {settings.admin_token}":
+            raise Problem("request.unauthorized", "POST /v1/admin/reload needs Authorization: Bearer <token>",
+                          headers=[(b"www-authenticate", b"Bearer")])  # fmt: skip
+        previous = slot.engine.version if slot.engine else None
+        try:
+            engine = await slot.load()
+        except RuleSetError as err:
+            metrics.reload("refused")
+            raise ruleset_problem(err, settings.rules) from None
+        metrics.reload("ok")
+        return {"version": engine.version, "previous": previous, "loaded_at": engine.info["loaded_at"],
+                "load_seconds": engine.info["load_seconds"]}  # fmt: skip
+
+    if settings.bench_routes:
+        _bench_routes(app, slot, settings, metrics)
+    _openapi_components(app, settings)
+    return app
+
+
+def _exception_handlers(app: FastAPI) -> None:
+    """Every error FastAPI or Starlette meets, as problem+json: the rest of the mapping in problems.py."""
+
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, problem: Problem) -> Response:
+        return problem_response(problem)
+
+    @app.exception_handler(CaseError)
+    async def on_case(request: Request, err: CaseError) -> Response:
+        return problem_response(case_problem([field_error(err)]))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            problem = Problem("request.not_found", f"no resource at {request.url.path}")
+        elif exc.status_code == 405:
+            problem = Problem(
+                "request.method_not_allowed",
+                f"{request.method} is not allowed on {request.url.path}",
+                headers=[(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()],
+            )
+        else:
+            problem = Problem("request.invalid", str(exc.detail))
+            problem.status = exc.status_code
+        return problem_response(problem)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [FieldError("/" + "/".join(str(p) for p in e.get("loc", ())[1:]), "request.invalid",
+                             e.get("msg", "invalid"), e.get("input")) for e in exc.errors()]  # fmt: skip
+        return problem_response(Problem("request.invalid", "the request does not have the expected shape", errors))
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, exc: Exception) -> Response:
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return problem_response(internal_problem())
+
+
+def _openapi_components(app: FastAPI, settings: Settings) -> None:
+    """Add the bare endpoint's schemas to the generated description."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                wire.component_schemas(settings.max_batch)
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+class _PydanticCase(BaseModel):
+    id: str
+    event: str
+    area: str
+    source: str
+    reported_at: str | None = None
+
+
+def _bench_routes(app: ServiceApp, slot: Slot, settings: Settings, metrics: Metrics) -> None:
+    """What bench/http.py compares the real endpoint with: a constant after the same checks, and
+    the textbook FastAPI route (a pydantic body) doing the same dispatch."""
+    app.fast_routes[CONSTANT_PATH] = DispatchEndpoint(slot, settings, metrics, name=CONSTANT_PATH, constant=True)
+
+    @app.post(PYDANTIC_PATH, include_in_schema=False)
+    async def pydantic_dispatch(case: _PydanticCase) -> Response:
+        from dispatch.api.intake import CaseIn
+
+        engine = slot.engine
+        if engine is None:
+            raise Problem("service.not_ready", "the rule set is still loading")
+        body, _ = engine.answer(CaseIn(case.id, case.event, case.area, case.source, case.reported_at))
+        return Response(body, media_type="application/json")
+
+
+def app_from_env() -> ServiceApp:
+    """The factory uvicorn calls in each worker: settings from DISPATCH_* variables."""
+    return create_app(Settings.from_env())

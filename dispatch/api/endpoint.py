@@ -1,0 +1,166 @@
+"""Endpoint: POST /v1/dispatch as a bare ASGI callable, the hot path; its OpenAPI entry is in app.py.
+
+FastAPI with a pydantic body answers a single case at about a third of this speed
+(bench/http.py measures both): here the body is read straight from ASGI, parsed once
+by orjson, checked by intake.py and answered from pre-rendered JSON, with no request
+object, no dependency injection and no response model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from dispatch.api.engine import Engine, Tally
+from dispatch.api.intake import CaseIn, batch_cases, is_batch, not_an_object, parse_body, read_case
+from dispatch.api.metrics import Metrics
+from dispatch.api.problems import MEDIA_TYPE, Problem, case_problem, field_error, internal_problem
+from dispatch.api.slot import Slot
+from dispatch.errors import CaseError
+from dispatch.settings import Settings
+
+log = logging.getLogger("dispatch.api")
+
+Receive = Callable[[], Awaitable[dict]]
+Send = Callable[[dict], Awaitable[None]]
+
+JSON = b"application/json"
+PROBLEM = MEDIA_TYPE.encode()
+RULESET_HEADER = b"dispatch-ruleset"
+_BATCH = re.compile(rb'\s*\{\s*"cases"\s*:')  # a batch body, as the scan kernel wants it to begin
+
+
+class Disconnected(Exception):
+    """The client went away before it sent its whole body: nobody to answer."""
+
+
+def _content(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
+    """(whether the body is JSON, the declared length or None) from the request's headers, in one pass."""
+    json_body, length = False, None
+    for name, value in headers:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            json_body = media == JSON or (media.startswith(b"application/") and media.endswith(b"+json"))
+        elif name == b"content-length":
+            length = int(value) if value.isdigit() else None
+    return json_body, length
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; Problem 413 as soon as it passes `limit` bytes."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise Disconnected
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise _too_large(limit)
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem("request.too_large", f"the body is larger than {limit} bytes: send smaller batches")
+
+
+class DispatchEndpoint:
+    """Answers POST /v1/dispatch: one case, or {"cases": [...]}.
+
+    `constant`: answer a constant after the same checks, without dispatching: the
+    framework's ceiling that bench/http.py holds the real endpoint against. The constant
+    is a real answer (Engine.sample_answer), so that both write as many bytes.
+    """
+
+    def __init__(self, slot: Slot, settings: Settings, metrics: Metrics, name: str = "/v1/dispatch",
+                 constant: bool = False):  # fmt: skip
+        self.slot = slot
+        self.max_body = settings.max_body_bytes
+        self.max_batch = settings.max_batch
+        self.metrics = metrics
+        self.name = name
+        self.constant = constant
+
+    async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        engine = self.slot.engine
+        headers: list[tuple[bytes, bytes]] = []
+        try:
+            if scope["method"] != "POST":
+                raise Problem("request.method_not_allowed", f"{scope['method']} {self.name}: use POST",
+                              headers=[(b"allow", b"POST")])  # fmt: skip
+            if engine is None:
+                raise Problem("service.not_ready", "the rule set is still loading: retry shortly",
+                              headers=[(b"retry-after", b"1")])  # fmt: skip
+            headers.append((RULESET_HEADER, engine.version_bytes))
+            json_body, declared = _content(scope["headers"])
+            if not json_body:
+                raise Problem(
+                    "request.unsupported_media_type", "send the case as JSON, with Content-Type: application/json"
+                )
+            if declared is not None and declared > self.max_body:
+                raise _too_large(self.max_body)
+            body = await read_body(receive, self.max_body)
+            status, answer, media = 200, self.answer(engine, body), JSON
+        except Problem as problem:
+            status, answer, media = problem.status, problem.body(), PROBLEM
+            headers.extend(problem.headers)
+            if problem.errors:
+                for e in problem.errors:
+                    self.metrics.case_error(e.code)
+        except Disconnected:
+            self.metrics.request(self.name, 499, time.perf_counter() - started)
+            return
+        except Exception:  # a bug: log it, answer problem+json, keep serving
+            log.exception("POST %s failed", self.name)
+            problem = internal_problem()
+            status, answer, media = problem.status, problem.body(), PROBLEM
+        headers.append((b"content-type", media))
+        headers.append((b"content-length", str(len(answer)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+        self.metrics.request(self.name, status, time.perf_counter() - started)
+
+    def answer(self, engine: Engine, body: bytes) -> bytes:
+        """The JSON answer to a well-sent request body; raises Problem for a bad one."""
+        if not self.constant and b'"cases"' in body and _BATCH.match(body):  # `in` first: a single case skips the regex
+            tally = Tally.empty()
+            document = engine.batch_from_body(body, self.max_batch, tally)
+            if document is not None:
+                self.metrics.tally(tally.statuses, tally.errors)
+                return document
+        doc = parse_body(body)
+        if is_batch(doc):
+            cases = batch_cases(doc, self.max_batch)
+            if self.constant:
+                return b'{"results":[' + b",".join([engine.sample_answer] * len(cases)) + b"]}"
+            tally = Tally.empty()
+            document = engine.batch_from_cases(cases, tally)
+            self.metrics.tally(tally.statuses, tally.errors)
+            return document
+        if type(doc) is not dict:
+            raise not_an_object(doc)
+        case = read_case(doc)
+        if type(case) is not CaseIn:
+            raise case_problem(case)
+        if self.constant:
+            return engine.sample_answer
+        try:
+            answer, status = engine.answer(case)
+        except CaseError as err:
+            raise case_problem([field_error(err)]) from None
+        self.metrics.decisions[status] += 1
+        return answer

@@ -1,0 +1,352 @@
+"""Engine: one rule set, compiled and warm, answering wire cases as JSON bytes; immutable once built.
+
+A reload builds a new Engine to the side (see slot.py); requests hold the one they
+started with, so a swap never mixes two rule sets in one answer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from operator import add, itemgetter
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import orjson
+
+from dispatch import kernels
+from dispatch.analyze import cell_coverage
+from dispatch.api.intake import ID_MAX_CHARS, CaseIn, read_case
+from dispatch.api.problems import case_problem, field_error, pointer
+from dispatch.api.render import DUE_OPEN, ID_OPEN, NO_DUE, ODD_DUE, Renderer
+from dispatch.api.scan import CODE_BYTES, FLAG_TIME, HEAD_EXTRA, code_records, scan_batch, template_ids, write_heads
+from dispatch.case import Case, check_case
+from dispatch.check import ruleset_counts
+from dispatch.clock import EPOCH_ORDINAL, zone_offsets
+from dispatch.dispatcher import STATUS_CODES, Dispatcher
+from dispatch.errors import CaseError
+from dispatch.load import load_ruleset
+
+_fromiso = datetime.fromisoformat
+_FIELDS = tuple(itemgetter(name) for name in ("id", "event", "area", "source"))
+_ZERO = timedelta(0)
+RESULTS_OPEN = b'{"results":['
+# times on these days may lie outside what Python's datetime holds once moved to UTC or the
+# rule set's zone: the single-case path (and so a batch) settles them one by one
+_EDGE_DAYS = ("0001-01-0", "9999-12-3")
+
+
+def bad_time(stamp: object) -> CaseError:
+    return CaseError("request.bad_time", "reported_at", stamp, f"reported_at {stamp!r} is not an ISO 8601 timestamp")
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one request decided, for the metrics: cases by status, and field errors by code."""
+
+    statuses: list[int]  # count per STATUS_CODES index
+    errors: dict[str, int]
+
+    @classmethod
+    def empty(cls) -> Tally:
+        return cls([0] * len(STATUS_CODES), {})
+
+    def error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+
+class Engine:
+    """A Dispatcher and its Renderer, plus what GET /v1/ruleset tells about the rule set."""
+
+    def __init__(self, dispatcher: Dispatcher, root: str, loaded_at: datetime | None = None):
+        self.dispatcher = dispatcher
+        self.renderer = Renderer(dispatcher, root)
+        ruleset = dispatcher.ruleset
+        self.ruleset = ruleset
+        self.version = ruleset.version
+        self.version_bytes = ruleset.version.encode()  # the Dispatch-Ruleset header
+        self.root = root
+        self.loaded_at = loaded_at or datetime.now(UTC)
+        self.zone = ZoneInfo(ruleset.manifest.timezone)
+        self._item = dispatcher.item_codes.index
+        self._col = dispatcher.area_codes.index
+        self._src = dispatcher.source_codes.index
+        self._clock = dispatcher.clock
+        self._paths = self.renderer.paths
+        self._closing_paths = self.renderer.closing_paths
+        self._rule_index = dispatcher.rule_index
+        self._local_of_col = self.renderer.local_of_col.tolist()
+        self.info: dict = {}
+        self.sample_answer = b"{}"
+        # what the batch kernel reads: the zone's offsets, the Codebooks' hash tables
+        self._zone_from, self._zone_offset = zone_offsets(ruleset.manifest.timezone)
+        self._steady_from, self._steady_offset = int(self._zone_from[-1]), int(self._zone_offset[-1])
+        codebooks = (dispatcher.item_codes, dispatcher.area_codes, dispatcher.source_codes)
+        # codes longer than the kernel's tables hold: every batch takes the general path
+        self._scannable = all(int(np.diff(cb.key_off).max(initial=0)) <= CODE_BYTES for cb in codebooks)
+        self._codebooks = tuple(x for cb in codebooks for x in (*_records_of(cb), cb.value_of_key))
+
+    # -- one case -------------------------------------------------------------------
+
+    def answer(self, case: CaseIn) -> tuple[bytes, int]:
+        """(JSON bytes, status index) of one case; raises CaseError naming the first bad field."""
+        item, col, src = self._item.get(case.event), self._col.get(case.area), self._src.get(case.source)
+        if item is None or col is None or src is None:
+            check_case(self.ruleset, Case(case.id, case.event, case.area, case.source, datetime.min))
+            raise RuntimeError(f"codes of case {case.id!r} known to the rule set but not to its tables")
+        if case.reported_at is None:
+            moment, day = self._clock.place(datetime.now(self.zone).replace(microsecond=0))
+        else:
+            try:
+                moment, day = self._clock.read(case.reported_at)
+            except (ValueError, TypeError, OverflowError):
+                raise bad_time(case.reported_at) from None
+        rule = self._rule_index(item, col, src, day)
+        r = self.renderer
+        key = ((rule + 1) * r.n_items + item) * r.n_locals + self._local_of_col[col]
+        tpl = r.by_key.get(key) or r.template(key, rule, item, case.area)
+        if tpl.delta is None:
+            return b"".join((ID_OPEN, orjson.dumps(case.id), tpl.rest, self._closing_paths[case.area])), tpl.status
+        try:
+            due = moment + tpl.delta
+        except OverflowError:
+            raise CaseError("request.bad_time", "reported_at", case.reported_at,
+                            "reported_at plus the deadline lies past the year 9999") from None  # fmt: skip
+        # the layout of render.py, written out here: on the hot path a call costs as much as a piece
+        parts = (ID_OPEN, orjson.dumps(case.id), DUE_OPEN, orjson.dumps(due), tpl.rest, self._closing_paths[case.area])
+        return b"".join(parts), tpl.status
+
+    def answer_or_error(self, raw: object, index: int, tally: Tally) -> bytes:
+        """A batch member's answer: its decision, or {"id": ..., "error": problem} in its place."""
+        at = pointer("cases", index)
+        case = read_case(raw, at)
+        if type(case) is CaseIn:
+            try:
+                body, status = self.answer(case)
+            except CaseError as err:
+                case = [field_error(err, at)]
+            else:
+                tally.statuses[status] += 1
+                return body
+        for e in case:
+            tally.error(e.code)
+        case_id = raw.get("id") if type(raw) is dict and type(raw.get("id")) is str else None
+        return b'{"id":' + orjson.dumps(case_id) + b',"error":' + case_problem(case).body() + b"}"
+
+    # -- many cases -----------------------------------------------------------------
+
+    def batch_from_body(self, body: bytes, limit: int, tally: Tally) -> bytes | None:
+        """The answer document {"results": [...]} to a batch body in the plain form (see scan.py);
+        None when the body is not in that form or holds more than `limit` cases (then the
+        general path, parse_body and batch_from_cases, answers it)."""
+        if not self._scannable:
+            return None
+        r = self.renderer
+        r.reset_if_full(limit + 1)
+        # a plain case takes at least 40 bytes ({"id":"","event":"","area":"","source":""}):
+        # room for what the body can hold, not for the limit
+        a = _ScanArrays(min(limit + 1, len(body) // 40 + 1))
+        buf = np.frombuffer(body, dtype=np.uint8)
+        n = scan_batch(buf, self._now_wall(), self._zone_from, self._zone_offset, self._steady_from,
+                       self._steady_offset, *self._codebooks, ID_MAX_CHARS, *a.outputs)  # fmt: skip
+        if n < 0 or n > limit:
+            return None
+        if n == 0:
+            return RESULTS_OPEN + b"]}"
+        flags, items, cols = a.flags[:n], a.items[:n], a.cols[:n]
+        # straight to the core's kernel: every index comes from the Codebooks' own tables, so
+        # match_encoded's checks (a third of the match's time at 1,000 cases) have nothing to find
+        rules = kernels.match_batch(items, cols, a.srcs[:n], a.days[:n], np.empty(n, dtype=np.int32),
+                                    *self.dispatcher.kernel_args)  # fmt: skip
+        keys = r.keys(rules, items, cols)
+        tids = template_ids(keys, flags, r.slot_keys, r.slot_ids, np.empty(n, dtype=np.int64))
+        missing = np.flatnonzero((tids < 0) & (flags == 0))
+        if len(missing):  # templates met for the first time: build them, then every case has one
+            for j in missing.tolist():
+                tids[j] = r.template_id(int(keys[j]), int(rules[j]), int(items[j]), int(cols[j]))
+        seconds = r.seconds[tids]
+        flags[(seconds == ODD_DUE) & (flags == 0)] |= FLAG_TIME
+        lo, hi = a.id_lo[:n], a.id_hi[:n]
+        heads = np.zeros((n, int((hi - lo).max()) + HEAD_EXTRA), dtype=np.uint8)
+        write_heads(buf, lo, hi, a.wall[:n], a.offset[:n], seconds, self._steady_from, self._steady_offset,
+                    a.naive[:n], flags, heads)  # fmt: skip
+        # three pieces a case, joined at memcpy speed (a byte loop in numba copies at a tenth of
+        # it): the head, the template's rest, the area path with the closing brace and a comma
+        flat: list = [None] * (3 * n)
+        flat[0::3] = heads.view(f"S{heads.shape[1]}").ravel().tolist()  # zero padding reads as nothing
+        flat[1::3] = r.rests[tids].tolist()
+        flat[2::3] = r.closing_path_by_area_key[a.area_key[:n]].tolist()
+        statuses = r.statuses[tids]
+        flagged = np.flatnonzero(flags).tolist()
+        if flagged:  # what the kernel could not settle, answered as one case would be
+            statuses = statuses[flags == 0]
+            for j in flagged:
+                answer = self.answer_or_error(_member(body, a, j), j, tally)
+                flat[3 * j : 3 * j + 3] = [answer + b",", b"", b""]
+        last = -3 if flags[-1] else -1
+        flat[last] = flat[last][:-1] + b"]}"  # the last answer: no comma, the end of the document
+        flat[0] = RESULTS_OPEN + flat[0]  # here, not around the join: one copy of the answer, not two
+        for s, c in enumerate(np.bincount(statuses, minlength=len(STATUS_CODES)).tolist()):
+            tally.statuses[s] += c
+        return b"".join(flat)
+
+    def _now_wall(self) -> int:
+        """Now as wall-clock seconds in the rule set's zone: what a case without reported_at is read as."""
+        now = datetime.now(self.zone).replace(microsecond=0, tzinfo=None)
+        return (now.toordinal() - EPOCH_ORDINAL) * 86400 + now.hour * 3600 + now.minute * 60 + now.second
+
+    def batch_from_cases(self, cases: list, tally: Tally) -> bytes:
+        """The answer document {"results": [...]} to parsed batch members, in order; a bad one gets an error object."""
+        columns = self._columns(cases) if cases else None
+        if columns is None:  # empty, or not every case well formed: each on its own
+            parts = [self.answer_or_error(c, j, tally) for j, c in enumerate(cases)]
+            return RESULTS_OPEN + b",".join(parts) + b"]}"
+        case_ids, events, areas, sources, stamps = columns
+        batch = self.dispatcher.match_strings(events, areas, sources, stamps)
+        r = self.renderer
+        ids = r.template_ids(r.keys(batch.rule, batch.items, batch.cols), batch.rule, batch.items, batch.cols)
+        bad = np.flatnonzero(batch.bad).tolist()
+        if any(edge in "\x1f".join(stamps) for edge in _EDGE_DAYS):  # where the bulk reader and the clock may differ
+            bad = sorted(set(bad) | {j for j, s in enumerate(stamps) if s.startswith(_EDGE_DAYS)})
+        if bad:
+            stamps = list(stamps)
+            for j in bad:
+                stamps[j] = "2000-01-01"  # answered one by one below; a placeholder keeps the bulk path simple
+        dues = self._dues(stamps, r.seconds[ids].tolist(), [r.template_of_id(i).delta for i in ids.tolist()])
+        if dues is None:  # a time that only Python's reader (or its range) settles: each on its own
+            parts = [self.answer_or_error(c, j, tally) for j, c in enumerate(cases)]
+            return RESULTS_OPEN + b",".join(parts) + b"]}"
+        paths = self._paths
+        parts = list(map(b"".join, zip(
+            [ID_OPEN] * len(cases), _id_json(case_ids), dues, r.rests[ids].tolist(),
+            [paths.get(a, b"") for a in areas], [b"}"] * len(cases),
+        )))  # fmt: skip
+        statuses = r.statuses[ids]
+        for j in bad:
+            parts[j] = self.answer_or_error(cases[j], j, tally)
+        if bad:
+            statuses = np.delete(statuses, bad)
+        for s, c in enumerate(np.bincount(statuses, minlength=len(STATUS_CODES)).tolist()):
+            tally.statuses[s] += c
+        return RESULTS_OPEN + b",".join(parts) + b"]}"
+
+    def _columns(self, cases: list) -> tuple[list, ...] | None:
+        """(ids, events, areas, sources, stamps) when every case is a plain, well-typed object; else None."""
+        try:
+            ids, events, areas, sources = (list(map(get, cases)) for get in _FIELDS)
+            stamps = [c.get("reported_at") for c in cases]
+            for column in (ids, events, areas, sources):
+                "".join(column)  # a TypeError unless every value is a string: cheaper than a type test each
+        except (KeyError, TypeError, AttributeError):
+            return None
+        if min(map(len, ids)) == 0 or max(map(len, ids)) > ID_MAX_CHARS or any("location" in c for c in cases):
+            return None
+        if None in stamps:
+            now = datetime.now(self.zone).replace(microsecond=0).isoformat()
+            stamps = [now if s is None else s for s in stamps]
+        if not all(type(s) is str for s in stamps):
+            return None
+        return ids, events, areas, sources, stamps
+
+    def _dues(self, stamps: list[str], seconds: list[int], deltas: list[timedelta | None]) -> list[bytes] | None:
+        """The due time of each case as JSON (b"" where there is none); None: settle one by one."""
+        try:
+            moments = list(map(_fromiso, stamps))
+        except ValueError:
+            return None
+        zone = self.zone
+        moments = [m if m.tzinfo is not None else m.replace(tzinfo=zone) for m in moments]
+        try:
+            dues = list(map(add, moments, [d or _ZERO for d in deltas]))
+        except OverflowError:
+            return None
+        out = orjson.dumps(dues)[1:-1].split(b",")
+        return [DUE_OPEN + d if s != NO_DUE else b"" for d, s in zip(out, seconds)]
+
+    # -- readiness --------------------------------------------------------------------
+
+    def warm(self) -> None:
+        """Run every path a request takes once, so that no request pays for loading a kernel."""
+        self.dispatcher.warm()
+        t = self.dispatcher.tables
+        area = next(iter(t.columns))
+        stamp = "2000-01-01T00:00:00+08:00"
+        self.dispatcher.match_strings([t.items[0]], [area], [t.sources[0]], [stamp])
+        # also the constant of bench/http.py's constant endpoint: a real answer's size
+        self.sample_answer, _ = self.answer(CaseIn("C0000001", t.items[0], area, t.sources[0], stamp))
+        warm = {"id": "warm", "event": t.items[0], "area": area, "source": t.sources[0]}
+        self.batch_from_cases([warm], Tally.empty())
+        self.batch_from_body(orjson.dumps({"cases": [warm, {**warm, "reported_at": stamp}]}), 2, Tally.empty())
+
+
+def _records_of(codebook) -> tuple[np.ndarray, int]:
+    """The batch kernel's own table of a Codebook's keys (see scan.code_records), at most a quarter full."""
+    bits = max(int(len(codebook.key_off) - 1).bit_length() + 2, 4)
+    if int(np.diff(codebook.key_off).max(initial=0)) > CODE_BYTES:
+        return np.full((1, 4), np.iinfo(np.uint64).max, dtype=np.uint64), 0
+    return code_records(codebook.key_blob, codebook.key_off, bits), bits
+
+
+class _ScanArrays:
+    """The per-case outputs of scan_batch, for up to `cap` cases."""
+
+    def __init__(self, cap: int):
+        i64, i32 = np.int64, np.int32
+        self.id_lo, self.id_hi = np.empty(cap, i64), np.empty(cap, i64)
+        self.area_key, self.items, self.cols, self.srcs, self.days = (np.empty(cap, i32) for _ in range(5))
+        self.wall, self.offset = np.empty(cap, i64), np.empty(cap, i64)
+        self.naive, self.flags = np.empty(cap, np.int8), np.empty(cap, np.int8)
+        self.field_lo, self.field_hi = np.empty((cap, 5), i64), np.empty((cap, 5), i64)
+        self.outputs = (self.id_lo, self.id_hi, self.area_key, self.items, self.cols, self.srcs, self.days,
+                        self.wall, self.offset, self.naive, self.flags, self.field_lo, self.field_hi)  # fmt: skip
+
+
+_MEMBERS = ("id", "event", "area", "source", "reported_at")
+
+
+def _member(body: bytes, a: _ScanArrays, j: int) -> dict:
+    """Case j of a scanned body as the dict orjson would have made of it (plain ASCII strings)."""
+    return {name: body[lo:hi].decode("ascii") for name, lo, hi in zip(_MEMBERS, a.field_lo[j].tolist(),
+                                                                      a.field_hi[j].tolist()) if lo >= 0}  # fmt: skip
+
+
+def _id_json(ids: list[str]) -> list[bytes]:
+    """Each id as a JSON string: one orjson call for the lot, split at the commas between them,
+    unless an id holds a comma or a quote (then a split could cut inside one)."""
+    joined = "".join(ids)
+    if "," in joined or '"' in joined:
+        return list(map(orjson.dumps, ids))
+    return orjson.dumps(ids)[1:-1].split(b",")
+
+
+def build_engine(root: str) -> Engine:
+    """Load, validate, compile and warm the rule set in `root`; raises RuleSetError when it is invalid.
+
+    Runs the same load -> validate -> compile path as `dispatch check`, then computes
+    what GET /v1/ruleset shows once, so that no request pays for it.
+    """
+    started = time.perf_counter()
+    ruleset = load_ruleset(root)
+    dispatcher = Dispatcher(ruleset)
+    engine = Engine(dispatcher, str(root))
+    day = datetime.now(engine.zone).date()
+    coverage = cell_coverage(dispatcher, day)
+    engine.warm()
+    engine.info = {
+        "name": ruleset.manifest.name,
+        "title": ruleset.manifest.title,
+        "version": ruleset.version,
+        "root": str(root),
+        "timezone": ruleset.manifest.timezone,
+        "loaded_at": engine.loaded_at.isoformat(timespec="seconds"),
+        "load_seconds": round(time.perf_counter() - started, 3),
+        "counts": ruleset_counts(ruleset),
+        "coverage": {
+            "day": day.isoformat(),
+            "unit": coverage.unit,
+            "counts": coverage.counts,
+            "auto_share": round(coverage.share(), 4),
+        },
+    }
+    return engine

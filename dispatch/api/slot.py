@@ -1,0 +1,68 @@
+"""Slot: the one reference to the Engine being served, and the reload that swaps it.
+
+A reload builds a new Engine in a thread, to the side, and swaps the reference only
+once it is built and warm: requests in flight keep the engine they started with, new
+ones get the new one. A rule set that fails to load is refused and the old one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Callable
+
+from dispatch.api.engine import Engine, build_engine
+from dispatch.errors import RuleSetError
+
+log = logging.getLogger("dispatch.api")
+
+
+class Slot:
+    """Holds the served Engine (None until the first load succeeds)."""
+
+    def __init__(self, root: str, build: Callable[[str], Engine] = build_engine):
+        self.root = root
+        self.engine: Engine | None = None
+        self.failure: RuleSetError | None = None  # why the first load failed, for /readyz
+        self._build = build
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self.engine is not None
+
+    async def load(self) -> Engine:
+        """Build an engine from the rule-set directory and serve it; raises RuleSetError and keeps the old one.
+
+        Loads one at a time: a second reload waits for the first and then loads again,
+        so the files as they are when it was asked for are the ones served.
+        """
+        async with self._lock:
+            try:
+                engine = await asyncio.to_thread(self._build, self.root)
+            except RuleSetError as err:
+                if self.engine is None:
+                    self.failure = err
+                for d in err.diagnostics:
+                    log.error("%s", d)
+                log.error("rule set %s refused: %s", self.root, err)
+                raise
+            gc.unfreeze()  # the old engine's objects may be collected once requests let go of them
+            previous, self.engine, self.failure = self.engine, engine, None
+            _freeze()
+            log.info("serving rule set %s version %s (was %s) in %.2f s", self.root, engine.version,
+                     previous.version if previous else "none", engine.info.get("load_seconds", 0.0))  # fmt: skip
+            return engine
+
+
+def _freeze() -> None:
+    """Move every object alive now out of the cyclic collector's sight.
+
+    A rule set is some 160,000 long-lived objects: a full collection walks them all
+    (about 90 ms on Daxing), and one comes whenever enough young objects survive, which
+    shows as a p99 spike. Frozen, they are never walked; reference counting still frees
+    them, and a reload unfreezes first so that a replaced engine can go.
+    """
+    gc.collect()
+    gc.freeze()

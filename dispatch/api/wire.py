@@ -1,0 +1,181 @@
+"""Wire schemas: what goes over HTTP, as pydantic models that feed the OpenAPI description.
+
+POST /v1/dispatch does not validate through these models (intake.py checks by hand,
+at a fraction of the cost); they state the same contract for /docs and for clients,
+and tests/api hold the endpoint's behaviour to them (schemathesis-style fuzzing).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dispatch.api.intake import ID_MAX_CHARS
+
+_EXAMPLE_CASE = {
+    "id": "C0000004",
+    "event": "06042001",
+    "area": "110115109401002",
+    "source": "grid",
+    "reported_at": "2025-12-01T07:26:00+08:00",
+}
+
+
+class Location(BaseModel):
+    """A point (WGS 84). Reserved: resolving it to a unit grid through the grid map comes later."""
+
+    longitude: float = Field(ge=-180, le=180)
+    latitude: float = Field(ge=-90, le=90)
+
+
+class CaseIn(BaseModel):
+    """One case. Members not named here are ignored."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [_EXAMPLE_CASE]})
+
+    id: str = Field(min_length=1, max_length=ID_MAX_CHARS, description="the caller's case id, echoed")
+    event: str = Field(description="event code: a work item (事项) of the taxonomy")
+    area: str = Field(description="area code at any level; required until locations are resolved")
+    source: str = Field(description="where the case comes from: grid, 12345, safety, supervisor, ...")
+    reported_at: str | None = Field(
+        default=None,
+        description="ISO 8601 report time; without an offset it is in the rule set's timezone; absent or null: now",
+    )
+    location: Location | None = Field(default=None, description="reserved: longitude and latitude")
+
+
+class BatchIn(BaseModel):
+    """Many cases; answered in order, one result each. A member that is not a valid case
+    (of any JSON type) does not fail the batch: it gets an error object in its place."""
+
+    model_config = ConfigDict(extra="allow")
+
+    cases: list[CaseIn | Any] = Field(description="at most the server's batch limit (default 10,000)")
+
+
+class Unit(BaseModel):
+    code: str
+    name: str
+
+
+class Deadline(BaseModel):
+    hours: float = Field(description="handling deadline (处置时限) in hours")
+    due: str | None = Field(description="reported_at plus the deadline, RFC 3339 with offset; null when manual")
+    origin: Literal["rule", "item"] = Field(description="rule: the rule overrides the item's standard")
+
+
+class RuleRef(BaseModel):
+    id: str
+    file: str
+    line: int
+    basis: str = Field(description="why this department: law, mandate or practice, with a citation")
+
+
+class Decision(BaseModel):
+    """Who handles the case, by when, and why."""
+
+    id: str
+    status: Literal["auto", "provisional", "manual"]
+    department: Unit | None = Field(description="null when manual (to the seat operators)")
+    co_handlers: list[Unit]
+    command_system: str | None
+    deadline: Deadline | None = Field(description="null when the item has no deadline")
+    rule: RuleRef | None = Field(description="the winning rule; null when no rule matched")
+    difficult: bool = Field(description="enters the difficult-case process (疑难案件)")
+    area_path: list[str] = Field(description="area codes from the district down to the case's area")
+    ruleset: str = Field(description="version of the rule set that decided")
+    reason: str
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="JSON pointer to the bad member, e.g. /cases/3/area")
+    code: str = Field(description="stable dotted code, e.g. request.unknown_area")
+    detail: str
+    value: str | int | float | bool | None = Field(description="the value sent (long strings cut); null for containers")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="urn:dispatch:problem:<code>")
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError]
+
+
+class CaseFailure(BaseModel):
+    """A batch member that could not be dispatched: its problem, in its place."""
+
+    id: str | None
+    error: Problem
+
+
+class BatchOut(BaseModel):
+    results: list[Decision | CaseFailure]
+
+
+class Diagnostic(BaseModel):
+    at: str = Field(description="file:line:col")
+    code: str
+    severity: str
+    message: str
+    path: str
+    line: int
+    col: int
+
+
+class RulesetProblem(Problem):
+    diagnostics: list[Diagnostic]
+
+
+class Coverage(BaseModel):
+    day: str
+    unit: str
+    counts: dict[str, int]
+    auto_share: float
+
+
+class RulesetInfo(BaseModel):
+    name: str
+    title: str
+    version: str
+    root: str
+    timezone: str
+    loaded_at: str
+    load_seconds: float
+    counts: dict
+    coverage: Coverage
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    version: str | None
+
+
+class Reloaded(BaseModel):
+    version: str
+    previous: str | None
+    loaded_at: str
+    load_seconds: float
+
+
+def component_schemas(max_batch: int) -> dict[str, dict]:
+    """JSON schemas of the request and answer models, for the OpenAPI entry of the bare endpoint."""
+    out: dict[str, dict] = {}
+    for model in (CaseIn, BatchIn, Decision, BatchOut, Problem):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    # the limit is a policy answered by 413 (like the body size), not a shape that 422 answers:
+    # stated in words, not as maxItems
+    out["BatchIn"]["properties"]["cases"]["description"] = f"at most {max_batch:,} cases (413 past that)"
+    return out

@@ -1,0 +1,90 @@
+"""Settings of the HTTP service: built from arguments or DISPATCH_* variables, passed in, never global."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+PREFIX = "DISPATCH_"
+DEFAULT_RULES = "rules/daxing"
+# 4 MiB: a full batch of 10,000 cases is about 1.2 MiB of JSON (about 120 bytes a case),
+# so the limit leaves room for long ids and extra fields while bounding what one request
+# can make a worker parse (orjson holds the whole body and its objects in memory at once).
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_BATCH = 10_000
+
+
+class SettingsError(ValueError):
+    """A DISPATCH_* variable that cannot be read: names the variable and the bad value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the service needs to know; every field is also DISPATCH_<NAME> in the environment."""
+
+    rules: str = DEFAULT_RULES  # the rule-set directory served (and reloaded)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_batch: int = DEFAULT_MAX_BATCH
+    # background: the server answers /healthz (and 503 on /readyz) while the rule set
+    # loads; off, the server opens its socket only once warm, which is what uvicorn's
+    # rolling restart of N workers (SIGHUP) needs to retire an old worker only after
+    # its replacement can answer
+    load_in_background: bool = True
+    access_log: bool = False  # uvicorn's access log costs about 10% of single-case throughput
+    log_level: str = "info"
+    admin_token: str = ""  # when set, POST /v1/admin/reload needs "Authorization: Bearer <token>"
+    bench_routes: bool = False  # the constant and pydantic endpoints that bench/http.py compares against
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from DISPATCH_* variables (default: os.environ), then `overrides` on top."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f.name, f.type, raw)
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_env(self) -> dict[str, str]:
+        """The DISPATCH_* variables that rebuild these settings in another process (a worker)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[PREFIX + f.name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out
+
+    def __post_init__(self) -> None:
+        for name in ("port", "workers", "max_body_bytes", "max_batch"):
+            value = getattr(self, name)
+            low = 0 if name == "port" else 1
+            if not isinstance(value, int) or value < low:
+                raise SettingsError(f"{name} must be an integer >= {low}, not {value!r}")
+        if self.port > 65535:
+            raise SettingsError(f"port must be at most 65535, not {self.port}")
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse(name: str, kind: str, raw: str) -> Any:
+    var = PREFIX + name.upper()
+    if kind == "bool":
+        if raw.strip().lower() in _TRUE:
+            return True
+        if raw.strip().lower() in _FALSE:
+            return False
+        raise SettingsError(f"{var}={raw!r}: not a boolean (1/0, true/false)")
+    if kind == "int":
+        try:
+            return int(raw.replace("_", ""))
+        except ValueError:
+            raise SettingsError(f"{var}={raw!r}: not an integer") from None
+    return raw

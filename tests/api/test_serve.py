@@ -1,0 +1,105 @@
+"""`dispatch serve` as a process: settings from arguments and DISPATCH_*, SIGHUP reloads, N workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dispatch.settings import Settings, SettingsError
+from tests.api.conftest import Client, api_ruleset, free_port
+
+BIN = Path(sys.executable).parent
+
+
+def test_settings_from_env_with_arguments_on_top():
+    env = {"DISPATCH_RULES": "r", "DISPATCH_PORT": "9001", "DISPATCH_MAX_BATCH": "1_000",
+           "DISPATCH_ACCESS_LOG": "yes", "DISPATCH_BENCH_ROUTES": "0"}  # fmt: skip
+    s = Settings.from_env(env, port=9002, host=None)
+    assert (s.rules, s.port, s.max_batch, s.access_log, s.bench_routes, s.host) == ("r", 9002, 1000, True, False,
+                                                                                    "127.0.0.1")  # fmt: skip
+    assert Settings.from_env(s.to_env()) == s
+
+
+@pytest.mark.parametrize("env", [{"DISPATCH_PORT": "eighty"}, {"DISPATCH_MAX_BATCH": "0"},
+                                 {"DISPATCH_ACCESS_LOG": "maybe"}, {"DISPATCH_PORT": "70000"}])  # fmt: skip
+def test_bad_settings_are_named(env):
+    with pytest.raises(SettingsError, match="(?i)" + "|".join(k.removeprefix("DISPATCH_") for k in env)):
+        Settings.from_env(env)
+
+
+def test_serve_refuses_a_missing_directory_and_bad_settings(tmp_path):
+    run = [str(BIN / "dispatch"), "serve"]
+    done = subprocess.run([*run, "--rules", str(tmp_path / "nope")], capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "not a directory" in done.stderr
+    done = subprocess.run(run, capture_output=True, text=True, check=False, env={**os.environ, "DISPATCH_PORT": "x"})
+    assert done.returncode == 2 and "DISPATCH_PORT" in done.stderr
+
+
+def _start(rules: Path, port: int, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "DISPATCH_LOG_LEVEL": "warning", "DISPATCH_MAX_BATCH": "7"}
+    return subprocess.Popen([str(BIN / "dispatch"), "serve", "--rules", str(rules), "--port", str(port), *extra],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def _until(predicate, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode()[-3000:])
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+CASE = {"id": "C1", "event": "06010002", "area": "110115005001", "source": "grid", "reported_at": "2025-12-01T08:00:00"}
+
+
+def _department(client: Client) -> str:
+    return client.dispatch(CASE).json["department"]["code"]
+
+
+def _edit(rules: Path, department: str) -> None:
+    f = rules / "rules" / "municipal.csv"
+    text = f.read_text(encoding="utf-8")
+    f.write_text(text.replace("MUN-1,06010,110115,,,dx-cgw,", f"MUN-1,06010,110115,,,{department},")
+                 .replace("MUN-1,06010,110115,,,dx-cgzf,", f"MUN-1,06010,110115,,,{department},"), encoding="utf-8")  # fmt: skip
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_reloads_and_env_settings_apply(tmp_path, workers):
+    """One worker reloads in place; with N, uvicorn replaces each worker, each loading the files anew."""
+    rules = api_ruleset(tmp_path / "rules")
+    port = free_port()
+    proc = _start(rules, port, "--workers", str(workers))
+    client = Client(port)
+    try:
+        _until(lambda: client.get("/readyz").status == 200, proc)
+        assert _department(client) == "dx-cgw"
+        assert client.dispatch({"cases": [CASE] * 8}).status == 413  # DISPATCH_MAX_BATCH=7 reached the workers
+        _edit(rules, "dx-cgzf")
+        proc.send_signal(signal.SIGHUP)
+        # every worker must come to answer with the new rule set, and none may fail meanwhile
+        seen = set()
+
+        def all_new() -> bool:
+            for _ in range(4 * workers):
+                r = client.dispatch(CASE)
+                assert r.status == 200, r.body
+                seen.add(r.json["department"]["code"])
+            return all(_department(client) == "dx-cgzf" for _ in range(4 * workers))
+
+        _until(all_new, proc)
+        assert seen <= {"dx-cgw", "dx-cgzf"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
