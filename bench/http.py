@@ -1,0 +1,227 @@
+"""HTTP benchmark: POST /v1/dispatch under wrk, beside the same app's constant endpoint and a bare ASGI callable.
+
+    .venv/bin/python bench/http.py              # 3 runs x 5 s per figure: about 4 minutes
+    .venv/bin/python bench/http.py --quick      # 1 run x 2 s: a smoke test
+
+Needs wrk (a Debian package): apt-get update && apt-get install -y wrk
+
+One uvicorn worker serves rules/daxing. Measured side by side in one run:
+  dispatch   POST /v1/dispatch, one case (the first of rules/daxing/cases-sample.csv)
+  constant   POST /v1/_bench/constant: the same app, the same body checks, a constant answer (the app's ceiling)
+  pydantic   POST /v1/_bench/pydantic: the textbook FastAPI route with a pydantic body, same dispatch
+  bare       a bare ASGI callable under the same uvicorn settings (bench/http_bare.py: the server's ceiling)
+  batch      POST /v1/dispatch with 1,000 cases per request, in cases/s
+The server is pinned to CPU 0 and wrk to CPU 1 (taskset) so that they do not take
+turns on one core. Every figure is the median of --runs rounds, each round measuring
+every endpoint once; a ratio is the median of the per-round ratios.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# run as a script, this file's folder comes first on sys.path, where this file would shadow
+# the standard library's `http` (urllib imports it): drop that folder before importing more
+if (
+    sys.path
+    and sys.path[0]
+    and __import__("os").path.abspath(sys.path[0])
+    == __import__("os").path.dirname(__import__("os").path.abspath(__file__))
+):
+    sys.path.pop(0)
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PY = sys.executable
+CONNECTIONS = (8, 32, 128)
+BATCH = 1000
+BATCH_CONNECTIONS = 4
+
+_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[%s]==]
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('BENCH {"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p99_us":%%d,"non2xx":%%d,"errors":%%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *argv] if shutil.which("taskset") and os.cpu_count() > 1 else argv
+
+
+def wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+def start(argv: list[str], env: dict, ready_url: str) -> subprocess.Popen:
+    proc = subprocess.Popen(pinned(0, argv), cwd=ROOT, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        wait_ready(ready_url)
+    except RuntimeError:
+        proc.kill()
+        raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
+    return proc
+
+
+def wrk(url: str, body: bytes, connections: int, seconds: float, script_dir: Path) -> dict:
+    script = script_dir / f"post-{len(body)}.lua"
+    if not script.exists():
+        script.write_text(_LUA % body.decode())
+    threads = 1 if connections < 64 else 2
+    argv = pinned(
+        1, ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script), url]
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("BENCH "))
+    r = json.loads(line[6:])
+    if r["non2xx"] or r["errors"]:
+        raise RuntimeError(f"{url}: {r['non2xx']} non-2xx answers, {r['errors']} socket errors:\n{done.stdout}")
+    return {"rps": r["requests"] / (r["duration_us"] / 1e6), "p50_us": r["p50_us"], "p99_us": r["p99_us"]}
+
+
+def median_of(runs: list[dict]) -> dict:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def sample_cases(n: int) -> list[dict]:
+    with open(ROOT / "rules" / "daxing" / "cases-sample.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return rows[:n]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--quick", action="store_true", help="1 run of 2 s per figure")
+    parser.add_argument("--only", choices=("single", "batch"), help="measure only single cases or only batches")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.seconds = 1, 2
+    if shutil.which("wrk") is None:
+        print("bench/http.py needs wrk: apt-get update && apt-get install -y wrk", file=sys.stderr)
+        return 2
+
+    cases = sample_cases(BATCH)
+    single = json.dumps(cases[0], ensure_ascii=False).encode()
+    batch = json.dumps({"cases": cases}, ensure_ascii=False).encode()
+    app_port, bare_port = free_port(), free_port()
+    env = {"DISPATCH_BENCH_ROUTES": "1", "DISPATCH_LOG_LEVEL": "warning", "DISPATCH_PORT": str(app_port)}
+    # the settings dispatch serve gives uvicorn (dispatch/api/server.py)
+    uvicorn_flags = ["--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
+                     "--no-proxy-headers", "--no-server-header"]  # fmt: skip
+    base = f"http://127.0.0.1:{app_port}"
+    bare_url = f"http://127.0.0.1:{bare_port}/"
+    results: dict = {"connections": list(CONNECTIONS), "runs": args.runs, "seconds": args.seconds,
+                     "single_body_bytes": len(single), "batch_body_bytes": len(batch), "single": {}, "batch": {}, "ratios": {}}  # fmt: skip
+    app = start([PY, "-m", "dispatch", "serve", "--rules", "rules/daxing"], env, base + "/readyz")
+    request = urllib.request.Request(base + "/v1/dispatch", single, {"content-type": "application/json"})
+    with urllib.request.urlopen(request) as answer:  # the bare callable answers as many bytes
+        size = len(answer.read())
+    results["single_answer_bytes"] = size
+    bare = start([PY, "-m", "uvicorn", "bench.http_bare:app", "--port", str(bare_port), *uvicorn_flags],
+                 {"BENCH_BARE_BYTES": str(size)}, bare_url)  # fmt: skip
+    targets = {
+        "dispatch": base + "/v1/dispatch",
+        "constant": base + "/v1/_bench/constant",
+        "pydantic": base + "/v1/_bench/pydantic",
+        "bare": bare_url,
+    }
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            scripts = Path(tmp)
+            for url in targets.values():  # warm every path (and the CPU clocks) before measuring
+                wrk(url, single, 8, 1, scripts)
+            for c in CONNECTIONS if args.only != "batch" else ():
+                # rounds: every endpoint once a round, so that a slow spell of this shared
+                # machine slows all of them alike; the ratios are medians of per-round ratios
+                names = [n for n in targets if n != "pydantic" or c == 32]
+                rounds = [
+                    {n: wrk(targets[n], single, c, args.seconds, scripts) for n in names} for _ in range(args.runs)
+                ]
+                for n in names:
+                    results["single"].setdefault(n, {})[c] = median_of([r[n] for r in rounds])
+                    print(f"  {n:9s} c={c:<4d} {results['single'][n][c]['rps']:>9,.0f} req/s", file=sys.stderr)
+                results["ratios"][c] = {
+                    f"{n}/{base}": statistics.median(r[n]["rps"] / r[base]["rps"] for r in rounds)
+                    for n in names for base in ("constant", "bare")
+                }  # fmt: skip
+            if args.only != "single":
+                wrk(targets["dispatch"], batch, BATCH_CONNECTIONS, 1, scripts)
+                runs = [wrk(targets["dispatch"], batch, BATCH_CONNECTIONS, args.seconds, scripts)
+                        for _ in range(args.runs)]  # fmt: skip
+                b = median_of(runs)
+                results["batch"] = {"cases_per_request": BATCH, "connections": BATCH_CONNECTIONS, "rps": b["rps"],
+                                    "cases_per_s": b["rps"] * BATCH, "p50_us": b["p50_us"], "p99_us": b["p99_us"]}  # fmt: skip
+    finally:
+        for proc in (app, bare):
+            proc.terminate()
+            proc.wait(timeout=15)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "http.json").write_text(json.dumps(results, indent=2))
+    print(render(results))
+    return 0
+
+
+def render(r: dict) -> str:
+    s = r["single"]
+    lines: list[str] = [] if not s else [(f"single case ({r['single_body_bytes']} B body, {r['single_answer_bytes']} B answer), "
+             f"one worker; median of {r['runs']} x {r['seconds']:g} s; "
+             "server on CPU 0, wrk on CPU 1"), "",
+             (f"{'endpoint':10s} {'conns':>5s} {'req/s':>9s} {'p50 us':>8s} {'p99 us':>8s} {'p99/p50':>7s} "
+             f"{'/constant':>9s} {'/bare':>6s}")]  # fmt: skip
+    for c in r["connections"] if s else ():
+        for name in ("dispatch", "constant", "pydantic", "bare"):
+            f = s.get(name, {}).get(c)
+            if f is None:
+                continue
+            ratio = r["ratios"][c]
+            lines.append(f"{name:10s} {c:>5d} {f['rps']:>9,.0f} {f['p50_us']:>8,.0f} {f['p99_us']:>8,.0f} "
+                         f"{f['p99_us'] / f['p50_us']:>7.2f} {ratio[name + '/constant']:>9.0%} "
+                         f"{ratio[name + '/bare']:>6.0%}")  # fmt: skip
+        lines.append("")
+    b = r["batch"]
+    if not b:
+        return "\n".join(lines)
+    lines.append(f"batch of {b['cases_per_request']:,} cases ({r['batch_body_bytes']:,} B body), {b['connections']} "
+                 f"connections: {b['cases_per_s'] / 1e6:.2f} M cases/s ({b['rps']:,.0f} req/s, p50 "
+                 f"{b['p50_us'] / 1000:.1f} ms, p99 {b['p99_us'] / 1000:.1f} ms)")  # fmt: skip
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
