@@ -35,9 +35,9 @@ def read_history(path: str | Path, dispatcher: Dispatcher) -> History:
     problems: list[Diagnostic] = []
     ids, items, cols, srcs, days = [], [], [], [], []
     unknown = {"event": 0, "area": 0, "source": 0}
-    item_of = {c: i for i, c in enumerate(dispatcher.tables.items)}
-    col_of = dispatcher.tables.columns
-    src_of = {s: i for i, s in enumerate(dispatcher.tables.sources)}
+    item_of = dispatcher.item_codes.index
+    col_of = dispatcher.area_codes.index
+    src_of = dispatcher.source_codes.index
     day_cache: dict[str, int] = {}
     for row in read_csv(Path(path), str(path), HISTORY_COLUMNS, problems):
         event, area, source, stamp = row.get("event"), row.get("area"), row.get("source"), row.get("reported_at")
