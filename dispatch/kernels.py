@@ -151,6 +151,15 @@ def fnv1a(buf, start, stop):
     return h
 
 
+@njit_inline
+def _token_end(buf, start, sep):
+    """The index of the separator (or the end) that closes the token starting at `start`."""
+    stop = start
+    while stop < buf.shape[0] and buf[stop] != sep:
+        stop += 1
+    return stop
+
+
 @njit
 def lookup_tokens(buf, sep, out, slots, key_blob, key_off):
     """out[j] = the code index of the j-th `sep`-separated token of `buf`, or -1 if unknown.
@@ -164,9 +173,7 @@ def lookup_tokens(buf, sep, out, slots, key_blob, key_off):
     start = 0
     n = buf.shape[0]
     while start <= n and j < out.shape[0]:
-        stop = start
-        while stop < n and buf[stop] != sep:
-            stop += 1
+        stop = _token_end(buf, start, sep)
         length = stop - start
         slot = fnv1a(buf, start, stop) & mask
         found = -1
@@ -299,9 +306,7 @@ def parse_days(buf, sep, out, zone_from, zone_offset):
     start = 0
     n = buf.shape[0]
     while start <= n and j < out.shape[0]:
-        stop = start
-        while stop < n and buf[stop] != sep:
-            stop += 1
+        stop = _token_end(buf, start, sep)
         out[j] = _parse_local_day(buf, start, stop, zone_from, zone_offset)
         j += 1
         start = stop + 1
