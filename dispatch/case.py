@@ -36,6 +36,40 @@ def aware(ruleset: RuleSet, moment: datetime) -> datetime:
     return moment
 
 
+def read_reported_at(ruleset: RuleSet, text: str | None, now: datetime | None = None) -> datetime:
+    """An ISO 8601 report time (a date alone is its midnight); None: `now` (default: this second).
+
+    Raises CaseError request.bad_time naming the text: the same code the service answers.
+    """
+    if text is None:
+        return now or datetime.now(ZoneInfo(ruleset.manifest.timezone)).replace(microsecond=0)
+    try:
+        return datetime.fromisoformat(text)
+    except (ValueError, TypeError):
+        raise CaseError("request.bad_time", "reported_at", text,
+                        f"reported_at {text!r} is not an ISO 8601 timestamp") from None  # fmt: skip
+
+
+CASE_FIELDS = ("id", "event", "area", "source", "reported_at")
+
+
+def case_from_mapping(ruleset: RuleSet, doc: object, default_id: str = "case") -> Case:
+    """A Case from a JSON object {id?, event, area, source, reported_at?} (a CLI argument, a file).
+
+    Raises CaseError request.invalid naming the first missing or mistyped field, and
+    request.bad_time for a report time that is not ISO 8601; codes are not checked here.
+    """
+    if not isinstance(doc, dict):
+        raise CaseError("request.invalid", "", None, "a case must be a JSON object")
+    for name in CASE_FIELDS:
+        value = doc.get(name)
+        required = name in ("event", "area", "source")
+        if (value is None and required) or (value is not None and not isinstance(value, str)):
+            raise CaseError("request.invalid", name, value, f"{name} must be a string" + (" (required)" if required else ""))
+    moment = read_reported_at(ruleset, doc.get("reported_at"))
+    return Case(doc.get("id") or default_id, doc["event"], doc["area"], doc["source"], moment)
+
+
 def check_case(ruleset: RuleSet, case: Case) -> None:
     """Raise CaseError naming the first field whose code the rule set does not know."""
     if case.event not in ruleset.events:

@@ -32,11 +32,11 @@ def rank_key(ruleset: RuleSet, rule: Rule) -> tuple:
 
 def matching_rules(ruleset: RuleSet, case: Case) -> list[Rule]:
     """Every rule that matches `case`, the winner first."""
-    found = [r for r in _candidates(ruleset, case.event) if rule_matches(ruleset, r, case)]
+    found = [r for r in candidate_rules(ruleset, case.event) if rule_matches(ruleset, r, case)]
     return sorted(found, key=lambda r: rank_key(ruleset, r), reverse=True)
 
 
-def _candidates(ruleset: RuleSet, event: str) -> list[Rule]:
+def candidate_rules(ruleset: RuleSet, event: str) -> list[Rule]:
     """The rules whose event selector is `*` or on the item's path: the only ones that can match.
 
     A partition of the rules by event code, so that checking 100,000 cases against
