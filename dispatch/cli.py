@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +26,112 @@ def _check(args: argparse.Namespace) -> int:
     render = {"text": render_text, "json": render_json, "github": render_github}[args.format]
     print(render(report))
     return EXIT_OK if report.passed(strict=args.strict) else EXIT_FAILED
+
+
+def _dispatcher(command: str, rules: str):
+    """The compiled rule set in `rules`, or None after printing why not (as `dispatch check` does)."""
+    from dispatch.check import CheckReport, render_text
+    from dispatch.dispatcher import Dispatcher
+    from dispatch.load import read_ruleset
+
+    if not Path(rules).is_dir():
+        print(f"dispatch {command}: {rules}: not a directory", file=sys.stderr)
+        return None
+    started = time.perf_counter()
+    ruleset, diagnostics = read_ruleset(rules)
+    if ruleset is None:
+        print(render_text(CheckReport(rules, diagnostics, None, time.perf_counter() - started)), file=sys.stderr)
+        print(f"dispatch {command}: {rules} is not a valid rule set", file=sys.stderr)
+        return None
+    return Dispatcher(ruleset)
+
+
+def _case_doc(args: argparse.Namespace) -> dict:
+    """The case the arguments give: --case JSON, --case @FILE, or --event/--area/--source/--at/--id."""
+    if args.case is None:
+        return {"id": args.id, "event": args.event, "area": args.area, "source": args.source, "reported_at": args.at}
+    text = Path(args.case[1:]).read_text(encoding="utf-8-sig") if args.case.startswith("@") else args.case
+    return json.loads(text)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from dispatch.case import case_from_mapping
+    from dispatch.errors import CaseError
+    from dispatch.explain import explain_case, explanation_dict, render_text
+
+    if args.case is None and not (args.event and args.area and args.source):
+        print("dispatch explain: give --event, --area and --source, or --case", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    try:
+        doc = _case_doc(args)
+    except (OSError, ValueError) as err:
+        print(f"dispatch explain: --case: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    dispatcher = _dispatcher("explain", args.rules)
+    if dispatcher is None:
+        return EXIT_CANNOT_RUN
+    try:
+        explanation = explain_case(dispatcher, case_from_mapping(dispatcher.ruleset, doc))
+    except CaseError as err:
+        print(f"dispatch explain: {err.code}: {err.field}: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if args.format == "json":
+        print(json.dumps(explanation_dict(explanation), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(explanation))
+    return EXIT_OK
+
+
+def _test(args: argparse.Namespace) -> int:
+    from dispatch.golden import GoldenError, junit_xml, read_golden, render_json, render_text, run_golden
+
+    if not Path(args.cases).is_file():
+        print(f"dispatch test: {args.cases}: no such file", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    dispatcher = _dispatcher("test", args.rules)
+    if dispatcher is None:
+        return EXIT_CANNOT_RUN
+    try:
+        cases = read_golden(args.cases)
+    except GoldenError as err:
+        for d in err.diagnostics:
+            print(d, file=sys.stderr)
+        print(f"dispatch test: {args.cases}: {len(err.diagnostics)} problem(s): not run", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    report = run_golden(dispatcher, cases, path=args.cases, root=args.rules, min_coverage=args.min_coverage)
+    if args.junit:
+        Path(args.junit).write_bytes(junit_xml(report))
+    print(render_json(report) if args.format == "json" else render_text(report))
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _percent(text: str) -> float:
+    value = float(text.rstrip("%"))
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 100], not {text}")
+    return value
+
+
+def _add_explain_and_test(commands) -> None:
+    explain = commands.add_parser("explain", help="every rule that matches a case, ranked, and why the winner won")
+    explain.add_argument("--rules", metavar="DIR", default=DEFAULT_RULES, help=f"rule-set directory (default {DEFAULT_RULES})")
+    explain.add_argument("--event", metavar="E", help="work item code")
+    explain.add_argument("--area", metavar="A", help="area code at any level")
+    explain.add_argument("--source", metavar="S", help="grid, 12345, safety, supervisor, ...")
+    explain.add_argument("--at", metavar="TIME", help="report time, ISO 8601 (a date: its midnight; default now)")
+    explain.add_argument("--id", default="case", help="case id to show (default 'case')")
+    explain.add_argument("--case", metavar="JSON", help="the case as JSON, as POST /v1/dispatch takes it; @FILE reads a file")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.set_defaults(run=_explain)
+
+    test = commands.add_parser("test", help="run golden cases against a rule set (JUnit XML, rule coverage)")
+    test.add_argument("rules", metavar="DIR", help="rule-set directory")
+    test.add_argument("--cases", metavar="FILE", required=True, help="golden cases: CSV, or JSON lines (.jsonl)")
+    test.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    test.add_argument("--min-coverage", metavar="PERCENT", type=_percent,
+                      help="fail unless this share of the rules decides at least one golden case")  # fmt: skip
+    test.add_argument("--format", choices=("text", "json"), default="text")
+    test.set_defaults(run=_test)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -66,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--cases", metavar="FILE", help="case history CSV: add the share of case volume dispatched")
     check.add_argument("--at", metavar="DATE", type=date.fromisoformat, help="day of the cell coverage (default today)")
     check.set_defaults(run=_check)
+    _add_explain_and_test(commands)
     _add_serve(commands)
     return parser
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from dispatch.case import Case, local_day
 from dispatch.decision import Decision, Status
 from dispatch.dispatcher import Dispatcher
+from dispatch.errors import CaseError
 from dispatch.model import ANY, LOCAL, Rule, RuleSet
 from dispatch.reference import candidate_rules, matching_rules, rank_key, rule_matches
 
@@ -64,7 +65,11 @@ class Explanation:
 def explain_case(dispatcher: Dispatcher, case: Case, near_limit: int = NEAR_MISS_LIMIT) -> Explanation:
     """The explanation of `case`; raises CaseError for a code the rule set does not know."""
     ruleset = dispatcher.ruleset
-    decision = dispatcher.dispatch(case)
+    try:
+        decision = dispatcher.dispatch(case)
+    except OverflowError:  # a time at the edge of what datetime holds, once moved to the rule set's zone
+        raise CaseError("request.bad_time", "reported_at", case.reported_at.isoformat(),
+                        "reported_at lies outside the times the rule set's zone can read") from None  # fmt: skip
     found = matching_rules(ruleset, case)
     winner = found[0] if found else None
     ranked = []
