@@ -13,6 +13,7 @@ from dispatch.synth import DEFAULT_SEED, write_cases, write_ruleset
 from dispatch.synth.areas import TOWNS
 
 COMMITTED = Path(__file__).resolve().parent.parent / "rules" / "daxing"
+GOLDEN = "golden.csv"  # written by `python -m dispatch.synth golden`, see tests/test_golden.py
 DAXING_TOWNS = {
     "110115001": "兴丰街道", "110115002": "林校路街道", "110115003": "清源街道", "110115004": "亦庄地区",
     "110115005": "黄村地区", "110115006": "旧宫地区", "110115007": "西红门地区", "110115008": "瀛海地区",
@@ -48,7 +49,8 @@ def test_generation_is_byte_identical(fresh, tmp_path):
 
 
 def test_committed_rule_set_is_a_fresh_generation(fresh):
-    assert _files(COMMITTED) == _files(fresh), (
+    committed = {name: data for name, data in _files(COMMITTED).items() if name != GOLDEN}  # approved apart
+    assert committed == _files(fresh), (
         "rules/daxing is stale: run python -m dispatch.synth ruleset rules/daxing"
     )
 

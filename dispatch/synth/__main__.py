@@ -28,6 +28,15 @@ def _cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def _golden(args: argparse.Namespace) -> int:
+    from dispatch.synth.golden import write_golden
+
+    started = time.perf_counter()
+    n = write_golden(args.ruleset_dir, args.out_csv, seed=args.seed, per_kind=args.per_kind)
+    print(f"wrote {args.out_csv}: {n} golden cases in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -53,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     cases.add_argument("--n", type=_positive, default=SAMPLE_CASES, help=f"number of cases (default {SAMPLE_CASES})")
     cases.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     cases.set_defaults(run=_cases)
+
+    golden = commands.add_parser("golden", help="write golden cases approved from a rule set (for dispatch test)")
+    golden.add_argument("ruleset_dir", help="rule-set directory (with ruleset.toml)")
+    golden.add_argument("out_csv", help="CSV file to write")
+    golden.add_argument("--per-kind", type=_positive, default=100, help="cases per kind of rule (default 100)")
+    golden.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    golden.set_defaults(run=_golden)
     return parser
 
 

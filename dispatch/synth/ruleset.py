@@ -231,6 +231,17 @@ rule, and `cases-sample.csv`. Law citations name real regulations but no article
 About 7% of case volume has no matching rule on purpose (ownership unclear: 不明井盖, 桥下空间,
 僵尸车, abandoned facilities, ...); those cases go to the seat operators, or to the town
 government first when the item is urgent.
+{_GOLDEN if scale == 1 else ""}"""
+
+_GOLDEN = """
+`golden.csv` holds golden cases for `dispatch test rules/daxing --cases rules/daxing/golden.csv`:
+a few for each kind of rule (district defaults, town overrides, village/community/park splits,
+basic-grid and unit-grid exceptions, `@local`, seasonal windows in and out of season, source
+rules, priority overrides) and cases no rule matches (urgent: provisional; else manual), each
+with a `note` saying what it checks. Its expected values were approved from the current rule
+set: `python -m dispatch.synth golden rules/daxing rules/daxing/golden.csv` writes it (seeded,
+reproducible); `python -m dispatch.synth ruleset` does not, so a change of rules fails the golden cases
+until someone reviews the change and approves it again.
 """
 
 
