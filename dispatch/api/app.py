@@ -22,8 +22,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.api import wire
-from dispatch.api.endpoint import DispatchEndpoint
+from dispatch.api.endpoint import DispatchEndpoint, request_content
 from dispatch.api.engine import Engine, build_engine
+from dispatch.api.explanation import explain_body
 from dispatch.api.metrics import Metrics
 from dispatch.api.problems import (
     MEDIA_TYPE,
@@ -41,6 +42,7 @@ from dispatch.settings import Settings
 log = logging.getLogger("dispatch.api")
 
 DISPATCH_PATH = "/v1/dispatch"
+EXPLAIN_PATH = "/v1/explain"
 CONSTANT_PATH = "/v1/_bench/constant"
 PYDANTIC_PATH = "/v1/_bench/pydantic"
 _PROBLEM_STATUSES = {400: "malformed JSON", 413: "body or batch over the limit", 415: "not application/json",
@@ -243,6 +245,23 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         metrics.reload("ok")
         return {"version": engine.version, "previous": previous, "loaded_at": engine.info["loaded_at"],
                 "load_seconds": engine.info["load_seconds"]}  # fmt: skip
+
+    @app.post(EXPLAIN_PATH, response_model=wire.Explanation, tags=["dispatch"],
+              summary="Every rule that matches a case, ranked, and why the winner won (what `dispatch explain` prints)",
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": {"$ref": "#/components/schemas/CaseIn"}}}}},
+              responses=_problem_responses(400, 413, 415, 422, 503))  # fmt: skip
+    async def explain(request: Request) -> JSONResponse:
+        engine = slot.engine
+        if engine is None:
+            raise Problem("service.not_ready", "the rule set is still loading", headers=[(b"retry-after", b"1")])
+        json_body, declared = request_content(request.scope["headers"])
+        if not json_body:
+            raise Problem("request.unsupported_media_type", "send the case as JSON, with Content-Type: application/json")
+        body = await request.body()
+        if max(declared or 0, len(body)) > settings.max_body_bytes:
+            raise Problem("request.too_large", f"the body is larger than {settings.max_body_bytes} bytes")
+        return JSONResponse(explain_body(engine, body), headers={"dispatch-ruleset": engine.version})
 
     if settings.bench_routes:
         _bench_routes(app, slot, settings, metrics)

@@ -36,7 +36,7 @@ class Disconnected(Exception):
     """The client went away before it sent its whole body: nobody to answer."""
 
 
-def _content(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
+def request_content(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None]:
     """(whether the body is JSON, the declared length or None) from the request's headers, in one pass."""
     json_body, length = False, None
     for name, value in headers:
@@ -106,7 +106,7 @@ class DispatchEndpoint:
                 raise Problem("service.not_ready", "the rule set is still loading: retry shortly",
                               headers=[(b"retry-after", b"1")])  # fmt: skip
             headers.append((RULESET_HEADER, engine.version_bytes))
-            json_body, declared = _content(scope["headers"])
+            json_body, declared = request_content(scope["headers"])
             if not json_body:
                 raise Problem(
                     "request.unsupported_media_type", "send the case as JSON, with Content-Type: application/json"

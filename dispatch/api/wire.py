@@ -88,6 +88,88 @@ class Decision(BaseModel):
     reason: str
 
 
+class Named(BaseModel):
+    code: str
+    name: str
+    level: str
+
+
+class AreaStep(Named):
+    grid_type: str | None
+
+
+class LocalGovernment(BaseModel):
+    department: str
+    name: str
+    governs: str = Field(description="the area it governs: the nearest governed ancestor of the case's area")
+    governs_name: str
+
+
+class ExplainedDeadline(BaseModel):
+    hours: float
+    origin: Literal["rule", "item"]
+    item_hours: float | None = Field(description="the item's handling standard (处置时限)")
+    due: str | None
+
+
+class ExplainedDecision(BaseModel):
+    """The decision the service gives (the compiled tables), with @local resolved."""
+
+    status: Literal["auto", "provisional", "manual"]
+    department: dict | None
+    local: LocalGovernment | None = Field(description="set when the winner says @local, or for a provisional case")
+    co_handlers: list[dict]
+    deadline: ExplainedDeadline | None
+    rule: dict | None = Field(description="{id, file, line, basis} of the winning rule")
+    difficult: bool
+    reason: str
+
+
+class RankedRule(BaseModel):
+    rank: int = Field(description="1: the winner")
+    id: str
+    file: str
+    line: int
+    event: str
+    area: str
+    grid_type: str | None
+    source: str | None
+    valid_from: str | None
+    valid_to: str | None = Field(description="exclusive, as in the rule file")
+    department: str
+    priority: int
+    precedence: list[int] = Field(description="the precedence key, components named by `key`")
+    outcome: Literal["wins", "lost"]
+    lost_on: str | None = Field(description="the first key component where it is below the winner; id: a tie")
+    why: str
+
+
+class NearMiss(BaseModel):
+    id: str
+    file: str
+    line: int
+    selector: Literal["grid_type", "source", "window"]
+    why: str
+    would_win: bool = Field(description="it outranks the winner: had it matched, it would have decided")
+
+
+class Explanation(BaseModel):
+    """Every rule that matches a case, ranked by the reference matcher, and why the winner won."""
+
+    ruleset: dict
+    case: dict
+    event_path: list[Named]
+    area_path: list[AreaStep]
+    item: dict
+    decision: ExplainedDecision
+    no_match: str | None = Field(description="the no-match policy that applied; null when a rule matched")
+    key: list[str]
+    matching: list[RankedRule]
+    near_misses: list[NearMiss] = Field(description="at most 10, highest rank first")
+    near_misses_total: int
+    agree: bool = Field(description="the compiled winner is the reference's first-ranked rule (false: a bug)")
+
+
 class FieldError(BaseModel):
     field: str = Field(description="JSON pointer to the bad member, e.g. /cases/3/area")
     code: str = Field(description="stable dotted code, e.g. request.unknown_area")

@@ -1,0 +1,26 @@
+"""POST /v1/explain's body: a wire case, read as /v1/dispatch reads it, explained by the core's explain."""
+
+from __future__ import annotations
+
+from dispatch.api.engine import Engine
+from dispatch.api.intake import CaseIn, not_an_object, parse_body, read_case
+from dispatch.api.problems import case_problem
+from dispatch.case import Case, read_reported_at
+from dispatch.explain import explain_case, explanation_dict
+
+
+def explain_body(engine: Engine, body: bytes) -> dict:
+    """The explanation (explain.explanation_dict) of the one case in `body`.
+
+    Raises Problem for a body that is not a case, and CaseError for a case whose codes or
+    time the rule set cannot read: the same codes /v1/dispatch answers with.
+    """
+    doc = parse_body(body)
+    if type(doc) is not dict:
+        raise not_an_object(doc)
+    case = read_case(doc)
+    if type(case) is not CaseIn:
+        raise case_problem(case)
+    ruleset = engine.ruleset
+    moment = read_reported_at(ruleset, case.reported_at)
+    return explanation_dict(explain_case(engine.dispatcher, Case(case.id, case.event, case.area, case.source, moment)))

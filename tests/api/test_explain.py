@@ -1,0 +1,87 @@
+"""POST /v1/explain over real HTTP: the CLI's JSON for a good case, /v1/dispatch's problem codes for a bad one."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from dispatch.case import Case
+from dispatch.dispatcher import Dispatcher
+from dispatch.explain import explain_case, explanation_dict
+from dispatch.load import load_ruleset
+
+T = "2025-12-01T08:00:00+08:00"
+
+
+def case(**over) -> dict:
+    base = {"id": "C1", "event": "06010002", "area": "110115005201", "source": "grid", "reported_at": T}
+    base.update(over)
+    return {k: v for k, v in base.items() if v is not ...}
+
+
+@pytest.fixture(scope="module")
+def local(server) -> Dispatcher:
+    return Dispatcher(load_ruleset(server.settings.rules))
+
+
+def test_good_case_answers_the_explanation_the_cli_prints(client, local):
+    r = client.post("/v1/explain", case())
+    assert r.status == 200 and r.headers["content-type"] == "application/json"
+    doc = r.json
+    want = explanation_dict(explain_case(local, Case("C1", "06010002", "110115005201", "grid", datetime.fromisoformat(T))))
+    assert doc == json.loads(json.dumps(want, ensure_ascii=False))
+    assert r.headers["dispatch-ruleset"] == doc["ruleset"]["version"]
+    assert doc["decision"]["rule"]["id"] == "MUN-2" and doc["agree"] is True
+    assert [m["id"] for m in doc["matching"]] == ["MUN-2", "MUN-1"]
+    # the decision is the one /v1/dispatch gives
+    d = client.dispatch(case()).json
+    assert (d["status"], d["department"], d["rule"]["id"]) == (
+        doc["decision"]["status"], doc["decision"]["department"], doc["decision"]["rule"]["id"])  # fmt: skip
+
+
+def test_no_rule_and_no_time(client):
+    doc = client.post("/v1/explain", case(event="12001001", reported_at=...)).json
+    assert doc["decision"]["status"] == "provisional" and doc["matching"] == []
+    assert doc["no_match"].startswith("no rule matches and the item is urgent")
+    assert doc["decision"]["local"]["department"] == "gov-110115005"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        (case(area="nowhere"), 422, "request.unknown_area", "/area"),
+        (case(event="99"), 422, "request.unknown_event", "/event"),
+        (case(source="fax"), 422, "request.unknown_source", "/source"),
+        (case(reported_at="yesterday"), 422, "request.bad_time", "/reported_at"),
+        (case(id=...), 422, "request.invalid", "/id"),
+        (case(area=7), 422, "request.invalid", "/area"),
+        ([case()], 422, "request.invalid", ""),
+    ],
+)
+def test_bad_case_answers_the_dispatch_problem(client, body, status, code, field):
+    r = client.post("/v1/explain", body)
+    assert r.status == status and r.headers["content-type"] == "application/problem+json"
+    doc = r.json
+    assert doc["code"] == code and doc["type"] == f"urn:dispatch:problem:{code}"
+    assert doc["errors"][0]["field"] == field
+    if isinstance(body, dict) and code != "request.invalid":
+        same = client.dispatch(body).json
+        assert (same["code"], same["errors"][0]["field"]) == (code, field)
+
+
+def test_malformed_json_is_400_and_other_media_415(client):
+    r = client.post("/v1/explain", '{"id": "C1", ', headers={"content-type": "application/json"})
+    assert r.status == 400 and r.json["code"] == "request.malformed_json"
+    r = client.post("/v1/explain", json.dumps(case()), headers={"content-type": "text/plain"})
+    assert r.status == 415 and r.json["code"] == "request.unsupported_media_type"
+
+
+def test_explain_is_in_the_openapi_description(client):
+    spec = client.get("/openapi.json").json
+    op = spec["paths"]["/v1/explain"]["post"]
+    assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CaseIn")
+    assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Explanation")
+    assert {"400", "415", "422"} <= set(op["responses"])
+    assert "Explanation" in spec["components"]["schemas"]
