@@ -241,7 +241,9 @@ def run_golden(dispatcher: Dispatcher, cases: list[GoldenCase], path: str = "", 
 def _failure_lines(o: Outcome) -> list[str]:
     c = o.case
     head = f"FAIL {c.id} ({c.place})" + (f": {c.note}" if c.note else "")
-    lines = [head, f"  case      {c.event} at {c.area} from {c.source}, reported {c.reported_at.isoformat()}"]
+    lines = [head]
+    if not o.explanation:  # the explanation starts with the case
+        lines.append(f"  case      {c.event} at {c.area} from {c.source}, reported {c.reported_at.isoformat()}")
     lines += ["  " + line for line in o.diff()]
     if o.explanation:
         lines += ["  | " + line if line else "  |" for line in o.explanation.splitlines()]
