@@ -36,13 +36,13 @@ def aware(ruleset: RuleSet, moment: datetime) -> datetime:
     return moment
 
 
-def read_reported_at(ruleset: RuleSet, text: str | None, now: datetime | None = None) -> datetime:
-    """An ISO 8601 report time (a date alone is its midnight); None: `now` (default: this second).
+def read_reported_at(ruleset: RuleSet, text: str | None) -> datetime:
+    """An ISO 8601 report time (a date alone is its midnight); None: now, in the rule set's zone.
 
     Raises CaseError request.bad_time naming the text: the same code the service answers.
     """
     if text is None:
-        return now or datetime.now(ZoneInfo(ruleset.manifest.timezone)).replace(microsecond=0)
+        return datetime.now(ZoneInfo(ruleset.manifest.timezone)).replace(microsecond=0)
     try:
         return datetime.fromisoformat(text)
     except (ValueError, TypeError):
