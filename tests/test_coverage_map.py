@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections import Counter
 from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
@@ -24,7 +25,7 @@ from dispatch.case import Case
 from dispatch.cli import EXIT_CANNOT_RUN, EXIT_OK, main
 from dispatch.coverage.matrix import STATUSES, CoverageMap, coverage_map, read_coverage_map
 from dispatch.coverage.render import display_width, map_document, render_text
-from dispatch.coverage.scale import colour_of, percent_label
+from dispatch.coverage.scale import colour_of, percent_label, share_of
 from dispatch.dispatcher import Dispatcher
 from dispatch.history import History, read_history
 from dispatch.load import load_ruleset
@@ -299,7 +300,7 @@ def test_png_shows_a_0_and_a_100_percent_cell_in_their_colours(make_ruleset, tmp
     pytest.importorskip("matplotlib")
     from PIL import Image
 
-    from dispatch.coverage.heatmap import DPI, heatmap_figure
+    from dispatch.coverage.heatmap import heatmap_figure, save_png, with_totals
 
     # 06 has a rule for everything: 100 %; 11 (urgent gas leaks) none: 0 % (provisional)
     header = (
@@ -314,7 +315,7 @@ def test_png_shows_a_0_and_a_100_percent_cell_in_their_colours(make_ruleset, tmp
     assert shares[0, :, 0].tolist() == shares[0].sum(axis=1).tolist() and shares[1, :, 0].sum() == 0
     fig = heatmap_figure(cmap)
     path = tmp_path / "map.png"
-    fig.savefig(path, format="png", dpi=DPI)
+    save_png(fig, path)
     image = Image.open(path)
     assert image.format == "PNG" and 300 <= image.width <= 4000 and 200 <= image.height <= 3000
     rgb = image.convert("RGB")
@@ -326,11 +327,15 @@ def test_png_shows_a_0_and_a_100_percent_cell_in_their_colours(make_ruleset, tmp
 
     def near(got, colour: str) -> bool:
         want = tuple(int(colour[k : k + 2], 16) for k in (1, 3, 5))
-        return max(abs(a - b) for a, b in zip(got, want, strict=True)) <= 12
+        return max(abs(a - b) for a, b in zip(got, want, strict=True)) <= 16  # 256 colours, a LUT of 256
 
     full, empty = pixel(0, 0), pixel(1, 0)
     assert full != empty
     assert near(full, colour_of(1.0)) and near(empty, colour_of(0.0))
+    # every cell, totals too (75 % here), in the colour the HTML page gives it
+    for r, row in enumerate(with_totals(shares)):
+        for c, counts in enumerate(row):
+            assert near(pixel(r, c), colour_of(share_of(int(counts[0]), int(counts.sum())))), (r, c)
 
 
 def test_axis_labels_are_codes_without_a_cjk_font(daxing):
@@ -407,3 +412,17 @@ def test_cli_without_matplotlib_draws_html_but_refuses_png(tmp_path):
     assert refused.returncode == EXIT_CANNOT_RUN
     assert "pip install 'dispatch[plot]'" in refused.stderr and refused.stdout == ""
     assert not (tmp_path / "c.png").exists()
+
+
+def test_png_with_names_draws_without_glyph_warnings(daxing, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from dispatch.coverage import heatmap
+
+    # a "CJK" font that has no Chinese glyph: every name would warn once per glyph
+    monkeypatch.setattr(heatmap, "cjk_font", lambda: "DejaVu Sans")
+    fig = heatmap.heatmap_figure(daxing)
+    assert "001 兴丰街道" in [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        heatmap.save_png(fig, tmp_path / "names.png")
+    assert (tmp_path / "names.png").stat().st_size > 10_000
