@@ -426,3 +426,20 @@ def test_png_with_names_draws_without_glyph_warnings(daxing, tmp_path, monkeypat
         warnings.simplefilter("error")
         heatmap.save_png(fig, tmp_path / "names.png")
     assert (tmp_path / "names.png").stat().st_size > 10_000
+
+
+def test_cases_with_unknown_codes_are_counted_apart(capsys, tmp_path):
+    history = tmp_path / "cases.csv"
+    history.write_text(
+        "id,event,area,source,reported_at\n"
+        "c1,06010001,110115005001,grid,2026-03-01T08:00:00+08:00\n"
+        "c2,99999999,110115005001,grid,2026-03-01T08:00:00+08:00\n"
+        "c3,06010001,nowhere,grid,2026-03-01T08:00:00+08:00\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, str(MINI), "--cases", str(history), "--at", "2026-03-01", "--top", "0")
+    assert code == EXIT_OK
+    assert "(100.0% auto; 1 auto, 0 provisional, 0 manual); 2 cases with unknown codes skipped" in out
+    assert "worst gaps" not in out  # --top 0: no list
+    doc = json.loads(run(capsys, str(MINI), "--cases", str(history), "--format", "json")[1])
+    assert doc["unknown_cases"] == {"event": 1, "area": 1, "source": 0} and doc["cases"]["total"]["auto"] == 1

@@ -121,11 +121,12 @@ def render_html(cmap: CoverageMap, top: int = 20) -> str:
         ]
     gaps = cmap.gaps(top)
     by = "case volume" if cmap.cases is not None else "cells (no case history given)"
-    parts += [
-        f"<h2>Worst gaps: items x {level}s that do not dispatch automatically, by {by}</h2>",
-        _gaps_table(gaps, cmap.cases is not None) if gaps else "<p>none</p>",
-        "</body></html>",
-    ]
+    if top:
+        parts += [
+            f"<h2>Worst gaps: items x {level}s that do not dispatch automatically, by {by}</h2>",
+            _gaps_table(gaps, cmap.cases is not None) if gaps else "<p>none</p>",
+        ]
+    parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 

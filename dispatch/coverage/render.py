@@ -147,7 +147,8 @@ def render_text(cmap: CoverageMap, top: int = 20) -> str:
         lines += _table(cmap, [[str(n) for n in row] + [str(row.sum())] for row in counts],
                         [str(n) for n in counts.sum(axis=0)] + [str(counts.sum())], "category")  # fmt: skip
     lines += ["", *_legend(f"{level}s:", [f"{t.short} {t.name}" for t in cmap.towns])]
-    lines += ["", *render_gaps(cmap, top)]
+    if top:
+        lines += ["", *render_gaps(cmap, top)]
     return "\n".join(lines)
 
 
