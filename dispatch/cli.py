@@ -132,6 +132,69 @@ def _add_explain_and_test(commands) -> None:
                       help="fail unless this share of the rules decides at least one golden case")  # fmt: skip
     test.add_argument("--format", choices=("text", "json"), default="text")
     test.set_defaults(run=_test)
+def _coverage(args: argparse.Namespace) -> int:
+    from dispatch.coverage.matrix import read_coverage_map
+    from dispatch.coverage.render import render_json, render_text
+
+    if not Path(args.rules).is_dir():
+        print(f"dispatch coverage: {args.rules}: not a directory", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if args.cases and not Path(args.cases).is_file():
+        print(f"dispatch coverage: {args.cases}: no such file", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if args.png:
+        from dispatch.coverage.heatmap import PlotUnavailable, require_matplotlib
+
+        try:
+            require_matplotlib()
+        except PlotUnavailable as err:
+            print(f"dispatch coverage: {err}", file=sys.stderr)
+            return EXIT_CANNOT_RUN
+    cmap, diagnostics = read_coverage_map(args.rules, cases=args.cases, at=args.at)
+    if cmap is None:
+        for d in diagnostics:
+            print(d, file=sys.stderr)
+        print(f"dispatch coverage: cannot run on {args.rules}: fix the errors above", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    render = {"text": render_text, "json": render_json}[args.format]
+    print(render(cmap, args.top))
+    try:
+        if args.png:
+            from dispatch.coverage.heatmap import write_png
+
+            write_png(cmap, args.png)
+            print(f"wrote {args.png}", file=sys.stderr)
+        if args.html:
+            from dispatch.coverage.page import write_html
+
+            write_html(cmap, args.html, args.top)
+            print(f"wrote {args.html}", file=sys.stderr)
+    except OSError as err:
+        print(f"dispatch coverage: cannot write: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    return EXIT_OK
+
+
+def _add_coverage(commands) -> None:
+    coverage = commands.add_parser(
+        "coverage", help="the event category x town map of what dispatches automatically: table, PNG, HTML"
+    )
+    add = coverage.add_argument
+    add("rules", nargs="?", default=DEFAULT_RULES, help=f"rule-set directory (default {DEFAULT_RULES})")
+    add("--cases", metavar="FILE", help="case history CSV: add the map by case volume")
+    add("--at", metavar="DATE", type=date.fromisoformat, help="day of the cell counts (default today)")
+    add("--png", metavar="FILE", help="draw the heatmap as a PNG picture (needs dispatch[plot])")
+    add("--html", metavar="FILE", help="write the map as one self-contained HTML page")
+    add("--format", choices=("text", "json"), default="text", help="text for people, json for machines")
+    add("--top", metavar="N", type=_count, default=20, help="how many gaps to list (default 20)")
+    coverage.set_defaults(run=_coverage)
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is negative")
+    return number
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -175,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--at", metavar="DATE", type=date.fromisoformat, help="day of the cell coverage (default today)")
     check.set_defaults(run=_check)
     _add_explain_and_test(commands)
+    _add_coverage(commands)
     _add_serve(commands)
     return parser
 
