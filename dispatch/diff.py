@@ -113,6 +113,7 @@ class Replay:
     moves      old -> new department, most cases first
     load       department -> (old cases, new cases), for every department that has some
     statuses   (old status, new status) -> cases, for the cases whose status changes
+    moved_at   int64[moved]: the positions in the history of the cases that move
     """
 
     path: str
@@ -124,6 +125,7 @@ class Replay:
     moves: list[Move]
     load: dict[str, tuple[int, int]]
     statuses: dict[tuple[str, str], int]
+    moved_at: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,7 +489,7 @@ def replay_cases(shared: _Shared, history: CaseColumns) -> Replay:
         keys, starts, counts = np.unique(key[order], return_index=True, return_counts=True)
         for kv, st, ct in zip(keys.tolist(), starts.tolist(), counts.tolist(), strict=True):
             frm, to = divmod(kv, len(names) + 2)
-            examples = [history.ids[x] for x in m[order[st : st + EXAMPLES]].tolist()]
+            examples = [history.ids[x] for x in m[order[st : st + min(ct, EXAMPLES)]].tolist()]
             moves.append(Move(dept_code(frm - 2), dept_code(to - 2), ct, examples))
         moves.sort(key=lambda mv: (-mv.cases, mv.old, mv.new))
     load: dict[str, tuple[int, int]] = {}
@@ -501,4 +503,5 @@ def replay_cases(shared: _Shared, history: CaseColumns) -> Replay:
         path=history.path, cases=n, replayed=int(either.sum()), unknown={"old": a.unknown, "new": b.unknown},
         moved=int(moved.sum()), reworded=reworded, moves=moves,
         load=dict(sorted(load.items(), key=lambda kv: (-abs(kv[1][1] - kv[1][0]), kv[0]))), statuses=statuses,
+        moved_at=m,
     )  # fmt: skip
