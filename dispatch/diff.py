@@ -205,19 +205,23 @@ def diff_rulesets(old_root: str | Path, new_root: str | Path, cases: str | Path 
     """
     started = time.perf_counter()
     old, new = load_side(old_root, "old"), load_side(new_root, "new")
+    timings = {"rulesets": time.perf_counter() - started}
     history = None
     if cases is not None:
+        t = time.perf_counter()
         try:
             history = read_case_columns(cases)
         except HistoryError as err:
             raise CannotDiff(f"case history {cases}", err.diagnostics) from None
-    return diff_sides(old, new, history, at, started)
+        timings["history"] = time.perf_counter() - t
+    return diff_sides(old, new, history, at, started, timings)
 
 
 def diff_sides(old: Side, new: Side, history: CaseColumns | None = None, at: date | None = None,
-               started: float | None = None) -> DiffReport:  # fmt: skip
+               started: float | None = None, timings: dict[str, float] | None = None) -> DiffReport:  # fmt: skip
+    """The diff of two loaded rule sets (and a history read); `timings` gathers seconds by stage."""
     started = time.perf_counter() if started is None else started
-    timings = {"load": time.perf_counter() - started}
+    timings = dict(timings or {})
     shared = _Shared(old, new)
     t = time.perf_counter()
     cells = diff_cells(shared, at)
@@ -293,19 +297,25 @@ class _Shared:
     def outcome_id(self, outcome: Outcome) -> int:
         return self._outcomes.setdefault(outcome, len(self._outcomes))
 
-    def outcomes(self, side: Side, rules: np.ndarray, items: np.ndarray, areas: list[str]) -> np.ndarray:
-        """int64[n] outcome ids of (winning rule index, item index, area code) triples, through decide()."""
-        out = np.empty(len(rules), dtype=np.int64)
-        cache: dict[tuple[int, int, str | None], int] = {}
+    def outcomes(self, side: Side, rules: np.ndarray, items: np.ndarray, cols: np.ndarray, area_of) -> np.ndarray:
+        """int64[n] outcome ids of (winning rule, item, column) index triples.
+
+        The outcome depends only on the rule, the item and the local government of the
+        column's areas: decide() runs once for each distinct triple of those, on the
+        area `area_of(j)` of the first record j that has it.
+        """
+        if not len(rules):
+            return np.zeros(0, dtype=np.int64)
         rs, codes = side.ruleset, side.dispatcher.tables.items
-        for j, (r, i, area) in enumerate(zip(rules.tolist(), items.tolist(), areas, strict=True)):
-            key = (r, i, rs.local_department(area))
-            oid = cache.get(key)
-            if oid is None:
-                case = Case("", codes[i], area, "", datetime(2000, 1, 1))
-                oid = cache[key] = self.outcome_id(outcome_of(rs, case, rs.rules[r] if r >= 0 else None))
-            out[j] = oid
-        return out
+        govs = (self.col_gov_a if side is self.old else self.col_gov_b)[cols].astype(np.int64) + 1
+        key = ((rules.astype(np.int64) + 1) * len(codes) + items) * (len(self.depts) + 1) + govs
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        ids = np.empty(len(first), dtype=np.int64)
+        for u, j in enumerate(first.tolist()):
+            r, i = int(rules[j]), int(items[j])
+            case = Case("", codes[i], area_of(j), "", datetime(2000, 1, 1))
+            ids[u] = self.outcome_id(outcome_of(rs, case, rs.rules[r] if r >= 0 else None))
+        return ids[inverse.reshape(-1)]
 
 
 def outcome_of(ruleset: RuleSet, case: Case, rule: Rule | None) -> Outcome:
@@ -363,23 +373,21 @@ def diff_cells(shared: _Shared, at: date | None = None) -> CellDiff:
         return CellDiff(0, 0, 0, stretches, [])
     rec, redecided = _candidates(old, new, shared, items, pairs, srcs, day_points, item_same, pair_same, pair_weight)
     k, p, s, d, ra, rb = (rec[:, j] for j in range(6))
-    areas = [pair_area[x] for x in p.tolist()]
-    oa = shared.outcomes(old, ra, items[k, 0], areas)
-    ob = shared.outcomes(new, rb, items[k, 1], areas)
+    oa = shared.outcomes(old, ra, items[k, 0], pairs[p, 0], lambda j: pair_area[p[j]])
+    ob = shared.outcomes(new, rb, items[k, 1], pairs[p, 1], lambda j: pair_area[p[j]])
     changed = oa != ob
     cells = pair_weight[p] * np.where(s < 0, len(srcs), 1) * np.where(d < 0, len(day_points), 1)
     same_rule = shared.rid_a[ra + 1] == shared.rid_b[rb + 1]
     redecided += int(cells[~changed & ~same_rule].sum())
     pick = np.flatnonzero(changed)
+    # the changes themselves: (old rule, new rule, old outcome, new outcome), numbered
+    what = np.stack([ra[pick], rb[pick], oa[pick], ob[pick]], axis=1).astype(np.int64)
+    kinds, change_of = np.unique(what, axis=0, return_inverse=True)
     outcome_list = list(shared._outcomes)
-    groups = group_cells(
-        new.ruleset, shared.items, common, area_pair, shared.sources, stretches,
-        k[pick], p[pick], s[pick], d[pick],
-        old_rules=[old.ruleset.rules[r] if r >= 0 else None for r in ra[pick].tolist()],
-        new_rules=[new.ruleset.rules[r] if r >= 0 else None for r in rb[pick].tolist()],
-        old_outcomes=[outcome_list[o] for o in oa[pick].tolist()],
-        new_outcomes=[outcome_list[o] for o in ob[pick].tolist()],
-    )  # fmt: skip
+    changes = [(outcome_list[o_a], outcome_list[o_b], old.ruleset.rules[r_a] if r_a >= 0 else None,
+                new.ruleset.rules[r_b] if r_b >= 0 else None) for r_a, r_b, o_a, o_b in kinds.tolist()]  # fmt: skip
+    groups = group_cells(new.ruleset, shared.items, common, area_pair, shared.sources, stretches,
+                         k[pick], p[pick], s[pick], d[pick], change_of.reshape(-1), changes)  # fmt: skip
     return CellDiff(compared, int(cells[pick].sum()), redecided, stretches, groups)
 
 
@@ -474,8 +482,8 @@ def replay_cases(shared: _Shared, history: CaseColumns) -> Replay:
     j = np.flatnonzero(maybe)
     reworded = 0
     if j.size:
-        areas = [history.areas[x] for x in j.tolist()]
-        reworded = int((shared.outcomes(old, ra[j], ia[j], areas) != shared.outcomes(new, rb[j], ib[j], areas)).sum())
+        oa = shared.outcomes(old, ra[j], ia[j], ca[j], lambda x: history.areas[j[x]])
+        reworded = int((oa != shared.outcomes(new, rb[j], ib[j], cb[j], lambda x: history.areas[j[x]])).sum())
     names = shared.depts
 
     def dept_code(x: int) -> str:

@@ -162,9 +162,8 @@ def _text_cases(report: DiffReport, r: Replay) -> list[str]:
             out.append(f"            unknown to the {side} set: " + ", ".join(f"{v:,} by {k}" for k, v in unknown.items()))
     if r.moves:
         out.append("    moves")
-        width = max(len(_dept_words(report, m.old)) for m in r.moves[:TEXT_MOVES])
-        for m in r.moves[:TEXT_MOVES]:
-            out.append(f"      {_dept_words(report, m.old):<{width}} -> {_dept_words(report, m.new)}: {m.cases:,}"
+        for m in r.moves[:TEXT_MOVES]:  # no padding: names are Chinese, two columns a character
+            out.append(f"      {m.cases:>9,}  {_dept_words(report, m.old)} -> {_dept_words(report, m.new)}"
                        f"  e.g. {', '.join(m.examples)}")  # fmt: skip
         if len(r.moves) > TEXT_MOVES:
             out.append(f"      ... {len(r.moves) - TEXT_MOVES} more moves")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -82,11 +83,11 @@ class CaseColumns:
     """
 
     path: str
-    ids: list[str]
-    events: list[str]
-    areas: list[str]
-    sources: list[str]
-    stamps: list[str]
+    ids: Sequence[str]
+    events: Sequence[str]
+    areas: Sequence[str]
+    sources: Sequence[str]
+    stamps: Sequence[str]
     lines: np.ndarray
 
     def __len__(self) -> int:
@@ -120,15 +121,18 @@ def read_case_columns(path: str | Path) -> CaseColumns:
     enabled = gc.isenabled()
     gc.disable()  # a million small lists: the collector would walk them again and again
     try:
+        spaced = " " in body or "\t" in body
+        strip = spaced and _EDGE_SPACE.search(body) is not None  # a regex over 60 MB costs seconds
         rows = body.split("\n")
+        del data, text, body  # a million cases are a gigabyte of str objects at the peak: free what we can
         if rows and not rows[-1]:
             rows.pop()  # the last line's end
         lines = np.arange(2, len(rows) + 2, dtype=np.int32)
-        spaced = " " in body or "\t" in body
         if "" in rows or (spaced and any(not r.strip() for r in rows)):
             keep = [j for j, r in enumerate(rows) if r.strip()]
             rows, lines = [rows[j] for j in keep], lines[keep]
         fields = [r.split(",") for r in rows]
+        del rows
         width = len(names)
         bad = [j for j, f in enumerate(fields) if len(f) != width]
         for j in bad[:100]:
@@ -137,8 +141,8 @@ def read_case_columns(path: str | Path) -> CaseColumns:
         if problems:
             raise HistoryError(problems)
         columns = list(zip(*fields, strict=True)) if fields else [()] * width
-        strip = spaced and _EDGE_SPACE.search(body) is not None  # a regex over 60 MB costs seconds
-        picked = [list(map(str.strip, c) if strip else c) for c in (columns[names.index(n)] for n in HISTORY_COLUMNS)]
+        del fields
+        picked = [list(map(str.strip, c)) if strip else c for c in (columns[names.index(n)] for n in HISTORY_COLUMNS)]
     finally:
         if enabled:
             gc.enable()

@@ -72,25 +72,24 @@ class _Forest:
         has_parent = self.parent >= 0
         top = full.copy()
         top[:, has_parent] &= ~full[:, self.parent[has_parent]]
-        found = []
-        for row, member in zip(top, members, strict=True):
-            roots = np.flatnonzero(row)
-            covered = np.zeros(n + 1, dtype=np.int32)
-            np.add.at(covered, roots, 1)
-            np.add.at(covered, self.end[roots], -1)
-            lone = np.flatnonzero(member & (np.cumsum(covered[:n]) == 0))
-            found.append((tuple(roots.tolist()), tuple(lone.tolist())))
-        return found
+        # covered: inside some root's subtree; +1 at each root, -1 at its end, summed along the row
+        rows, cols = np.nonzero(top)
+        edges = np.zeros((members.shape[0], n + 1), dtype=np.int32)
+        edges[rows, cols] += 1
+        np.add.at(edges, (rows, self.end[cols]), -1)
+        lone = members & (np.cumsum(edges[:, :n], axis=1) == 0)
+        return [(tuple(np.flatnonzero(r).tolist()), tuple(np.flatnonzero(x).tolist())) for r, x in zip(top, lone, strict=True)]
 
 
 def group_cells(ruleset: RuleSet, items: Sequence[str], areas: Sequence[str], area_pair: np.ndarray,
                 sources: Sequence[str], stretches: Sequence, k: np.ndarray, p: np.ndarray, s: np.ndarray,
-                d: np.ndarray, old_rules: list[Rule | None], new_rules: list[Rule | None], old_outcomes: list,
-                new_outcomes: list) -> list[CellGroup]:  # fmt: skip
+                d: np.ndarray, change_of: np.ndarray, changes: list[tuple]) -> list[CellGroup]:  # fmt: skip
     """Changed-cell records (see kernels.diff_cells) as CellGroups, most cells first.
 
     items: common item codes (by k); areas: common area codes in the new tree's pre-order,
-    area_pair[j] the class of areas[j] (by p); s, d: source and stretch, -1 for all.
+    area_pair[j] the class of areas[j] (by p); s, d: source and stretch, -1 for all;
+    change_of[j]: the record's change, an index into `changes`, each (old outcome, new
+    outcome, old rule, new rule).
     """
     if not len(k):
         return []
@@ -113,13 +112,6 @@ def group_cells(ruleset: RuleSet, items: Sequence[str], areas: Sequence[str], ar
     np.cumsum(pair_ptr, out=pair_ptr)
     pair_areas = area_positions[by_pair]
 
-    changes: dict[tuple, int] = {}
-    change_of = np.fromiter(
-        (changes.setdefault((id(ro), id(rn), oo, on), len(changes))
-         for ro, rn, oo, on in zip(old_rules, new_rules, old_outcomes, new_outcomes, strict=True)),
-        np.int64, len(k),
-    )  # fmt: skip
-    first_of_change = {c: j for j, c in reversed(list(enumerate(change_of.tolist())))}
     all_sources, all_stretches = tuple(range(len(sources))), tuple(range(len(stretches)))
     lines: dict[tuple, list] = {}  # (change, event roots, (area roots, lone areas)) -> [(sources, stretches, ...)]
     key = (change_of * (len(sources) + 1) + (s + 1)) * (len(stretches) + 1) + (d + 1)
@@ -136,12 +128,12 @@ def group_cells(ruleset: RuleSet, items: Sequence[str], areas: Sequence[str], ar
             lines.setdefault((change, ev_roots, ar_roots), []).append([src, day, n_items, n_areas])
     groups = []
     for (change, ev_roots, ar_roots), parts in lines.items():
-        j = first_of_change[change]
+        old, new, old_rule, new_rule = changes[change]
         for src, day, n_items, n_areas in _merge(parts):
             groups.append(CellGroup(
                 tuple(ev_forest.codes[x] for x in ev_roots), tuple(ar_forest.codes[x] for x in ar_roots[0]),
-                tuple(ar_forest.codes[x] for x in ar_roots[1]), tuple(sources[x] for x in src), day, old_outcomes[j], new_outcomes[j], old_rules[j], new_rules[j],
-                n_items, n_areas,
+                tuple(ar_forest.codes[x] for x in ar_roots[1]), tuple(sources[x] for x in src), day, old, new,
+                old_rule, new_rule, n_items, n_areas,
             ))  # fmt: skip
     groups.sort(key=lambda g: (-g.cells, g.events, g.areas, g.sources, g.stretches))
     return groups
@@ -162,10 +154,11 @@ def _collapse(k, p, item_pos, pair_ptr, pair_areas, ev_forest, ar_forest, n_even
     for u, cover in enumerate(ar_forest.roots(members)):
         by_cover.setdefault(cover, []).append(int(ks[u]))
         area_counts.setdefault(cover, int(members[u].sum()))
-    for cover, item_ks in by_cover.items():
-        picked = np.zeros((1, n_events), dtype=bool)
-        picked[0, item_pos[item_ks]] = True
-        yield ev_forest.roots(picked)[0][0], cover, len(item_ks), area_counts[cover]
+    picked = np.zeros((len(by_cover), n_events), dtype=bool)
+    for row, item_ks in enumerate(by_cover.values()):
+        picked[row, item_pos[item_ks]] = True
+    for (cover, item_ks), (ev_roots, _) in zip(by_cover.items(), ev_forest.roots(picked), strict=True):
+        yield ev_roots, cover, len(item_ks), area_counts[cover]
 
 
 def _merge(parts: list[list]) -> list[tuple]:
