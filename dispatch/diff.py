@@ -166,7 +166,7 @@ def limit_breaches(report: DiffReport, max_moved: int | None = None, allow: set[
     found = []
     moved = report.replay.moved if report.replay else 0
     if max_moved is not None and moved > max_moved:
-        found.append(f"{moved} cases move department, more than --max-moved {max_moved}")
+        found.append(f"{moved:,} cases move department, more than --max-moved {max_moved:,}")
     if allow is not None:
         governments = set(report.old.ruleset.governors.values()) | set(report.new.ruleset.governors.values())
         allowed = set(allow) | (governments if LOCAL in allow else set())
@@ -182,7 +182,7 @@ def limit_breaches(report: DiffReport, max_moved: int | None = None, allow: set[
                     outside_cases[code] += m.cases
         for code in sorted(set(touched) | set(outside_cases)):
             found.append(f"department {code} ({report.department_name(code)}) is outside --allow-departments: "
-                         f"{touched[code]} changed cells, {outside_cases[code]} moved cases")  # fmt: skip
+                         f"{touched[code]:,} changed cells, {outside_cases[code]:,} moved cases")  # fmt: skip
     return found
 
 

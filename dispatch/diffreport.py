@@ -9,7 +9,7 @@ from dispatch.diff import MANUAL, UNKNOWN, CannotDiff, CellDiff, DiffReport, Out
 from dispatch.model import Rule
 from dispatch.subtrees import CellGroup
 
-TEXT_GROUPS, TEXT_MOVES, TEXT_LOAD = 20, 15, 15  # rows shown in text; JSON has every row
+TEXT_GROUPS, TEXT_MOVES, TEXT_LOAD = 12, 15, 15  # rows shown in text; JSON has every row
 MD_ROWS = 10
 
 
@@ -142,9 +142,9 @@ def _text_cells(report: DiffReport) -> list[str]:
     out.append(f"            a cell: item x area x source x day stretch ({len(c.stretches)} stretches"
                f" between the rule sets' window bounds); {len(c.groups)} groups of subtrees")  # fmt: skip
     for g in c.groups[:TEXT_GROUPS]:
-        out.append(f"    {g.cells:>11,}  {_events_words(report, g)}")
+        out.append(f"    {g.cells:>11,}  {_events_words(report, g)} | {_sources_words(report, g.sources)}"
+                   f" | {_stretch_words(c, g.stretches)}")  # fmt: skip
         out.append(f"{'':17}x {_areas_words(report, g)}")
-        out.append(f"{'':17}| {_sources_words(report, g.sources)} | {_stretch_words(c, g.stretches)}")
         out.append(f"{'':17}{_outcome_words(report, g.old, g.old_rule)}")
         out.append(f"{'':14}-> {_outcome_words(report, g.new, g.new_rule)}")
     cut = c.groups[TEXT_GROUPS:]
@@ -251,33 +251,25 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(report: DiffReport, breaches: list[str]) -> str:
+    """Short enough for a pull-request comment: a summary, the moves and the load shift, the cells folded."""
     c, r = report.cells, report.replay
     verdict = "❌ **FAILED**" if breaches else "✅ **ok**"
-    head = f"{c.changed:,} cells change outcome" + (f", {r.moved:,} of {r.replayed:,} cases move department" if r else "")
+    head = f"{c.changed:,} cells change outcome"
+    if r is not None:
+        head += f", {r.moved:,} of {r.replayed:,} cases move department"
     out = [f"### dispatch diff: {head}", ""]
     codes = report.codes
     out.append(f"{verdict} · `{report.old.root}` ({report.old.ruleset.version}) → `{report.new.root}` "
                f"({report.new.ruleset.version}) · rules by id: {len(codes.rules_added)} added, "
                f"{len(codes.rules_removed)} removed, {len(codes.rules_changed)} changed")  # fmt: skip
-    for b in breaches:
-        out.append(f"- {_cell(b)}")
-    moved_codes = [f"{kind} +{len(codes.added[kind])} −{len(codes.removed[kind])}" for kind in codes.added
-                   if codes.added[kind] or codes.removed[kind]]  # fmt: skip
-    if moved_codes:
-        out.append(f"\nCodes in one set only (not compared): {', '.join(moved_codes)}")
-    if c.groups:
-        out += ["", f"**Cells** ({c.changed:,} of {c.compared:,}: item × area × source × day stretch)", "",
-                "| cells | items | areas | sources | days | old | new |", "|---:|---|---|---|---|---|---|"]  # fmt: skip
-        for g in c.groups[:MD_ROWS]:
-            out.append("| " + " | ".join(_cell(x) for x in (
-                f"{g.cells:,}", _events_words(report, g), _areas_words(report, g), _sources_words(report, g.sources),
-                _stretch_words(c, g.stretches), _outcome_words(report, g.old, g.old_rule, short=True),
-                _outcome_words(report, g.new, g.new_rule, short=True))) + " |")  # fmt: skip
-        _cut(out, c.groups, "groups")
+    out += [f"- {_cell(b)}" for b in breaches]
+    one_side = [f"{kind} +{len(codes.added[kind])} −{len(codes.removed[kind])}" for kind in codes.added
+                if codes.added[kind] or codes.removed[kind]]  # fmt: skip
+    if one_side:
+        out += ["", f"Codes in one set only (not compared): {', '.join(one_side)}"]
     if r is not None and r.moves:
-        out += ["", (f"**Cases** ({r.replayed:,} replayed from `{r.path}`; {r.reworded:,} more keep their department "
-                "but change status, co-handlers or deadline)"), "",
-                "| from | to | cases | e.g. |", "|---|---|---:|---|"]  # fmt: skip
+        out += ["", (f"**Cases** replayed from `{r.path}` ({r.reworded:,} more keep their department but change "
+                "status, co-handlers or deadline)"), "", "| from | to | cases | e.g. |", "|---|---|---:|---|"]  # fmt: skip
         for m in r.moves[:MD_ROWS]:
             out.append(f"| {_cell(_dept_words(report, m.old))} | {_cell(_dept_words(report, m.new))} | {m.cases:,} "
                        f"| {', '.join(m.examples)} |")  # fmt: skip
@@ -292,6 +284,17 @@ def render_markdown(report: DiffReport, breaches: list[str]) -> str:
             out += ["", "Status: " + ", ".join(f"{a} → {b} {n:,}" for (a, b), n in r.statuses.items())]
     elif r is not None:
         out += ["", f"No case of the {r.replayed:,} replayed from `{r.path}` moves department."]
+    if c.groups:
+        out += ["", (f"<details><summary><b>Cells</b>: {c.changed:,} of {c.compared:,} (item × area × source × day "
+                f"stretch) in {len(c.groups)} groups</summary>"), "",
+                "| cells | items | areas | sources | days | old | new |", "|---:|---|---|---|---|---|---|"]  # fmt: skip
+        for g in c.groups[:MD_ROWS]:
+            out.append("| " + " | ".join(_cell(x) for x in (
+                f"{g.cells:,}", _events_words(report, g), _areas_words(report, g), _sources_words(report, g.sources),
+                _stretch_words(c, g.stretches), _outcome_words(report, g.old, g.old_rule, short=True),
+                _outcome_words(report, g.new, g.new_rule, short=True))) + " |")  # fmt: skip
+        _cut(out, c.groups, "groups")
+        out += ["", "</details>"]
     return "\n".join(out)
 
 
