@@ -126,7 +126,7 @@ def render_text(report: DiffReport, breaches: list[str]) -> str:
     out.extend(_text_cells(report))
     if report.replay is not None:
         out.extend(_text_cases(report, report.replay))
-    out.append(_verdict(report, breaches) + f" in {report.seconds:.2f} s")
+    out.append(_verdict(report, breaches) + f" [{report.seconds:.2f} s]")
     return "\n".join(out)
 
 
