@@ -434,3 +434,16 @@ def test_at_compares_one_day(capsys, make_ruleset):
     assert doc["cells"]["changed"] > 0 and doc["cells"]["stretches"] == [{"from": "2026-07-01", "to": "2026-07-02"}]
     _, out, _ = run(capsys, old, new)
     assert "| 12345 | 2026-06-01..2026-09-15" in out
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data())
+def test_wide_area_trees_diff_like_brute_force(data):
+    # more than 64 columns: windowed rules are listed per block of columns, in both sets
+    old = data.draw(rulesets(max_rules=30, max_grids=40))
+    new = _mutated(data, old)
+    report = diff_sides(Side("old", old, Dispatcher(old)), Side("new", new, Dispatcher(new)))
+    items = [c for c in new.events.leaves() if c in set(old.events.leaves())]
+    areas = [c for c in new.areas.order if c in old.areas]
+    want = brute_cells(old, new, items, areas, old.manifest.sources, report.cells.stretches, ends=False)
+    assert expand_groups(report) == want
