@@ -447,3 +447,30 @@ def test_wide_area_trees_diff_like_brute_force(data):
     areas = [c for c in new.areas.order if c in old.areas]
     want = brute_cells(old, new, items, areas, old.manifest.sources, report.cells.stretches, ends=False)
     assert expand_groups(report) == want
+
+
+def test_cases_one_set_cannot_read_move_to_or_from_unknown(capsys, make_ruleset, tmp_path):
+    old = make_ruleset(name="old")
+    new = make_ruleset(name="new")
+    header, rows = read_table(new / "taxonomy.csv")
+    write_table(new / "taxonomy.csv", header, [*rows, ["06042002", "垃圾桶破损", "06042", "", "false", "", "", ""]])
+    rewrite(new / "rules" / "safety.csv", lambda r: None if r["id"] == "SAF-2" else r)  # no rule for K4 then
+    cases = tmp_path / "cases.csv"
+    cases.write_text(CASES + "K6,06042002,110115005,grid,2026-03-05T09:00:00+08:00\nK7,nothing,110115005,grid,2026-03-05\n")
+    code, out, _ = run(capsys, old, new, "--cases", cases, "--format", "json")
+    doc = json.loads(out)["cases"]
+    assert code == EXIT_OK
+    assert doc["cases"] == 7 and doc["replayed"] == 6  # K7 neither set reads
+    assert doc["unknown"] == {"old": {"event": 2, "area": 0, "source": 0}, "new": {"event": 1, "area": 0, "source": 0}}
+    moves = {(m["from"], m["to"]): m["examples"] for m in doc["moves"]}
+    assert moves[(UNKNOWN, MANUAL)] == ["K6"]  # a new item without a rule: to the seat operators
+    assert moves[("dx-yjj", "dx-rq")] == ["K4"]  # SAF-2 gone: SAF-1 (category 11) takes the gas leak
+    assert {(s["from"], s["to"]): s["cases"] for s in doc["statuses"]} == {(UNKNOWN, "manual"): 1}
+
+
+def test_an_empty_history_replays_nothing(capsys, pair, tmp_path):
+    old, new, _ = pair
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,event,area,source,reported_at\n")
+    code, out, _ = run(capsys, old, new, "--cases", empty, "--format", "json")
+    assert code == EXIT_OK and json.loads(out)["cases"]["replayed"] == 0
