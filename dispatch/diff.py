@@ -204,7 +204,15 @@ def diff_rulesets(old_root: str | Path, new_root: str | Path, cases: str | Path 
     `at`: compare the cells of that day only (default: every day stretch).
     """
     started = time.perf_counter()
-    old, new = load_side(old_root, "old"), load_side(new_root, "new")
+    sides, failed = [], []
+    for root, what in ((old_root, "old"), (new_root, "new")):
+        try:
+            sides.append(load_side(root, what))
+        except CannotDiff as err:  # read the other one too: a maintainer fixes both in one round
+            failed.append(err)
+    if failed:
+        raise CannotDiff(" and ".join(e.what for e in failed), [d for e in failed for d in e.diagnostics])
+    old, new = sides
     timings = {"rulesets": time.perf_counter() - started}
     history = None
     if cases is not None:

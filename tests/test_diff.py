@@ -401,6 +401,10 @@ def test_cannot_run(capsys, make_ruleset, pair, tmp_path):
     code, out, _ = run(capsys, bad, new, "--format", "json")
     doc = json.loads(out)
     assert code == EXIT_CANNOT_RUN and not doc["ok"] and doc["diagnostics"][0]["code"]
+    broken = make_ruleset("rule_conflict_outcomes", name="broken")
+    code, out, _ = run(capsys, bad, broken)
+    assert code == EXIT_CANNOT_RUN and "cannot diff: old rule set" in out and " and new rule set " in out
+    assert f"{bad}/areas.csv:12: " in out and f"{broken}/rules/" in out
     broken = tmp_path / "broken.csv"
     broken.write_text(CASES.replace("2026-03-04T13:00:00+08:00", "yesterday"))
     code, out, _ = run(capsys, old, new, "--cases", broken)
