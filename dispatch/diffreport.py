@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from dispatch.diff import MANUAL, UNKNOWN, CannotDiff, CellDiff, DiffReport, Outcome, Replay, Side
+from dispatch.diff import CannotDiff, CellDiff, DiffReport
 from dispatch.model import Rule
+from dispatch.pairing import Outcome, Side
+from dispatch.replay import MANUAL, UNKNOWN, Replay
 from dispatch.subtrees import CellGroup
 
 TEXT_GROUPS, TEXT_MOVES, TEXT_LOAD = 12, 15, 15  # rows shown in text; JSON has every row

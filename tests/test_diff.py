@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 from dispatch.case import Case
 from dispatch.cli import EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK, main
 from dispatch.decision import decide
-from dispatch.diff import MANUAL, UNKNOWN, Side, diff_sides, limit_breaches, load_side
+from dispatch.diff import diff_sides, limit_breaches, load_side
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import CaseError
 from dispatch.history import read_case_columns
 from dispatch.model import LOCAL, RuleSet
+from dispatch.pairing import Side
 from dispatch.reference import dispatch_case, winning_rule
+from dispatch.replay import MANUAL, UNKNOWN
 from dispatch.tree import Tree
 from tests.conftest import read_table, write_table
 from tests.strategies import rulesets
