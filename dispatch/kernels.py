@@ -198,6 +198,20 @@ def lookup_tokens(buf, sep, out, slots, key_blob, key_off):
     return j
 
 
+@njit
+def join_fields(buf, starts, stops, sep, out):
+    """out = the byte ranges buf[starts[j]:stops[j]] joined by `sep`; out has exactly the room."""
+    p = 0
+    for j in range(starts.shape[0]):
+        if j:
+            out[p] = sep
+            p += 1
+        for k in range(starts[j], stops[j]):
+            out[p] = buf[k]
+            p += 1
+    return out
+
+
 @njit_inline
 def _digits(buf, start, count):
     value = 0

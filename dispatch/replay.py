@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dispatch.clock import BAD_DAY, local_days
+from dispatch.clock import BAD_DAY, local_days_joined
 from dispatch.decision import Status
 from dispatch.dispatcher import STATUS_CODES
 from dispatch.errors import Diagnostic, HistoryError, Place
@@ -66,16 +66,17 @@ class _Encoded:
     unknown: dict[str, int]
 
 
-def _encode(side: Side, history: CaseColumns) -> _Encoded:
-    d = side.dispatcher
-    items = d.item_codes.lookup_many(history.events)
-    cols = d.area_codes.lookup_many(history.areas)
-    srcs = d.source_codes.lookup_many(history.sources)
-    days = local_days(history.stamps, side.ruleset.manifest.timezone)
+def _encode(side: Side, history: CaseColumns, joined: dict[str, np.ndarray]) -> _Encoded:
+    """The history's cases in one set's indices; `joined`: the history's columns, each joined once."""
+    d, n = side.dispatcher, len(history)
+    items = d.item_codes.lookup_joined(joined["event"], n)
+    cols = d.area_codes.lookup_joined(joined["area"], n)
+    srcs = d.source_codes.lookup_joined(joined["source"], n)
+    days = local_days_joined(joined["reported_at"], n, side.ruleset.manifest.timezone)
     bad = days == BAD_DAY
     if bad.any():
         raise HistoryError([
-            Diagnostic("value.datetime", f"reported_at {history.stamps[j]!r} is not ISO 8601",
+            Diagnostic("value.datetime", f"reported_at {history.value('reported_at', j)!r} is not ISO 8601",
                        Place(history.path, int(history.lines[j])))
             for j in np.flatnonzero(bad)[:100].tolist()
         ])  # fmt: skip
@@ -100,7 +101,9 @@ def replay_cases(pairing: Pairing, history: CaseColumns) -> Replay:
     Raises HistoryError for a malformed report time (file:line).
     """
     old, new = pairing.old, pairing.new
-    a, b = _encode(old, history), _encode(new, history)
+    joined = {column: history.joined(column) for column in ("event", "area", "source", "reported_at")}
+    a, b = _encode(old, history, joined), _encode(new, history, joined)
+    del joined
     n = len(history)
     sides = []
     for side, enc, rule_dept, col_gov in ((old, a, pairing.rule_dept_a, pairing.col_gov_a),
@@ -122,8 +125,11 @@ def replay_cases(pairing: Pairing, history: CaseColumns) -> Replay:
     j = np.flatnonzero(maybe)
     reworded = 0
     if j.size:
-        oa = pairing.outcomes(old, ra[j], ia[j], ca[j], lambda x: history.areas[j[x]])
-        reworded = int((oa != pairing.outcomes(new, rb[j], ib[j], cb[j], lambda x: history.areas[j[x]])).sum())
+        def area_of(x: int) -> str:
+            return history.value("area", int(j[x]))
+
+        oa = pairing.outcomes(old, ra[j], ia[j], ca[j], area_of)
+        reworded = int((oa != pairing.outcomes(new, rb[j], ib[j], cb[j], area_of)).sum())
     names = pairing.depts
 
     def dept_code(x: int) -> str:
@@ -137,7 +143,7 @@ def replay_cases(pairing: Pairing, history: CaseColumns) -> Replay:
         keys, starts, counts = np.unique(key[order], return_index=True, return_counts=True)
         for kv, st, ct in zip(keys.tolist(), starts.tolist(), counts.tolist(), strict=True):
             frm, to = divmod(kv, len(names) + 2)
-            examples = [history.ids[x] for x in m[order[st : st + min(ct, EXAMPLES)]].tolist()]
+            examples = [history.value("id", x) for x in m[order[st : st + min(ct, EXAMPLES)]].tolist()]
             moves.append(Move(dept_code(frm - 2), dept_code(to - 2), ct, examples))
         moves.sort(key=lambda mv: (-mv.cases, mv.old, mv.new))
     load: dict[str, tuple[int, int]] = {}

@@ -118,9 +118,9 @@ def reference_department(ruleset: RuleSet, case: Case) -> str:
 def brute_moves(old: RuleSet, new: RuleSet, history) -> dict[str, tuple[str, str]]:
     """case id -> (old department, new department) of every case that moves, by the reference."""
     moved = {}
+    ids, events, areas, sources, stamps = (history.column(c) for c in ("id", "event", "area", "source", "reported_at"))
     for j in range(len(history)):
-        moment = datetime.fromisoformat(history.stamps[j])
-        case = Case(history.ids[j], history.events[j], history.areas[j], history.sources[j], moment)
+        case = Case(ids[j], events[j], areas[j], sources[j], datetime.fromisoformat(stamps[j]))
         a, b = reference_department(old, case), reference_department(new, case)
         if a != b:
             moved[case.id] = (a, b)
@@ -171,7 +171,7 @@ def assert_diff_is_exact(old: Side, new: Side, history, items, areas) -> object:
     assert got == want  # and no cell outside the affected ones
     moves = brute_moves(old.ruleset, new.ruleset, history)
     assert moves, "the edit must move some case"
-    assert {history.ids[j] for j in report.replay.moved_at.tolist()} == set(moves)
+    assert {history.value("id", j) for j in report.replay.moved_at.tolist()} == set(moves)
     assert {(m.old, m.new): m.cases for m in report.replay.moves} == dict(Counter(moves.values()))
     for m in report.replay.moves:
         assert all(moves[i] == (m.old, m.new) for i in m.examples)
@@ -424,8 +424,24 @@ def test_history_reads_alike_plain_or_quoted(tmp_path):
     quoted = tmp_path / "quoted.csv"
     quoted.write_text(CASES.replace("K1,", '"K1",'))
     a, b = read_case_columns(plain), read_case_columns(quoted)
-    assert a.sources == b.sources and a.ids == b.ids == ["K1", "K2", "K3", "K4", "K5"]
+    assert a.column("source") == b.column("source") == ["grid", "12345", "grid", "safety", "grid"]
+    assert a.column("id") == b.column("id") == ["K1", "K2", "K3", "K4", "K5"]
     assert a.lines.tolist() == b.lines.tolist() == [2, 3, 4, 5, 6]
+    for column in ("id", "event", "area", "source", "reported_at"):
+        assert a.joined(column).tobytes() == b.joined(column).tobytes()
+
+
+def test_history_fast_path_reads_like_the_csv_reader(tmp_path):
+    # a plain file is cut by numpy; add a quote anywhere and read_csv reads it: same columns
+    text = "reported_at,source,id,area,event\n\n" + "".join(
+        f"2026-03-0{1 + j % 9}T09:00:00+08:00,grid,K{j},110115005,0601000{j % 3}\n" for j in range(40))
+    plain, quoted = tmp_path / "plain.csv", tmp_path / "quoted.csv"
+    plain.write_text(text.rstrip("\n"))  # no line end after the last case
+    quoted.write_text(text.replace("K7,", '"K7",'))
+    a, b = read_case_columns(plain), read_case_columns(quoted)
+    assert len(a) == len(b) == 40 and a.lines.tolist() == b.lines.tolist() == list(range(3, 43))
+    for column in ("id", "event", "area", "source", "reported_at"):
+        assert a.column(column) == b.column(column)
 
 
 def test_at_compares_one_day(capsys, make_ruleset):
