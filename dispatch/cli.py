@@ -27,7 +27,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from dispatch.diff import CannotDiff, diff_rulesets, limit_breaches
+    from dispatch.diff import CannotDiff, diff_rulesets, limit_breaches, unknown_departments
     from dispatch.diffreport import render_cannot, render_json, render_markdown, render_text
 
     for path in (args.old, args.new):
@@ -43,6 +43,10 @@ def _diff(args: argparse.Namespace) -> int:
         print(render_cannot(err, args.format))
         return EXIT_CANNOT_RUN
     allow = set(args.allow_departments) if args.allow_departments is not None else None
+    if allow and unknown_departments(report, allow):
+        print(f"dispatch diff: --allow-departments: no such department: {', '.join(unknown_departments(report, allow))}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CANNOT_RUN
     breaches = limit_breaches(report, args.max_moved, allow)
     if args.format == "json":
         limits = {"max_moved": args.max_moved, "allow_departments": sorted(allow) if allow is not None else None}

@@ -128,6 +128,12 @@ def limit_breaches(report: DiffReport, max_moved: int | None = None, allow: set[
     return found
 
 
+def unknown_departments(report: DiffReport, allow: set[str]) -> list[str]:
+    """Codes of an allow-list that neither rule set defines: a typo would fail every change."""
+    known = set(report.old.ruleset.departments) | set(report.new.ruleset.departments) | {LOCAL}
+    return sorted(set(allow) - known)
+
+
 # -- the diff ---------------------------------------------------------------------------
 
 
