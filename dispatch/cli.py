@@ -195,6 +195,62 @@ def _count(value: str) -> int:
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value!r} is negative")
     return number
+def _diff(args: argparse.Namespace) -> int:
+    from dispatch.diff import CannotDiff, diff_rulesets, limit_breaches, unknown_departments
+    from dispatch.diffreport import render_cannot, render_json, render_markdown, render_text
+
+    for path in (args.old, args.new):
+        if not Path(path).is_dir():
+            print(f"dispatch diff: {path}: not a directory", file=sys.stderr)
+            return EXIT_CANNOT_RUN
+    if args.cases and not Path(args.cases).is_file():
+        print(f"dispatch diff: {args.cases}: no such file", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    try:
+        report = diff_rulesets(args.old, args.new, cases=args.cases, at=args.at)
+    except CannotDiff as err:
+        print(render_cannot(err, args.format))
+        return EXIT_CANNOT_RUN
+    allow = set(args.allow_departments) if args.allow_departments is not None else None
+    if allow and unknown_departments(report, allow):
+        print(f"dispatch diff: --allow-departments: no such department: {', '.join(unknown_departments(report, allow))}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CANNOT_RUN
+    breaches = limit_breaches(report, args.max_moved, allow)
+    if args.format == "json":
+        limits = {"max_moved": args.max_moved, "allow_departments": sorted(allow) if allow is not None else None}
+        print(render_json(report, breaches, limits))
+    else:
+        print((render_markdown if args.format == "markdown" else render_text)(report, breaches))
+    return EXIT_FAILED if breaches else EXIT_OK
+
+
+def _codes(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _add_diff(commands) -> None:
+    diff = commands.add_parser("diff", help="which cells and historic cases two rule sets dispatch differently")
+    diff.add_argument("old", metavar="OLD_DIR", help="the rule set as it is")
+    diff.add_argument("new", metavar="NEW_DIR", help="the rule set as it would be")
+    diff.add_argument("--cases", metavar="FILE", help="case history CSV to replay through both sets")
+    diff.add_argument("--at", metavar="DATE", type=date.fromisoformat,
+                      help="compare the cells of this day only (default: every stretch between window bounds)")
+    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                      help="text for people, json for machines, markdown for a pull-request comment")
+    diff.add_argument("--max-moved", metavar="N", type=_count,
+                      help="exit 1 when more than N cases move department")
+    diff.add_argument("--allow-departments", metavar="CODE[,CODE...]", type=_codes,
+                      help="exit 1 when a changed cell or moved case has an old or new department outside these "
+                           "(@local: every local government)")  # fmt: skip
+    diff.set_defaults(run=_diff)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -239,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_check)
     _add_explain_and_test(commands)
     _add_coverage(commands)
+    _add_diff(commands)
     _add_serve(commands)
     return parser
 

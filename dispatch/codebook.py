@@ -62,6 +62,10 @@ class Codebook:
             buf = np.frombuffer(joined.encode(), dtype=np.uint8)
         except ValueError:  # also UnicodeEncodeError: a lone surrogate; the dict is exact
             return np.fromiter((self.index.get(c, -1) for c in codes), np.int32, n)
+        return self.lookup_joined(buf, n)
+
+    def lookup_joined(self, buf: np.ndarray, n: int) -> np.ndarray:
+        """int32[n] indices of the n codes in `buf` (uint8, joined by SEP, none containing it); -1 unknown."""
         keys = np.empty(n, dtype=np.int32)
         if n:
             kernels.lookup_tokens(buf, SEP, keys, self.slots, self.key_blob, self.key_off)

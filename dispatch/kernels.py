@@ -198,6 +198,20 @@ def lookup_tokens(buf, sep, out, slots, key_blob, key_off):
     return j
 
 
+@njit
+def join_fields(buf, starts, stops, sep, out):
+    """out = the byte ranges buf[starts[j]:stops[j]] joined by `sep`; out has exactly the room."""
+    p = 0
+    for j in range(starts.shape[0]):
+        if j:
+            out[p] = sep
+            p += 1
+        for k in range(starts[j], stops[j]):
+            out[p] = buf[k]
+            p += 1
+    return out
+
+
 @njit_inline
 def _digits(buf, start, count):
     value = 0
@@ -381,3 +395,127 @@ def count_cell_statuses_by_group(counts, grid_cols, grid_group, n_sources, day, 
         for j in range(n):
             counts[item, groups[j], _status(item, cols[j], out[j], rule_is_local, col_has_local, urgent)] += 1
     return counts
+# -- the difference of two compiled rule sets, cell by cell -----------------------------
+
+
+@njit
+def diff_cells(rec, counts, items, pairs, srcs, day_points, class_a, class_b, rid_a, rid_b, item_same, pair_same,
+               pair_weight,
+               base_a, src_row_a, src_plane_a, col_grid_type_a, win_ptr_a, win_ids_a, win_rank_a, win_col_lo_a,
+               win_col_hi_a, win_grid_type_a, win_source_a, win_from_a, win_to_a, rule_by_rank_a,
+               base_b, src_row_b, src_plane_b, col_grid_type_b, win_ptr_b, win_ids_b, win_rank_b, win_col_lo_b,
+               win_col_hi_b, win_grid_type_b, win_source_b, win_from_b, win_to_b, rule_by_rank_b):  # fmt: skip
+    """The cells where two compiled rule sets (a: old, b: new) may answer differently.
+
+    A cell is (common item k, class of common areas p, common source s, day point d);
+    items, pairs and srcs are int32[n, 2]: the (old, new) index of each. Both winners
+    are looked up for every cell; a cell is a candidate unless the two winners have the
+    same outcome class (class_a/class_b, by rule index + 1: department, co-handlers and
+    deadline as written; 0 for no rule), the item the same urgency and deadline
+    (item_same[k]) and the areas the same local government (pair_same[p]): then the
+    outcome is the same for sure; the caller compares candidates exactly.
+
+    Candidates go to rec int32[cap, 6] as (k, p, s, d, old rule, new rule), coarsest
+    first: s = -1 when every source answers alike, d = -1 when every day does. A cell
+    with no windowed rule and no source plane in either set answers alike for every
+    source and day, so it is looked up once. counts int64[2]: [records needed (more than
+    cap: call again with room), cells re-decided by another rule with the same outcome
+    class, weighted by pair_weight].
+    """
+    n_items, n_srcs, n_days = items.shape[0], srcs.shape[0], day_points.shape[0]
+    blocks_a = _blocks(win_ptr_a, base_a.shape[0])
+    blocks_b = _blocks(win_ptr_b, base_b.shape[0])
+    n_pairs = pairs.shape[0]
+    most = n_pairs * n_srcs * n_days
+    ia_arr = np.empty(most, dtype=np.int32)
+    ib_arr = np.empty(most, dtype=np.int32)
+    ca_arr = np.empty(most, dtype=np.int32)
+    cb_arr = np.empty(most, dtype=np.int32)
+    sa_arr = np.empty(most, dtype=np.int32)
+    sb_arr = np.empty(most, dtype=np.int32)
+    d_arr = np.empty(most, dtype=np.int32)
+    out_a = np.empty(most, dtype=np.int32)
+    out_b = np.empty(most, dtype=np.int32)
+    start = np.empty(n_pairs, dtype=np.int64)
+    ns_of = np.empty(n_pairs, dtype=np.int64)
+    nd_of = np.empty(n_pairs, dtype=np.int64)
+    n_rec = counts[0]
+    cap = rec.shape[0]
+    for k in range(n_items):
+        ia, ib = items[k, 0], items[k, 1]
+        by_source = src_row_a[ia].max() >= 0 or src_row_b[ib].max() >= 0
+        n = 0
+        for p in range(n_pairs):
+            ca, cb = pairs[p, 0], pairs[p, 1]
+            cell_a = ia * blocks_a + (ca >> BLOCK_SHIFT)
+            cell_b = ib * blocks_b + (cb >> BLOCK_SHIFT)
+            windowed = win_ptr_a[cell_a + 1] > win_ptr_a[cell_a] or win_ptr_b[cell_b + 1] > win_ptr_b[cell_b]
+            ns = n_srcs if windowed or by_source else 1
+            nd = n_days if windowed else 1
+            start[p], ns_of[p], nd_of[p] = n, ns, nd
+            for s in range(ns):
+                for d in range(nd):
+                    ia_arr[n], ib_arr[n], ca_arr[n], cb_arr[n] = ia, ib, ca, cb
+                    sa_arr[n], sb_arr[n], d_arr[n] = srcs[s, 0], srcs[s, 1], day_points[d]
+                    n += 1
+        match_batch(ia_arr[:n], ca_arr[:n], sa_arr[:n], d_arr[:n], out_a[:n], base_a, src_row_a, src_plane_a,
+                    col_grid_type_a, win_ptr_a, win_ids_a, win_rank_a, win_col_lo_a, win_col_hi_a, win_grid_type_a,
+                    win_source_a, win_from_a, win_to_a, rule_by_rank_a)  # fmt: skip
+        match_batch(ib_arr[:n], cb_arr[:n], sb_arr[:n], d_arr[:n], out_b[:n], base_b, src_row_b, src_plane_b,
+                    col_grid_type_b, win_ptr_b, win_ids_b, win_rank_b, win_col_lo_b, win_col_hi_b, win_grid_type_b,
+                    win_source_b, win_from_b, win_to_b, rule_by_rank_b)  # fmt: skip
+        for p in range(n_pairs):
+            j0, ns, nd = start[p], ns_of[p], nd_of[p]
+            uniform = True
+            for j in range(j0, j0 + ns * nd):
+                if out_a[j] != out_a[j0] or out_b[j] != out_b[j0]:
+                    uniform = False
+                    break
+            if uniform:
+                n_rec = _diff_record(rec, cap, n_rec, counts, k, p, -1, -1, out_a[j0], out_b[j0],
+                                     n_srcs * n_days * pair_weight[p], class_a, class_b, rid_a, rid_b,
+                                     item_same, pair_same)  # fmt: skip
+                continue
+            days_only = True  # every source answers alike on each day
+            for s in range(1, ns):
+                for d in range(nd):
+                    j, j1 = j0 + s * nd + d, j0 + d
+                    if out_a[j] != out_a[j1] or out_b[j] != out_b[j1]:
+                        days_only = False
+            if days_only:
+                for d in range(nd):
+                    n_rec = _diff_record(rec, cap, n_rec, counts, k, p, -1, d, out_a[j0 + d], out_b[j0 + d],
+                                         n_srcs * pair_weight[p], class_a, class_b, rid_a, rid_b, item_same,
+                                         pair_same)  # fmt: skip
+                continue
+            for s in range(ns):
+                js = j0 + s * nd
+                same_days = True
+                for j in range(js, js + nd):
+                    if out_a[j] != out_a[js] or out_b[j] != out_b[js]:
+                        same_days = False
+                        break
+                if same_days:
+                    n_rec = _diff_record(rec, cap, n_rec, counts, k, p, s, -1, out_a[js], out_b[js],
+                                         n_days * pair_weight[p], class_a, class_b, rid_a, rid_b, item_same,
+                                         pair_same)  # fmt: skip
+                    continue
+                for d in range(nd):
+                    n_rec = _diff_record(rec, cap, n_rec, counts, k, p, s, d, out_a[js + d], out_b[js + d],
+                                         pair_weight[p], class_a, class_b, rid_a, rid_b, item_same, pair_same)  # fmt: skip
+    counts[0] = n_rec
+    return counts
+
+
+@njit_inline
+def _diff_record(rec, cap, n_rec, counts, k, p, s, d, ra, rb, cells, class_a, class_b, rid_a, rid_b, item_same,
+                 pair_same):  # fmt: skip
+    """Write one candidate record (when there is room); count re-decided cells. Returns the new record count."""
+    if class_a[ra + 1] == class_b[rb + 1] and item_same[k] and pair_same[p]:
+        if rid_a[ra + 1] != rid_b[rb + 1]:
+            counts[1] += cells
+        return n_rec
+    if n_rec < cap:
+        rec[n_rec, 0], rec[n_rec, 1], rec[n_rec, 2] = k, p, s
+        rec[n_rec, 3], rec[n_rec, 4], rec[n_rec, 5] = d, ra, rb
+    return n_rec + 1
