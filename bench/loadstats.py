@@ -148,7 +148,7 @@ def summary(seconds: list[Second]) -> dict:
         "failures": failures,
         "error_rate": failures / requests if requests else 0.0,
         "expected_4xx": sum(s.expected for s in seconds),
-        "users": max((s.users for s in seconds), default=0),
+        "users": sorted(s.users for s in seconds)[n // 2] if n else 0,  # the median: a window may hold a ramp
         "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
         "single_p50_ms": s50, "single_p95_ms": s95, "single_p99_ms": s99,
     }  # fmt: skip
