@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
                    "memory_tolerance": args.memory_tolerance, "memory_slack_mib": args.memory_slack_mib},
     }  # fmt: skip
     report = build_report(json.loads(timeline_path.read_text()), samples, context,
-                          histogram_quantiles(metrics_before, metrics_after) if workers == 1 else None)  # fmt: skip
+                          histogram_quantiles(metrics_before, metrics_after) if server and workers == 1 else None)  # fmt: skip
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
     (out / "report.md").write_text(render(report))
     (out / "samples.json").write_text(json.dumps({"t0": report["t0"], "samples": samples}))
@@ -417,6 +417,7 @@ _HEAD = ("| window | users | req/s | cases/s | p50 ms | p95 ms | p99 ms | p99 ms
 def render(r: dict) -> str:
     res = r["resources"]
     lim = r["limits"]
+    run = r["run"]
     lines = [
         f"# Load test: {r['scenario']}, {r['workers']} worker(s)",
         "",
@@ -425,6 +426,8 @@ def render(r: dict) -> str:
         f"- target: {r['target']} ({r['url']}), rule set {r['rules']} version {r['ruleset_version']}",
         f"- started {r['started']}, commit {r['commit']}, {r['users']} base users, duration scale {r['scale']:g}",
         f"- command: `{r['command'] or 'python bench/load.py ' + r['scenario']}`",
+        (f"- cases: {run.get('history', 0):,} from the synthetic history; hotline at town level "
+        f"{run.get('hotline_town_share', 0):.0%}; {run.get('bad_share', 0):.0%} of requests bad on purpose"),
         f"- CPUs: {r['pinning']}",
         f"- {r['note']}",
         "",
