@@ -62,6 +62,8 @@ from bench.scenarios import (
 PY = sys.executable
 DEFAULT_USERS = 20
 QUICK_SCALE = 0.1
+REMOTE_NOTE = ("The service was not started here: its CPU and memory are not sampled, and the latencies include "
+               "the network to it. Locust's own CPU time is in them too.")
 SHARED_NOTE = ("The load generator (locust: one Python process) runs on the same machine as the server and "
                "shares its cores; locust's own CPU time is in the latencies it measures. Figures from a shared "
                "machine are noisy: compare medians of several runs.")  # fmt: skip
@@ -419,7 +421,8 @@ def render(r: dict) -> str:
     lim = r["limits"]
     run = r["run"]
     lines = [
-        f"# Load test: {r['scenario']}, {r['workers']} worker(s)",
+        f"# Load test: {r['scenario']}, " + ("a running service" if r["target"] != "embedded" else
+                                             f"{r['workers']} worker(s)"),
         "",
         f"**{'PASS' if r['passed'] else 'FAIL'}**" + ("" if r["passed"] else ": " + "; ".join(r["reasons"])),
         "",
@@ -429,7 +432,7 @@ def render(r: dict) -> str:
         (f"- cases: {run.get('history', 0):,} from the synthetic history; hotline at town level "
         f"{run.get('hotline_town_share', 0):.0%}; {run.get('bad_share', 0):.0%} of requests bad on purpose"),
         f"- CPUs: {r['pinning']}",
-        f"- {r['note']}",
+        f"- {r['note'] if r['target'] == 'embedded' else REMOTE_NOTE}",
         "",
         "## Throughput and latency",
         "",
@@ -497,17 +500,21 @@ def render(r: dict) -> str:
               "| kind | sent | answered wrong |", "| --- | ---: | ---: |"]  # fmt: skip
     for kind, v in r["expected_4xx"].items():
         lines.append(f"| {kind} | {v['requests']} | {v['failures']} |")
-    lines += ["", "## Resources (measured window)", "",
-              (f"- server CPU: mean {_pct(res['server_cpu_mean'])}, max {_pct(res['server_cpu_max'])} of one core "
-              f"({res['server_processes']} process(es))"),
-              (f"- server RSS (sum over processes): {_mib(res['server_rss_start'])} at the start, max "
-              f"{_mib(res['server_rss_max'])}, {_mib(res['server_rss_end'])} at the end"),
-              f"- locust CPU: mean {_pct(res['locust_cpu_mean'])}, max {_pct(res['locust_cpu_max'])} of one core"
-              + (" (near 100 %: the load generator, not the server, set the pace)"
-                 if (res["locust_cpu_max"] or 0) >= 90 else ""),
-              "- the machine's cores, busy (everything on them, other work included): "
-              + ", ".join(f"CPU {i} {_pct(v)}" for i, v in enumerate(res["machine_cores_busy"] or [])),
-              "", "Files: latency.png, report.json, timeline.json (per second), locust_*.csv, locust.log, server.log."]  # fmt: skip
+    lines += ["", "## Resources (measured window)", ""]
+    if r["target"] != "embedded":
+        lines.append("- server: not sampled (a running service, not started by this command)")
+    else:
+        lines.append(f"- server CPU: mean {_pct(res['server_cpu_mean'])}, max {_pct(res['server_cpu_max'])} of "
+                     f"one core ({res['server_processes']} process(es))")  # fmt: skip
+        lines.append(f"- server RSS (sum over processes): {_mib(res['server_rss_start'])} at the start, max "
+                     f"{_mib(res['server_rss_max'])}, {_mib(res['server_rss_end'])} at the end")  # fmt: skip
+    bound = " (near 100 %: the load generator, not the server, set the pace)" if (res["locust_cpu_max"] or 0) >= 90 else ""
+    lines.append(f"- locust CPU: mean {_pct(res['locust_cpu_mean'])}, max {_pct(res['locust_cpu_max'])} of one core"
+                 + bound)  # fmt: skip
+    lines.append("- the machine's cores, busy (everything on them, other work included): "
+                 + ", ".join(f"CPU {i} {_pct(v)}" for i, v in enumerate(res["machine_cores_busy"] or [])))  # fmt: skip
+    lines += ["", ("Files: latency.png, report.json, timeline.json (per second), samples.json, locust_*.csv, "
+              "locust.log, server.log.")]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
