@@ -21,29 +21,28 @@ from __future__ import annotations
 import sys
 
 # run as a script, this file's folder comes first on sys.path, where this file would shadow
-# the standard library's `http` (urllib imports it): drop that folder before importing more
+# the standard library's `http` (urllib imports it): put the project root in its place (for
+# `bench.procs`) before importing more
 if (
     sys.path
     and sys.path[0]
     and __import__("os").path.abspath(sys.path[0])
     == __import__("os").path.dirname(__import__("os").path.abspath(__file__))
 ):
-    sys.path.pop(0)
+    sys.path[0] = __import__("os").path.dirname(__import__("os").path.abspath(sys.path[0]))
 
 import argparse
 import csv
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.procs import ROOT, free_port, pinned, start
+
 OUT = ROOT / "bench" / "out"
 PY = sys.executable
 CONNECTIONS = (8, 32, 128)
@@ -61,40 +60,6 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pinned(cpu: int, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *argv] if shutil.which("taskset") and os.cpu_count() > 1 else argv
-
-
-def wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {timeout} s")
-
-
-def start(argv: list[str], env: dict, ready_url: str) -> subprocess.Popen:
-    proc = subprocess.Popen(pinned(0, argv), cwd=ROOT, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        wait_ready(ready_url)
-    except RuntimeError:
-        proc.kill()
-        raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
-    return proc
 
 
 def wrk(url: str, body: bytes, connections: int, seconds: float, script_dir: Path) -> dict:

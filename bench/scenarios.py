@@ -1,0 +1,123 @@
+"""Scenarios: each name's stages of users over time, and the verdicts that say whether it passed.
+
+    steady  ramp, then the base users for --seconds (default 60 s)
+    step    the users grow by a factor each step until a step breaks a threshold (single-case
+            p99, unexpected error rate); the sustained capacity is the last step that held
+    spike   the base users, then 10x for a minute, then the base users again
+    soak    the base users for --seconds (default 600 s); the server's memory after the
+            warm-up and at the end must agree within a tolerance
+
+Pure: the locustfile's LoadTestShape walks the stages, bench/load.py reads the verdicts.
+`scale` multiplies every duration (bench/load.py --quick uses 0.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from bench.loadstats import Second, summary
+
+NAMES = ("steady", "step", "spike", "soak")
+DEFAULT_SECONDS = {"steady": 60, "soak": 600}
+RAMP_SECONDS = 5  # spawning the users, before a stage is measured
+STEP_SECONDS = 15
+STEP_FACTOR = 1.5
+STEP_MAX = 12  # with STEP_SECONDS: the step scenario ends by itself within 3 minutes
+STEP_SETTLE = 3  # the first seconds of a step are not judged: its new users are still spawning
+SPIKE_FACTOR = 10
+SPIKE_SECONDS = 60
+SOAK_WARMUP = 60
+# thresholds: what "holding" a load means (bench/load.py takes them as options)
+P99_MS = 25.0  # single-case p99, as the locust process sees it
+MAX_ERROR_RATE = 0.001  # unexpected failures per request
+MEMORY_TOLERANCE = 0.05  # soak: RSS may end this much above its level after the warm-up ...
+MEMORY_SLACK_MIB = 8.0  # ... or this many MiB, whichever is more (allocator noise on a small process)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    label: str  # what the report calls it: ramp, steady, step 3, before, spike, after, warm-up, soak
+    seconds: float
+    users: int
+    spawn_rate: float  # users started (or stopped) per second on entering the stage
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    p99_ms: float = P99_MS
+    max_error_rate: float = MAX_ERROR_RATE
+
+
+def stages(name: str, users: int, scale: float = 1.0, seconds: float | None = None) -> list[Stage]:
+    """The stages of scenario `name` with `users` base users; `seconds`: steady's or soak's length."""
+    ramp = max(1.0, RAMP_SECONDS * scale)
+    fast = users / ramp
+    if name in ("steady", "soak"):
+        total = (seconds or DEFAULT_SECONDS[name] * scale) - ramp
+        if name == "steady":
+            return [Stage("ramp", ramp, users, fast), Stage("steady", max(1.0, total), users, fast)]
+        warm = min(SOAK_WARMUP * scale, total / 3)
+        return [Stage("ramp", ramp, users, fast), Stage("warm-up", warm, users, fast),
+                Stage("soak", max(1.0, total - warm), users, fast)]  # fmt: skip
+    if name == "step":
+        step = max(2.0, STEP_SECONDS * scale)
+        out, n = [], float(users)
+        for k in range(1, STEP_MAX + 1):
+            out.append(Stage(f"step {k}", step, round(n), max(1.0, (round(n) - (out[-1].users if out else 0)) / 2)))
+            n *= STEP_FACTOR
+        return out
+    if name == "spike":
+        phase = max(2.0, SPIKE_SECONDS * scale)
+        peak = users * SPIKE_FACTOR
+        return [Stage("ramp", ramp, users, fast), Stage("before", phase, users, fast),
+                Stage("spike", phase, peak, (peak - users) / min(2.0, phase / 4)),
+                Stage("after", phase, users, (peak - users) / min(2.0, phase / 4))]  # fmt: skip
+    raise ValueError(f"unknown scenario {name!r}: one of {', '.join(NAMES)}")
+
+
+def stage_seconds(seconds: list[Second], label: str, settle: int = 0) -> list[Second]:
+    """The seconds of the stage `label`, its first `settle` left out (all of them if that leaves none)."""
+    mine = [s for s in seconds if s.stage == label]
+    return mine[settle:] or mine
+
+
+def step_results(seconds: list[Second], limits: Thresholds) -> list[dict]:
+    """Each completed step's summary and whether it held: single-case p99 and error rate within `limits`."""
+    out = []
+    labels = list(dict.fromkeys(s.stage for s in seconds if s.stage.startswith("step ")))
+    for label in labels:
+        window = stage_seconds(seconds, label, STEP_SETTLE)
+        row = {"step": label, **summary(window)}
+        p99 = row["single_p99_ms"]
+        row["held"] = p99 is not None and p99 <= limits.p99_ms and row["error_rate"] <= limits.max_error_rate
+        out.append(row)
+    return out
+
+
+def capacity(steps: list[dict]) -> dict | None:
+    """The sustained capacity: the last step that held before the first that broke; None when the first broke."""
+    best = None
+    for row in steps:
+        if not row["held"]:
+            break
+        best = row
+    return best
+
+
+def step_broke(seconds: list[Second], label: str, limits: Thresholds) -> bool:
+    """Whether the step `label` (just ended) broke a threshold: the shape stops the ramp there."""
+    rows = [r for r in step_results(seconds, limits) if r["step"] == label]
+    return bool(rows) and not rows[0]["held"]
+
+
+def memory_verdict(rss_after_warmup: float, rss_end: float, tolerance: float = MEMORY_TOLERANCE,
+                   slack_mib: float = MEMORY_SLACK_MIB) -> dict:  # fmt: skip
+    """flat or grew: `rss_end` (bytes) against `rss_after_warmup`, within the tolerance."""
+    allowed = max(rss_after_warmup * tolerance, slack_mib * 2**20)
+    grew = rss_end - rss_after_warmup
+    return {"rss_start": rss_after_warmup, "rss_end": rss_end, "growth": grew, "allowed": allowed,
+            "tolerance": tolerance, "slack_mib": slack_mib, "verdict": "grew" if grew > allowed else "flat"}  # fmt: skip
+
+
+def stage_dicts(name: str, users: int, scale: float = 1.0, seconds: float | None = None) -> list[dict]:
+    return [asdict(s) for s in stages(name, users, scale, seconds)]
