@@ -15,7 +15,7 @@ from dispatch.model import Rule
 from dispatch.tables import DAY_MAX, DAY_MIN
 
 
-def _day_points(win_from: np.ndarray, win_to: np.ndarray) -> np.ndarray:
+def stretch_days(win_from: np.ndarray, win_to: np.ndarray) -> np.ndarray:
     """One day in every stretch between window bounds (and before the first, after the last)."""
     bounds = np.unique(np.concatenate([win_from, win_to]))
     bounds = bounds[(bounds != DAY_MIN) & (bounds != DAY_MAX)]
@@ -28,7 +28,7 @@ def shadowed_rules(dispatcher: Dispatcher) -> list[Rule]:
     """Rules that win no case at all: every (item, area, source, day) they match, a higher rule takes."""
     t = dispatcher.tables
     seen = np.zeros(len(t.rule_by_rank), dtype=bool)
-    kernels.mark_winners(seen, _day_points(t.win_from, t.win_to), len(t.sources), *dispatcher.kernel_args)
+    kernels.mark_winners(seen, stretch_days(t.win_from, t.win_to), len(t.sources), *dispatcher.kernel_args)
     rules = dispatcher.ruleset.rules
     return sorted((rule for rule, won in zip(rules, seen, strict=True) if not won), key=lambda r: r.place)
 
@@ -74,9 +74,10 @@ def cell_coverage(dispatcher: Dispatcher, day: date) -> Coverage:
     """
     ruleset, t = dispatcher.ruleset, dispatcher.tables
     grid_cols = np.asarray([t.columns[a.code] for a in ruleset.areas if a.grid_type], dtype=np.int32)
-    counts = np.zeros(len(STATUS_CODES), dtype=np.int64)
-    kernels.count_cell_statuses(counts, grid_cols, len(t.sources), (day - EPOCH).days, *dispatcher.status_args,
-                                *dispatcher.kernel_args)  # fmt: skip
+    counts = np.zeros((len(t.items), 1, len(STATUS_CODES)), dtype=np.int64)
+    kernels.count_cell_statuses_by_group(counts, grid_cols, np.zeros_like(grid_cols), len(t.sources),
+                                         (day - EPOCH).days, *dispatcher.status_args, *dispatcher.kernel_args)  # fmt: skip
+    counts = counts.sum(axis=(0, 1))
     return Coverage({s.value: int(n) for s, n in zip(STATUS_CODES, counts, strict=True)}, "cells")
 
 

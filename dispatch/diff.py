@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dispatch import kernels
-from dispatch.analyze import _day_points
+from dispatch.analyze import stretch_days
 from dispatch.compile import EPOCH
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import Diagnostic, HistoryError
@@ -221,7 +221,7 @@ def diff_cells(pairing: Pairing, at: date | None = None) -> CellDiff:
     if at is not None:
         day_points = np.asarray([(at - EPOCH).days], dtype=np.int32)
     else:
-        day_points = _day_points(np.concatenate([ta.win_from, tb.win_from]), np.concatenate([ta.win_to, tb.win_to]))
+        day_points = stretch_days(np.concatenate([ta.win_from, tb.win_from]), np.concatenate([ta.win_to, tb.win_to]))
     stretches = _stretches(day_points, at)
     # areas both sets know, in classes of the same (old column, new column): they answer alike
     areas_b = new.ruleset.areas

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
 from dispatch import kernels
-from dispatch.codebook import SEP, SEP_STR
+from dispatch.clock import BAD_DAY, local_days_joined
+from dispatch.codebook import SEP, SEP_STR, Codebook
 from dispatch.csvfile import decode_text, read_bytes, read_csv
-from dispatch.dispatcher import Dispatcher, day_of
+from dispatch.dispatcher import Dispatcher
 from dispatch.errors import Diagnostic, HistoryError, Place
 
 HISTORY_COLUMNS = ("id", "event", "area", "source", "reported_at")
@@ -25,60 +26,78 @@ class History:
     column, so the coverage map cannot tell a case's town from its column.
     """
 
-    ids: list[str]
     items: np.ndarray  # int32[n]
     cols: np.ndarray  # int32[n]
     srcs: np.ndarray  # int32[n]
     days: np.ndarray  # int32[n]
     areas: np.ndarray  # int32[n] pre-order position of the case's own area in RuleSet.areas
-    unknown: dict[str, int]  # field -> cases skipped for an unknown code in it
+    unknown: dict[str, int]  # field -> cases skipped for an unknown code in it (the first such field)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return int(self.items.shape[0])
 
 
 def read_history(path: str | Path, dispatcher: Dispatcher) -> History:
     """Read and encode a case history; a malformed file raises HistoryError naming file:line."""
-    problems: list[Diagnostic] = []
-    ids, items, cols, srcs, days, areas = [], [], [], [], [], []
-    unknown = {"event": 0, "area": 0, "source": 0}
-    item_of = dispatcher.item_codes.index
-    col_of = dispatcher.area_codes.index
-    src_of = dispatcher.source_codes.index
-    area_pos = dispatcher.ruleset.areas.pos
-    day_cache: dict[str, int] = {}
-    for row in read_csv(Path(path), str(path), HISTORY_COLUMNS, problems):
-        event, area, source, stamp = row.get("event"), row.get("area"), row.get("source"), row.get("reported_at")
-        if event not in item_of:
-            unknown["event"] += 1
-            continue
-        if area not in col_of:
-            unknown["area"] += 1
-            continue
-        if source not in src_of:
-            unknown["source"] += 1
-            continue
-        day = day_cache.get(stamp)
-        if day is None:
-            try:
-                day = day_cache[stamp] = day_of(dispatcher.ruleset, datetime.fromisoformat(stamp))
-            except ValueError:
-                problems.append(Diagnostic("value.datetime", f"reported_at {stamp!r} is not ISO 8601",
-                                           row.place("reported_at")))  # fmt: skip
-                continue
-        ids.append(row.get("id"))
-        items.append(item_of[event])
-        cols.append(col_of[area])
-        srcs.append(src_of[source])
-        days.append(day)
-        areas.append(area_pos(area))
-    if problems:
-        raise HistoryError(problems)
+    columns = read_case_columns(path)
+    joined = columns.joined_all()
+    enc = encode_cases(columns, dispatcher, joined)
+    areas = _area_positions(dispatcher).lookup_joined(joined["area"], len(columns))
+    keep = enc.known
+    return History(enc.items[keep], enc.cols[keep], enc.srcs[keep], enc.days[keep], areas[keep], enc.unknown)
 
-    def arr(values: list[int]) -> np.ndarray:
-        return np.asarray(values, dtype=np.int32).reshape(-1)
 
-    return History(ids, arr(items), arr(cols), arr(srcs), arr(days), arr(areas), unknown)
+@dataclass(frozen=True, slots=True)
+class EncodedCases:
+    """Every case of a history in one rule set's indices; `known` marks those whose codes the set all knows.
+
+    items/cols/srcs are -1 where a code is unknown; `unknown` counts the cases by their
+    first unknown field (event, then area, then source).
+    """
+
+    items: np.ndarray  # int32[n]
+    cols: np.ndarray  # int32[n]
+    srcs: np.ndarray  # int32[n]
+    days: np.ndarray  # int32[n]
+    known: np.ndarray  # bool[n]
+    unknown: dict[str, int]
+
+
+def encode_cases(columns: CaseColumns, dispatcher: Dispatcher,
+                 joined: dict[str, np.ndarray] | None = None) -> EncodedCases:  # fmt: skip
+    """The cases of `columns` in `dispatcher`'s indices, by its codebooks and clock kernels.
+
+    `joined`: the columns already joined (CaseColumns.joined_all), when several rule sets
+    encode the same history. Raises HistoryError for a report time that is not ISO 8601.
+    """
+    joined = joined if joined is not None else columns.joined_all()
+    n = len(columns)
+    items = dispatcher.item_codes.lookup_joined(joined["event"], n)
+    cols = dispatcher.area_codes.lookup_joined(joined["area"], n)
+    srcs = dispatcher.source_codes.lookup_joined(joined["source"], n)
+    days = local_days_joined(joined["reported_at"], n, dispatcher.ruleset.manifest.timezone)
+    bad = days == BAD_DAY
+    if bad.any():
+        raise HistoryError([
+            Diagnostic("value.datetime", f"reported_at {columns.value('reported_at', j)!r} is not ISO 8601",
+                       columns.place("reported_at", j))
+            for j in np.flatnonzero(bad)[:100].tolist()
+        ])  # fmt: skip
+    first_bad = np.where(items < 0, 1, np.where(cols < 0, 2, np.where(srcs < 0, 3, 0)))
+    unknown = {name: int((first_bad == code).sum()) for code, name in ((1, "event"), (2, "area"), (3, "source"))}
+    return EncodedCases(items, cols, srcs, days, first_bad == 0, unknown)
+
+
+_AREA_POSITIONS: WeakKeyDictionary[Dispatcher, Codebook] = WeakKeyDictionary()
+
+
+def _area_positions(dispatcher: Dispatcher) -> Codebook:
+    """Area code -> pre-order position in the rule set's area tree (not the folded column)."""
+    book = _AREA_POSITIONS.get(dispatcher)
+    if book is None:
+        areas = dispatcher.ruleset.areas
+        book = _AREA_POSITIONS[dispatcher] = Codebook({a.code: areas.pos(a.code) for a in areas})
+    return book
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -99,9 +118,14 @@ class CaseColumns:
     starts: np.ndarray
     stops: np.ndarray
     lines: np.ndarray
+    fields: tuple[int, ...]  # the file's field number (1-based) of each column, for diagnostics
 
     def __len__(self) -> int:
         return int(self.lines.shape[0])
+
+    def place(self, column: str, j: int) -> Place:
+        """file:line:col of case j's field `column`."""
+        return Place(self.path, int(self.lines[j]), self.fields[HISTORY_COLUMNS.index(column)])
 
     def value(self, column: str, j: int) -> str:
         c = HISTORY_COLUMNS.index(column)
@@ -110,6 +134,10 @@ class CaseColumns:
     def column(self, column: str) -> list[str]:
         """Every value of a column as str: for small histories and tests."""
         return [self.value(column, j) for j in range(len(self))]
+
+    def joined_all(self) -> dict[str, np.ndarray]:
+        """The four coded columns (not `id`), each joined once."""
+        return {column: self.joined(column) for column in HISTORY_COLUMNS[1:]}
 
     def joined(self, column: str) -> np.ndarray:
         """uint8: the column's values joined by SEP, as Codebook.lookup_joined and local_days_joined read them."""
@@ -165,7 +193,11 @@ def read_case_columns(path: str | Path) -> CaseColumns:
     starts = np.stack([field_starts[k] for k in picked]).astype(np.int64)
     stops = np.stack([field_stops[k] for k in picked]).astype(np.int64)
     return CaseColumns(display, raw, starts.reshape(len(HISTORY_COLUMNS), -1), stops.reshape(len(HISTORY_COLUMNS), -1),
-                       lines)  # fmt: skip
+                       lines, _field_numbers(names))  # fmt: skip
+
+
+def _field_numbers(names: list[str]) -> tuple[int, ...]:
+    return tuple(names.index(c) + 1 if c in names else 0 for c in HISTORY_COLUMNS)
 
 
 def _columns_of_rows(display: str, rows, problems: list[Diagnostic]) -> CaseColumns:
@@ -174,8 +206,11 @@ def _columns_of_rows(display: str, rows, problems: list[Diagnostic]) -> CaseColu
     starts: list[list[int]] = [[] for _ in HISTORY_COLUMNS]
     stops: list[list[int]] = [[] for _ in HISTORY_COLUMNS]
     lines: list[int] = []
+    fields = (0,) * len(HISTORY_COLUMNS)
     at = 0
     for row in rows:
+        if not lines:
+            fields = tuple(row.place(name).col for name in HISTORY_COLUMNS)
         for c, name in enumerate(HISTORY_COLUMNS):
             value = row.get(name).replace(SEP_STR, "?").encode()
             chunks.append(value)
@@ -190,4 +225,4 @@ def _columns_of_rows(display: str, rows, problems: list[Diagnostic]) -> CaseColu
     def grid(values: list[list[int]]) -> np.ndarray:
         return np.asarray(values, dtype=np.int64).reshape(len(HISTORY_COLUMNS), -1)
 
-    return CaseColumns(display, buf, grid(starts), grid(stops), np.asarray(lines, dtype=np.int32).reshape(-1))
+    return CaseColumns(display, buf, grid(starts), grid(stops), np.asarray(lines, dtype=np.int32).reshape(-1), fields)

@@ -1,6 +1,6 @@
 """@njit kernels only: arrays in, ranks and rule indices out; no objects, no I/O.
 
-Public wrappers live in compile.py (painting) and matcher.py (matching): they validate
+Public wrappers live in compile.py (painting) and dispatcher.py (matching): they validate
 and encode, the kernels only loop, read and compare.
 """
 
@@ -343,37 +343,12 @@ def statuses(items, cols, rules, out, rule_is_local, col_has_local, urgent):
 
 
 @njit
-def count_cell_statuses(counts, grid_cols, n_sources, day, rule_is_local, col_has_local, urgent, base, src_row,
-                        src_plane, col_grid_type, win_ptr, win_ids, win_rank, win_col_lo, win_col_hi, win_grid_type,
-                        win_source, win_from, win_to, rule_by_rank):  # fmt: skip
-    """counts[status] += 1 for every (item, grid column, source) cell on `day`, an item at a time."""
-    n_items = base.shape[0]
-    n = grid_cols.shape[0] * n_sources
-    items = np.empty(n, dtype=np.int32)
-    cols = np.empty(n, dtype=np.int32)
-    srcs = np.empty(n, dtype=np.int32)
-    days = np.full(n, day, dtype=np.int32)
-    out = np.empty(n, dtype=np.int32)
-    for g in range(grid_cols.shape[0]):
-        for src in range(n_sources):
-            cols[g * n_sources + src] = grid_cols[g]
-            srcs[g * n_sources + src] = src
-    for item in range(n_items):
-        items[:] = item
-        match_batch(items, cols, srcs, days, out, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
-                    win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to, rule_by_rank)  # fmt: skip
-        for j in range(n):
-            counts[_status(item, cols[j], out[j], rule_is_local, col_has_local, urgent)] += 1
-    return counts
-
-
-@njit
 def count_cell_statuses_by_group(counts, grid_cols, grid_group, n_sources, day, rule_is_local, col_has_local, urgent,
                                  base, src_row, src_plane, col_grid_type, win_ptr, win_ids, win_rank, win_col_lo,
                                  win_col_hi, win_grid_type, win_source, win_from, win_to, rule_by_rank):  # fmt: skip
-    """counts[item, grid_group[g], status] += 1 for every (item, grid_cols[g], source) cell on `day`.
+    """counts[item, grid_group[g], status] += 1 for every (item, grid_cols[g], source) cell on `day`, an item at a time.
 
-    count_cell_statuses, split by item and by a group of grids (a town): the coverage map.
+    One group for all grids gives the coverage of `dispatch check`; a group per town, the coverage map.
     """
     n_items = base.shape[0]
     n = grid_cols.shape[0] * n_sources

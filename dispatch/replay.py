@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dispatch.clock import BAD_DAY, local_days_joined
 from dispatch.decision import Status
 from dispatch.dispatcher import STATUS_CODES
-from dispatch.errors import Diagnostic, HistoryError, Place
-from dispatch.history import CaseColumns
-from dispatch.pairing import Pairing, Side
+from dispatch.history import CaseColumns, EncodedCases, encode_cases
+from dispatch.pairing import Pairing
 
 MANUAL = "manual"  # the seat operators' queue: no department
 UNKNOWN = "unknown"  # a case the rule set cannot read: a code it does not know (the service answers 422)
@@ -56,36 +54,7 @@ class Replay:
     moved_at: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-@dataclass(frozen=True, slots=True)
-class _Encoded:
-    items: np.ndarray
-    cols: np.ndarray
-    srcs: np.ndarray
-    days: np.ndarray
-    known: np.ndarray  # bool[n]: every code known
-    unknown: dict[str, int]
-
-
-def _encode(side: Side, history: CaseColumns, joined: dict[str, np.ndarray]) -> _Encoded:
-    """The history's cases in one set's indices; `joined`: the history's columns, each joined once."""
-    d, n = side.dispatcher, len(history)
-    items = d.item_codes.lookup_joined(joined["event"], n)
-    cols = d.area_codes.lookup_joined(joined["area"], n)
-    srcs = d.source_codes.lookup_joined(joined["source"], n)
-    days = local_days_joined(joined["reported_at"], n, side.ruleset.manifest.timezone)
-    bad = days == BAD_DAY
-    if bad.any():
-        raise HistoryError([
-            Diagnostic("value.datetime", f"reported_at {history.value('reported_at', j)!r} is not ISO 8601",
-                       Place(history.path, int(history.lines[j])))
-            for j in np.flatnonzero(bad)[:100].tolist()
-        ])  # fmt: skip
-    first_bad = np.where(items < 0, 1, np.where(cols < 0, 2, np.where(srcs < 0, 3, 0)))
-    unknown = {name: int((first_bad == code).sum()) for code, name in ((1, "event"), (2, "area"), (3, "source"))}
-    return _Encoded(items, cols, srcs, days, first_bad == 0, unknown)
-
-
-def _departments(enc: _Encoded, rule: np.ndarray, status: np.ndarray,
+def _departments(enc: EncodedCases, rule: np.ndarray, status: np.ndarray,
                  rule_dept: np.ndarray, col_gov: np.ndarray) -> np.ndarray:  # fmt: skip
     """int32[n] department ids of decided cases: _NO_DEPT for manual, _UNREADABLE for an unknown code."""
     cols = np.where(enc.known, enc.cols, 0)
@@ -101,8 +70,8 @@ def replay_cases(pairing: Pairing, history: CaseColumns) -> Replay:
     Raises HistoryError for a malformed report time (file:line).
     """
     old, new = pairing.old, pairing.new
-    joined = {column: history.joined(column) for column in ("event", "area", "source", "reported_at")}
-    a, b = _encode(old, history, joined), _encode(new, history, joined)
+    joined = history.joined_all()
+    a, b = encode_cases(history, old.dispatcher, joined), encode_cases(history, new.dispatcher, joined)
     del joined
     n = len(history)
     sides = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings
 
-from dispatch.analyze import _day_points, cell_coverage, shadowed_rules
+from dispatch.analyze import cell_coverage, shadowed_rules, stretch_days
 from dispatch.case import Case
 from dispatch.compile import EPOCH
 from dispatch.decision import Status
@@ -33,7 +33,7 @@ def _every_case(ruleset, days):
 def test_shadowed_rules_are_exactly_those_that_win_nothing(ruleset):
     dispatcher = Dispatcher(ruleset)
     t = dispatcher.tables
-    days = [EPOCH + timedelta(days=int(d)) for d in _day_points(t.win_from, t.win_to)]
+    days = [EPOCH + timedelta(days=int(d)) for d in stretch_days(t.win_from, t.win_to)]
     winners = {winning_rule(ruleset, case).id for case in _every_case(ruleset, days) if winning_rule(ruleset, case)}
     assert {r.id for r in shadowed_rules(dispatcher)} == {r.id for r in ruleset.rules} - winners
 

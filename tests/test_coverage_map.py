@@ -73,7 +73,7 @@ def _history(dispatcher: Dispatcher, cases: list[Case]) -> History:
     encoded = np.asarray([dispatcher.encode(c) for c in cases], dtype=np.int32).reshape(-1, 4)
     areas = np.asarray([dispatcher.ruleset.areas.pos(c.area) for c in cases], dtype=np.int32)
     items, cols, srcs, days = (np.ascontiguousarray(a) for a in encoded.T)
-    return History([c.id for c in cases], items, cols, srcs, days, areas, {"event": 0, "area": 0, "source": 0})
+    return History(items, cols, srcs, days, areas, {"event": 0, "area": 0, "source": 0})
 
 
 def _map_counts(cmap: CoverageMap, counts: np.ndarray) -> Counter:

@@ -412,7 +412,7 @@ def test_cannot_run(capsys, make_ruleset, pair, tmp_path):
     broken = tmp_path / "broken.csv"
     broken.write_text(CASES.replace("2026-03-04T13:00:00+08:00", "yesterday"))
     code, out, _ = run(capsys, old, new, "--cases", broken)
-    assert code == EXIT_CANNOT_RUN and f"{broken}:6: value.datetime: reported_at 'yesterday'" in out
+    assert code == EXIT_CANNOT_RUN and f"{broken}:6:5: value.datetime: reported_at 'yesterday'" in out
     short = tmp_path / "short.csv"
     short.write_text(CASES + "K6,06010001\n")
     code, out, _ = run(capsys, old, new, "--cases", short)
