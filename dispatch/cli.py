@@ -13,14 +13,23 @@ EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 DEFAULT_RULES = "rules/daxing"
 
 
+def _missing(command: str, dirs: tuple[str, ...] = (), files: tuple[str | None, ...] = ()) -> bool:
+    """True, after saying which, when a directory or a (given) file is not there."""
+    for path in dirs:
+        if not Path(path).is_dir():
+            print(f"dispatch {command}: {path}: not a directory", file=sys.stderr)
+            return True
+    for path in files:
+        if path and not Path(path).is_file():
+            print(f"dispatch {command}: {path}: no such file", file=sys.stderr)
+            return True
+    return False
+
+
 def _check(args: argparse.Namespace) -> int:
     from dispatch.check import check_ruleset, render_github, render_json, render_text
 
-    if not Path(args.rules).is_dir():
-        print(f"dispatch check: {args.rules}: not a directory", file=sys.stderr)
-        return EXIT_CANNOT_RUN
-    if args.cases and not Path(args.cases).is_file():
-        print(f"dispatch check: {args.cases}: no such file", file=sys.stderr)
+    if _missing("check", (args.rules,), (args.cases,)):
         return EXIT_CANNOT_RUN
     report = check_ruleset(args.rules, cases=args.cases, at=args.at)
     render = {"text": render_text, "json": render_json, "github": render_github}[args.format]
@@ -34,8 +43,7 @@ def _dispatcher(command: str, rules: str):
     from dispatch.dispatcher import Dispatcher
     from dispatch.load import read_ruleset
 
-    if not Path(rules).is_dir():
-        print(f"dispatch {command}: {rules}: not a directory", file=sys.stderr)
+    if _missing(command, (rules,)):
         return None
     started = time.perf_counter()
     ruleset, diagnostics = read_ruleset(rules)
@@ -85,8 +93,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _test(args: argparse.Namespace) -> int:
     from dispatch.golden import GoldenError, junit_xml, read_golden, render_json, render_text, run_golden
 
-    if not Path(args.cases).is_file():
-        print(f"dispatch test: {args.cases}: no such file", file=sys.stderr)
+    if _missing("test", (), (args.cases,)):
         return EXIT_CANNOT_RUN
     dispatcher = _dispatcher("test", args.rules)
     if dispatcher is None:
@@ -132,15 +139,13 @@ def _add_explain_and_test(commands) -> None:
                       help="fail unless this share of the rules decides at least one golden case")  # fmt: skip
     test.add_argument("--format", choices=("text", "json"), default="text")
     test.set_defaults(run=_test)
+
+
 def _coverage(args: argparse.Namespace) -> int:
     from dispatch.coverage.matrix import read_coverage_map
     from dispatch.coverage.render import render_json, render_text
 
-    if not Path(args.rules).is_dir():
-        print(f"dispatch coverage: {args.rules}: not a directory", file=sys.stderr)
-        return EXIT_CANNOT_RUN
-    if args.cases and not Path(args.cases).is_file():
-        print(f"dispatch coverage: {args.cases}: no such file", file=sys.stderr)
+    if _missing("coverage", (args.rules,), (args.cases,)):
         return EXIT_CANNOT_RUN
     if args.png:
         from dispatch.coverage.heatmap import PlotUnavailable, require_matplotlib
@@ -190,21 +195,11 @@ def _add_coverage(commands) -> None:
     coverage.set_defaults(run=_coverage)
 
 
-def _count(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is negative")
-    return number
 def _diff(args: argparse.Namespace) -> int:
     from dispatch.diff import CannotDiff, diff_rulesets, limit_breaches, unknown_departments
     from dispatch.diffreport import render_cannot, render_json, render_markdown, render_text
 
-    for path in (args.old, args.new):
-        if not Path(path).is_dir():
-            print(f"dispatch diff: {path}: not a directory", file=sys.stderr)
-            return EXIT_CANNOT_RUN
-    if args.cases and not Path(args.cases).is_file():
-        print(f"dispatch diff: {args.cases}: no such file", file=sys.stderr)
+    if _missing("diff", (args.old, args.new), (args.cases,)):
         return EXIT_CANNOT_RUN
     try:
         report = diff_rulesets(args.old, args.new, cases=args.cases, at=args.at)
@@ -262,8 +257,7 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as err:
         print(f"dispatch serve: {err}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    if not Path(settings.rules).is_dir():
-        print(f"dispatch serve: {settings.rules}: not a directory", file=sys.stderr)
+    if _missing("serve", (settings.rules,)):
         return EXIT_CANNOT_RUN
     if args.warm_only:
         return warm(settings)
