@@ -107,7 +107,11 @@ def _test(args: argparse.Namespace) -> int:
         return EXIT_CANNOT_RUN
     report = run_golden(dispatcher, cases, path=args.cases, root=args.rules, min_coverage=args.min_coverage)
     if args.junit:
-        Path(args.junit).write_bytes(junit_xml(report))
+        try:
+            Path(args.junit).write_bytes(junit_xml(report))
+        except OSError as err:
+            print(f"dispatch test: --junit: cannot write: {err}", file=sys.stderr)
+            return EXIT_CANNOT_RUN
     print(render_json(report) if args.format == "json" else render_text(report))
     return EXIT_OK if report.passed else EXIT_FAILED
 
@@ -221,7 +225,10 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _codes(text: str) -> list[str]:
-    return [c.strip() for c in text.split(",") if c.strip()]
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    if not codes:  # an unset CI variable must not become an allow-list that fails every change
+        raise argparse.ArgumentTypeError("names no department")
+    return codes
 
 
 def _count(text: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from weakref import WeakKeyDictionary
 
@@ -12,7 +13,7 @@ from dispatch import kernels
 from dispatch.clock import BAD_DAY, local_days_joined
 from dispatch.codebook import SEP, SEP_STR, Codebook
 from dispatch.csvfile import decode_text, read_bytes, read_csv
-from dispatch.dispatcher import Dispatcher
+from dispatch.dispatcher import Dispatcher, day_of
 from dispatch.errors import Diagnostic, HistoryError, Place
 
 HISTORY_COLUMNS = ("id", "event", "area", "source", "reported_at")
@@ -76,16 +77,29 @@ def encode_cases(columns: CaseColumns, dispatcher: Dispatcher,
     cols = dispatcher.area_codes.lookup_joined(joined["area"], n)
     srcs = dispatcher.source_codes.lookup_joined(joined["source"], n)
     days = local_days_joined(joined["reported_at"], n, dispatcher.ruleset.manifest.timezone)
-    bad = days == BAD_DAY
-    if bad.any():
-        raise HistoryError([
-            Diagnostic("value.datetime", f"reported_at {columns.value('reported_at', j)!r} is not ISO 8601",
-                       columns.place("reported_at", j))
-            for j in np.flatnonzero(bad)[:100].tolist()
-        ])  # fmt: skip
+    _read_rare_times(columns, dispatcher, days)
     first_bad = np.where(items < 0, 1, np.where(cols < 0, 2, np.where(srcs < 0, 3, 0)))
     unknown = {name: int((first_bad == code).sum()) for code, name in ((1, "event"), (2, "area"), (3, "source"))}
     return EncodedCases(items, cols, srcs, days, first_bad == 0, unknown)
+
+
+def _read_rare_times(columns: CaseColumns, dispatcher: Dispatcher, days: np.ndarray) -> None:
+    """Days of the report times the kernel does not read (basic format, week dates...), by fromisoformat.
+
+    The kernel reads the extended forms calling systems send; anything else that the
+    service accepts must read here too. Raises HistoryError for what neither reads.
+    """
+    problems = []
+    for j in np.flatnonzero(days == BAD_DAY).tolist():
+        text = columns.value("reported_at", j)
+        try:
+            days[j] = day_of(dispatcher.ruleset, datetime.fromisoformat(text))
+        except ValueError:
+            if len(problems) < 100:
+                problems.append(Diagnostic("value.datetime", f"reported_at {text!r} is not ISO 8601",
+                                           columns.place("reported_at", j)))  # fmt: skip
+    if problems:
+        raise HistoryError(problems)
 
 
 _AREA_POSITIONS: WeakKeyDictionary[Dispatcher, Codebook] = WeakKeyDictionary()

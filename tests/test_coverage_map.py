@@ -443,3 +443,11 @@ def test_cases_with_unknown_codes_are_counted_apart(capsys, tmp_path):
     assert "worst gaps" not in out  # --top 0: no list
     doc = json.loads(run(capsys, str(MINI), "--cases", str(history), "--format", "json")[1])
     assert doc["unknown_cases"] == {"event": 1, "area": 1, "source": 0} and doc["cases"]["total"]["auto"] == 1
+
+
+def test_a_history_of_only_unknown_codes_says_so(capsys, tmp_path):
+    history = tmp_path / "cases.csv"
+    history.write_text("id,event,area,source,reported_at\nc2,99999999,110115005001,grid,2026-03-01\n", encoding="utf-8")
+    code, out, _ = run(capsys, str(MINI), "--cases", str(history), "--at", "2026-03-01", "--top", "0")
+    assert code == EXIT_OK
+    assert "(no case the rule set knows; 0 auto, 0 provisional, 0 manual); 1 cases with unknown codes skipped" in out

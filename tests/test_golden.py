@@ -225,3 +225,5 @@ def test_min_coverage_sets_the_exit_status_and_a_junit_case(capsys, tmp_path):
     assert root.get("failures") == "1" and root.get("tests") == "5"
     assert root.find("testsuite/testcase[@name='rule coverage >= 50.1%']/failure") is not None
     assert run(capsys, str(MINI), "--cases", str(golden), "--min-coverage", "101")[0] == 2
+    code, _, err = run(capsys, str(MINI), "--cases", str(golden), "--junit", str(tmp_path / "no" / "j.xml"))
+    assert code == 2 and "--junit: cannot write: " in err

@@ -138,8 +138,9 @@ def render_text(cmap: CoverageMap, top: int = 20) -> str:
         cases = cmap.by_category(cmap.cases)
         total = cases.sum(axis=(0, 1))
         unknown = sum((cmap.unknown_cases or {}).values())
+        share = percent_label(int(total[AUTO]), int(total.sum()), 1)
         lines += ["", f"by case volume: {cmap.cases_file}"
-                      f" ({percent_label(int(total[AUTO]), int(total.sum()), 1)}% auto; {_statuses(total)})"
+                      f" ({f'{share}% auto' if share else 'no case the rule set knows'}; {_statuses(total)})"
                       + (f"; {unknown} cases with unknown codes skipped" if unknown else "")]  # fmt: skip
         lines += _table(cmap, *_share_rows(cases), "category")
         counts = cases.sum(axis=2)
