@@ -39,7 +39,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 from bench import loadcases
 from bench.loadstats import Timeline
-from bench.scenarios import MAX_ERROR_RATE, NAMES, P99_MS, Thresholds, stage_dicts, stages, step_broke
+from bench.scenarios import MAX_ERROR_RATE, NAMES, P99_MS, Shape, Thresholds, stage_dicts, stages
 
 PATH = "/v1/dispatch"
 HEADERS = {"Content-Type": "application/json"}
@@ -59,6 +59,7 @@ class Shared:
     bad: list[loadcases.Bad] = field(default_factory=list)
     bad_share: float = 0.0
     timeline: Timeline | None = None
+    shape: Shape | None = None
     info: dict = field(default_factory=dict)
 
 
@@ -238,26 +239,7 @@ class Scenario(LoadTestShape):
         o = Run.options
         if o is None:
             return None
-        if not hasattr(self, "_stages"):
-            self._stages = stages(o.scenario, o.base_users, o.duration_scale, o.scenario_seconds or None)
-            self._limits = Thresholds(o.p99_ms, o.max_error_rate)
-            self._judged: set[str] = set()
-        now, run_time = time.time(), self.get_run_time()
-        elapsed = 0.0
-        for i, stage in enumerate(self._stages):
-            elapsed += stage.seconds
-            if run_time < elapsed:
-                break
-        else:
-            return None
-        line = timeline()
-        if o.scenario == "step" and i > 0:
-            previous = self._stages[i - 1].label
-            if previous not in self._judged:
-                self._judged.add(previous)
-                if step_broke(line.seconds, previous, self._limits):
-                    return None
-        line.stage = stage.label
-        line.users = self.get_current_user_count()
-        line.tick(now)
-        return stage.users, stage.spawn_rate
+        if Run.shape is None:
+            plan = stages(o.scenario, o.base_users, o.duration_scale, o.scenario_seconds or None)
+            Run.shape = Shape(plan, Thresholds(o.p99_ms, o.max_error_rate), judge_steps=o.scenario == "step")
+        return Run.shape.tick(self.get_run_time(), timeline(), time.time(), self.get_current_user_count())

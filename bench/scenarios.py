@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from bench.loadstats import Second, summary
+from bench.loadstats import Second, Timeline, summary
 
 NAMES = ("steady", "step", "spike", "soak")
 DEFAULT_SECONDS = {"steady": 60, "soak": 600}
@@ -108,6 +108,40 @@ def step_broke(seconds: list[Second], label: str, limits: Thresholds) -> bool:
     """Whether the step `label` (just ended) broke a threshold: the shape stops the ramp there."""
     rows = [r for r in step_results(seconds, limits) if r["step"] == label]
     return bool(rows) and not rows[0]["held"]
+
+
+class Shape:
+    """The load shape's stage walk, without locust: the locustfile's LoadTestShape asks it each tick.
+
+    It labels the timeline with the stage it starts and, with `judge_steps`, judges each step once
+    the next begins; it ends the run (None) after the last stage, or after a step that broke.
+    """
+
+    def __init__(self, plan: list[Stage], limits: Thresholds, judge_steps: bool = False):
+        self.plan = plan
+        self.limits = limits
+        self.judge_steps = judge_steps
+        self._judged: set[str] = set()
+
+    def tick(self, run_time: float, line: Timeline, now: float, users: int) -> tuple[int, float] | None:
+        """(users, spawn rate) for the stage at `run_time` (s since the shape began), None to stop."""
+        elapsed = 0.0
+        for i, stage in enumerate(self.plan):
+            elapsed += stage.seconds
+            if run_time < elapsed:
+                break
+        else:
+            return None
+        if self.judge_steps and i > 0:
+            previous = self.plan[i - 1].label
+            if previous not in self._judged:
+                self._judged.add(previous)
+                if step_broke(line.seconds, previous, self.limits):
+                    return None
+        line.stage = stage.label
+        line.users = users
+        line.tick(now)
+        return stage.users, stage.spawn_rate
 
 
 def memory_verdict(rss_after_warmup: float, rss_end: float, tolerance: float = MEMORY_TOLERANCE,
