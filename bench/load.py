@@ -51,6 +51,7 @@ from bench.scenarios import (
     STEP_FACTOR,
     STEP_SECONDS,
     STEP_SETTLE,
+    STOPPED,
     Thresholds,
     capacity,
     memory_verdict,
@@ -299,8 +300,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def measured(seconds: list[Second]) -> list[Second]:
-    """The seconds that count: past the ramp, and without the last, cut-short one."""
-    return [s for s in seconds[:-1] if s.stage not in ("", "ramp")]
+    """The seconds that count: past the ramp, before the shape stopped, and without the last, cut-short one."""
+    return [s for s in seconds[:-1] if s.stage not in ("", "ramp", STOPPED)]
 
 
 def _median(values: list[float]) -> float | None:
@@ -355,15 +356,33 @@ def build_report(doc: dict, samples: list[dict], context: dict, server_side: dic
     name = context["scenario"]
     if name == "step":
         limits = Thresholds(context["limits"]["p99_ms"], context["limits"]["max_error_rate"])
-        steps = step_results(seconds[:-1], limits)
+        # the steps the load shape judged, judged again from the timeline: the same seconds (the shape
+        # judged each step on its closed seconds, and the open one went to the next stage), the same verdict
+        shape = doc.get("shape") or {"steps": [], "ended": None}
+        rows = {r["step"]: r for r in step_results(seconds, limits)}
+        steps = [rows[v["step"]] for v in shape["steps"] if v["step"] in rows]
+        differ = [v["step"] for v in shape["steps"] if v["step"] not in rows or any(
+            rows[v["step"]][k] != v[k] for k in ("t_start", "t_end", "requests", "held"))]  # fmt: skip
         best = capacity(steps)
         for row in steps:
             row.update(_cpu(samples, t0, row))
+        planned = sum(1 for st in doc["run"]["stages"] if st["label"].startswith("step "))
         report["steps"] = steps
+        report["shape"] = shape
+        report["steps_planned"] = planned
         report["capacity"] = best
-        report["capacity_reached"] = any(not r["held"] for r in steps)
-        if best is None:
+        report["capacity_reached"] = any(not r["held"] for r in steps)  # a step broke: the capacity is found
+        # no step broke, and only because the schedule ran out: the capacity is at least the last step
+        report["schedule_completed"] = shape["ended"] == "schedule" and not report["capacity_reached"]
+        if differ:
+            reasons.append(f"the report's verdict on {', '.join(differ)} is not the load shape's (a bug in the kit)")
+        if not steps:
+            reasons.append("no step was judged")
+        elif best is None:
             reasons.append("no capacity found: the first step already broke a threshold")
+        elif not report["capacity_reached"] and not report["schedule_completed"]:
+            reasons.append(f"the run stopped before its schedule ended ({len(steps)} of {planned} steps judged, "
+                           "none broke): the capacity is not known")  # fmt: skip
     elif unexpected:
         reasons.append(f"{unexpected} unexpected failure(s)")
     if name == "spike":
@@ -463,9 +482,12 @@ def render(r: dict) -> str:
                          f"{'yes' if s['held'] else '**no**'} |")  # fmt: skip
         best = r["capacity"]
         if best is None:
-            lines.append("\nNo step held: no capacity found.")
+            lines.append("\nNo step held: no capacity found." if r["steps"] else "\nNo step was judged.")
         else:
-            more = "" if r["capacity_reached"] else " (no step broke: the capacity is at least this)"
+            more = ("" if r["capacity_reached"] else
+                    " (no step broke: the capacity is at least this)" if r["schedule_completed"] else
+                    f" (the run stopped after {len(r['steps'])} of {r['steps_planned']} steps, before any broke: "
+                    "the capacity is not known)")  # fmt: skip
             lines.append(f"\n**Sustained capacity: {best['rps']:,.0f} req/s ({best['cases_per_s']:,.0f} cases/s) at "
                          f"{best['users']} users, p99 {_ms(best['single_p99_ms'])} ms**{more}.")  # fmt: skip
         lines.append("")

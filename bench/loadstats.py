@@ -82,8 +82,11 @@ class Timeline:
         self.failures: Counter = Counter()  # (request name, message) -> count
         self.names: dict[str, list[int]] = {}  # request name -> [requests, failures]
 
+    def second_of(self, now: float) -> int:
+        return int(now - self.t0)
+
     def _second(self, now: float) -> Second:
-        t = int(now - self.t0)
+        t = self.second_of(now)
         while not self.seconds or self.seconds[-1].t < t:
             self.seconds.append(Second(len(self.seconds) and self.seconds[-1].t + 1, self.stage, self.users))
         s = self.seconds[-1]

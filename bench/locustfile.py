@@ -141,6 +141,7 @@ def _write(**_kw) -> None:
     doc["run"] = {"scenario": o.scenario, "base_users": o.base_users, "duration_scale": o.duration_scale,
                   "stages": stage_dicts(o.scenario, o.base_users, o.duration_scale, o.scenario_seconds or None),
                   "limits": {"p99_ms": o.p99_ms, "max_error_rate": o.max_error_rate}, **Run.info}  # fmt: skip
+    doc["shape"] = Run.shape.wire() if Run.shape is not None else {"steps": [], "ended": None}
     Path(o.timeline).write_bytes(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
 
 

@@ -82,7 +82,7 @@ def stage_seconds(seconds: list[Second], label: str, settle: int = 0) -> list[Se
 
 
 def step_results(seconds: list[Second], limits: Thresholds) -> list[dict]:
-    """Each completed step's summary and whether it held: single-case p99 and error rate within `limits`."""
+    """Each step's summary and whether it held: single-case p99 and error rate within `limits`."""
     out = []
     labels = list(dict.fromkeys(s.stage for s in seconds if s.stage.startswith("step ")))
     for label in labels:
@@ -104,44 +104,64 @@ def capacity(steps: list[dict]) -> dict | None:
     return best
 
 
-def step_broke(seconds: list[Second], label: str, limits: Thresholds) -> bool:
-    """Whether the step `label` (just ended) broke a threshold: the shape stops the ramp there."""
+def judge_step(seconds: list[Second], label: str, limits: Thresholds) -> dict | None:
+    """The step `label`'s row (summary, held), None when it has no second."""
     rows = [r for r in step_results(seconds, limits) if r["step"] == label]
-    return bool(rows) and not rows[0]["held"]
+    return rows[0] if rows else None
+
+
+STOPPED = "stopped"  # the stage of the seconds after the shape ended the run: no stage's, never judged
 
 
 class Shape:
     """The load shape's stage walk, without locust: the locustfile's LoadTestShape asks it each tick.
 
     It labels the timeline with the stage it starts and, with `judge_steps`, judges each step once
-    the next begins; it ends the run (None) after the last stage, or after a step that broke.
+    the next has begun (or the schedule has ended), on the step's closed seconds only: the second
+    still open at the tick is relabelled with the next stage (or STOPPED), so the step's seconds in
+    the timeline written at the end are exactly the ones it judged, and the report's verdict,
+    computed from them again, is the shape's. It ends the run (None) after the last stage, or after
+    the first step that broke. `wire()` says which steps it judged and why the run ended.
     """
 
     def __init__(self, plan: list[Stage], limits: Thresholds, judge_steps: bool = False):
         self.plan = plan
         self.limits = limits
         self.judge_steps = judge_steps
-        self._judged: set[str] = set()
+        self.judged: list[dict] = []  # the step rows, in order, as the shape judged them
+        self.ended: str | None = None  # "broke": a step broke; "schedule": every stage ran
+        self._next = 0  # the first stage not yet judged
 
     def tick(self, run_time: float, line: Timeline, now: float, users: int) -> tuple[int, float] | None:
         """(users, spawn rate) for the stage at `run_time` (s since the shape began), None to stop."""
-        elapsed = 0.0
-        for i, stage in enumerate(self.plan):
+        if self.ended is not None:
+            return None
+        elapsed, i = 0.0, len(self.plan)
+        for k, stage in enumerate(self.plan):
             elapsed += stage.seconds
             if run_time < elapsed:
+                i = k
                 break
-        else:
-            return None
-        if self.judge_steps and i > 0:
-            previous = self.plan[i - 1].label
-            if previous not in self._judged:
-                self._judged.add(previous)
-                if step_broke(line.seconds, previous, self.limits):
-                    return None
-        line.stage = stage.label
+        if self.judge_steps and self._next < i:
+            closed = [s for s in line.seconds if s.t < line.second_of(now)]
+            for stage in self.plan[self._next : i]:
+                self._next += 1
+                row = judge_step(closed, stage.label, self.limits)
+                if row is None:  # no second of it: the shape never ticked inside it
+                    continue
+                self.judged.append(row)
+                if not row["held"]:
+                    self.ended = "broke"
+                    break
+        if self.ended is None and i == len(self.plan):
+            self.ended = "schedule"
+        line.stage = STOPPED if self.ended else self.plan[i].label
         line.users = users
         line.tick(now)
-        return stage.users, stage.spawn_rate
+        return None if self.ended else (self.plan[i].users, self.plan[i].spawn_rate)
+
+    def wire(self) -> dict:
+        return {"steps": self.judged, "ended": self.ended}
 
 
 def memory_verdict(rss_after_warmup: float, rss_end: float, tolerance: float = MEMORY_TOLERANCE,

@@ -19,8 +19,9 @@ import orjson
 import pytest
 
 from bench import loadcases as lc
+from bench.load import build_report, render
 from bench.loadstats import Second, Timeline, bucket, percentiles, seconds_from_wire, summary
-from bench.scenarios import SPIKE_FACTOR, Thresholds, capacity, memory_verdict, stages, step_results
+from bench.scenarios import SPIKE_FACTOR, Shape, Thresholds, capacity, memory_verdict, stage_dicts, stages, step_results
 from dispatch.settings import Settings
 from tests.api.conftest import Answer, Server
 
@@ -231,6 +232,64 @@ def test_capacity_is_the_last_step_that_held_before_one_broke():
     assert capacity(rows)["step"] == "step 3"
     errors = [_second(t, "step 1", 5.0, failures=1) for t in range(10)]
     assert capacity(step_results(errors, Thresholds(max_error_rate=0.001))) is None
+
+
+def _step_run(latency, until: float = 1e9) -> tuple[list[float | None], dict]:
+    """The step shape over a simulated clock, as the locustfile drives it, and the report of its timeline.
+
+    The shape ticks once a second (at k + 0.5 s); between ticks 100 answers arrive, each
+    of latency(arrival) ms. When the shape stops (or at `until`, a run cut short) a few more answers
+    arrive in the same second and the timeline is written, as locust's test_stop does.
+    Returns the run times of the ticks that returned None, and the report.
+    """
+    plan = stages("step", 20, 0.4)  # 12 steps of 6 s
+    limits = Thresholds(p99_ms=25, max_error_rate=0.001)
+    shape, line = Shape(plan, limits, judge_steps=True), Timeline(0.0)
+    now, stopped = 0.5, []
+    while now < until:
+        if shape.tick(now, line, now, 10) is None:
+            stopped.append(now)
+            break
+        for j in range(100):
+            line.record(now + j / 100, "grid case", latency(now + j / 100), None, single=True, cases=1)
+        now += 1.0
+    for j in range(20):  # answers in flight when the run stops
+        line.record(now + 0.01 + j / 100, "grid case", 1.0, None, single=True, cases=1)
+    line.tick(now + 0.25)
+    doc = json.loads(orjson.dumps(line.wire(), option=orjson.OPT_NON_STR_KEYS))
+    doc["run"] = {"stages": stage_dicts("step", 20, 0.4), "limits": {"p99_ms": 25, "max_error_rate": 0.001}}
+    if hasattr(shape, "wire"):
+        doc["shape"] = shape.wire()
+    context = {"scenario": "step", "workers": 1, "target": "embedded", "url": "-", "rules": "-", "ruleset_version": "-",
+               "users": 20, "scale": 0.4, "seconds": None, "started": "-", "commit": "-", "cores": 2, "pinning": "-",
+               "locust_exit": 0, "command": "", "limits": {"p99_ms": 25, "max_error_rate": 0.001,
+               "memory_tolerance": 0.05, "memory_slack_mib": 8}}  # fmt: skip
+    return stopped, build_report(doc, [], context, None)
+
+
+def test_the_report_judges_the_steps_the_shape_judged():
+    # slow answers in the open second at the end of step 2 (12.0-12.5 s, the shape judges at 12.5), and a
+    # step 5 that breaks (24-30 s; 27-29 s judged): the shape must not stop on what the report drops
+    stopped, report = _step_run(lambda t: 100.0 if 12 <= t < 12.5 or 28 <= t < 30 else 1.0)
+    assert stopped and stopped[0] < 72, "the shape ran on past a broken step"
+    assert [(r["step"], r["held"]) for r in report["steps"]] == [(f"step {k}", k < 5) for k in range(1, 6)]
+    assert report["capacity"]["step"] == "step 4" and report["capacity_reached"] and report["passed"]
+    shape = [(v["step"], v["held"]) for v in report["shape"]["steps"]]
+    assert shape == [(r["step"], r["held"]) for r in report["steps"]]
+    assert "no step broke" not in render(report)
+
+    # every step held: the schedule ran to its end, and only then is the capacity "at least" the last step
+    stopped, report = _step_run(lambda t: 1.0)
+    assert len(report["steps"]) == 12 and all(r["held"] for r in report["steps"]), report["steps"]
+    assert report["schedule_completed"] and not report["capacity_reached"] and report["passed"]
+    assert "no step broke: the capacity is at least this" in render(report)
+
+    # a run cut short (locust stopped otherwise) in step 4: only the steps the shape judged, and no claim
+    stopped, report = _step_run(lambda t: 1.0, until=20.2)
+    assert not stopped
+    assert [r["step"] for r in report["steps"]] == ["step 1", "step 2", "step 3"]
+    assert not report["schedule_completed"] and not report["capacity_reached"] and not report["passed"]
+    assert "no step broke" not in render(report)
 
 
 def test_memory_verdict_allows_the_tolerance():
