@@ -16,8 +16,8 @@ locust process's CPU every second, stops everything, and writes into --out (defa
 bench/out/load/<scenario>-<workers>w-<time>): report.md, report.json, latency.png,
 timeline.json (per second), locust's CSVs and log, and the server's log.
 
-Exit status: 0 when the scenario passed (no unexpected error; step: a capacity found;
-soak: memory flat), 1 when it did not, 2 when it could not run.
+Exit status: 0 when the scenario passed (no unexpected error; step: a capacity found, or
+every step held; soak: memory flat), 1 when it did not, 2 when it could not run.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
                        "--scenario-seconds", str(args.seconds or 0), "--rules", rules, "--bad-share", str(args.bad_share),
                        "--p99-ms", str(args.p99_ms), "--max-error-rate", str(args.max_error_rate),
                        "--timeline", str(out / "timeline.json"), "--csv", str(out / "locust"), "--csv-full-history",
-                       "--only-summary", "--loglevel", "WARNING", "--logfile", str(out / "locust.log")]  # fmt: skip
+                       "--only-summary", "--loglevel", "INFO", "--logfile", str(out / "locust.log")]  # fmt: skip
         print(f"running locust: {args.scenario}, {args.users} base users, about {planned:.0f} s", file=sys.stderr)
         started = time.time()
         with open(out / "locust.out", "wb") as log:

@@ -22,6 +22,7 @@ Never import this module in the test process: locust monkey-patches sockets (gev
 
 from __future__ import annotations
 
+import logging
 import random
 import sys
 import time
@@ -43,6 +44,7 @@ from bench.scenarios import MAX_ERROR_RATE, NAMES, P99_MS, Shape, Thresholds, st
 
 PATH = "/v1/dispatch"
 HEADERS = {"Content-Type": "application/json"}
+log = logging.getLogger("dispatch.loadshape")
 SAFETY_BATCH = (2, 20)
 NIGHTLY_BATCH = (500, 1000)  # larger answers hold the generator's one thread up while they are parsed
 
@@ -233,6 +235,10 @@ class NightlyBatch(_System):
         self.post_batch(random.choice(Run.nightly), "nightly batch")
 
 
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
 class Scenario(LoadTestShape):
     """The scenario named by --scenario, stage by stage; step stops after the first step that broke."""
 
@@ -243,4 +249,13 @@ class Scenario(LoadTestShape):
         if Run.shape is None:
             plan = stages(o.scenario, o.base_users, o.duration_scale, o.scenario_seconds or None)
             Run.shape = Shape(plan, Thresholds(o.p99_ms, o.max_error_rate), judge_steps=o.scenario == "step")
-        return Run.shape.tick(self.get_run_time(), timeline(), time.time(), self.get_current_user_count())
+        judged = len(Run.shape.judged)
+        answer = Run.shape.tick(self.get_run_time(), timeline(), time.time(), self.get_current_user_count())
+        for row in Run.shape.judged[judged:]:  # locust.log: the shape's verdicts, to hold the report to
+            log.info("%s %s: %d users, single-case p99 %s ms, error rate %.3f %% (seconds %d-%d, %d requests)",
+                     row["step"], "held" if row["held"] else "BROKE", row["users"], _ms(row["single_p99_ms"]),
+                     100 * row["error_rate"], row["t_start"], row["t_end"], row["requests"])  # fmt: skip
+        if answer is None:
+            log.info("the shape ends the run: %s", {"broke": "a step broke", "schedule": "the schedule ran out"}.get(
+                Run.shape.ended, Run.shape.ended))  # fmt: skip
+        return answer
