@@ -8,10 +8,10 @@ in the case's area, that fail on exactly one other selector.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from dispatch.case import Case, local_day
+from dispatch.case import Case, aware, local_day
 from dispatch.decision import Decision, Status
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import CaseError
@@ -63,8 +63,13 @@ class Explanation:
 
 
 def explain_case(dispatcher: Dispatcher, case: Case, near_limit: int = NEAR_MISS_LIMIT) -> Explanation:
-    """The explanation of `case`; raises CaseError for a code the rule set does not know."""
+    """The explanation of `case`; raises CaseError for a code the rule set does not know.
+
+    A naive report time is read in the rule set's zone, as the dispatcher reads it, and
+    the explanation's case carries it with that zone: the reported and due times agree.
+    """
     ruleset = dispatcher.ruleset
+    case = replace(case, reported_at=aware(ruleset, case.reported_at))
     try:
         decision = dispatcher.dispatch(case)
     except OverflowError:  # a time at the edge of what datetime holds, once moved to the rule set's zone

@@ -179,3 +179,15 @@ def test_invalid_rule_set_prints_its_diagnostics(capsys, make_ruleset):
                                "--source", "z")  # fmt: skip
     assert code == 2
     assert "rule.conflict" in err and "is not a valid rule set" in err
+
+
+def test_a_naive_time_is_shown_in_the_rule_sets_zone(capsys):
+    argv = ("--rules", str(MINI), "--event", "06010002", "--area", "110115005201", "--source", "grid",
+            "--at", "2026-01-27T10:37:37")  # fmt: skip
+    code, out, _ = explain_cli(capsys, *argv)
+    assert code == 0
+    assert "reported 2026-01-27T10:37:37+08:00 (day 2026-01-27)" in out
+    code, out, _ = explain_cli(capsys, *argv, "--format", "json")
+    x = json.loads(out)
+    assert x["case"]["reported_at"] == "2026-01-27T10:37:37+08:00"
+    assert x["decision"]["deadline"]["due"].endswith("+08:00")
