@@ -84,7 +84,7 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"dispatch explain: {err.code}: {err.field}: {err}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     if args.format == "json":
-        print(json.dumps(explanation_dict(explanation), ensure_ascii=False, indent=2))
+        print(json.dumps(explanation_dict(explanation, args.rules), ensure_ascii=False, indent=2))
     else:
         print(render_text(explanation))
     return EXIT_OK

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from dispatch.case import Case, aware, local_day
-from dispatch.decision import Decision, Status
+from dispatch.decision import Decision, Status, rule_file
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import CaseError
 from dispatch.model import ANY, LOCAL, Rule, RuleSet
@@ -205,13 +205,17 @@ def _hours(value: float | None) -> int | float | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
-def _rule_ref(rule: Rule) -> dict:
-    return {"id": rule.id, "file": rule.place.path, "line": rule.place.line}
+def explanation_dict(x: Explanation, root: str = "") -> dict:
+    """The explanation as JSON-ready data: what `dispatch explain --format json` prints and POST /v1/explain answers.
 
-
-def explanation_dict(x: Explanation) -> dict:
-    """The explanation as JSON-ready data: what `dispatch explain --format json` prints and POST /v1/explain answers."""
+    `root` is the rule-set directory as loaded: every `file` is relative to it, as /v1/dispatch
+    names a rule's file, so that the decision's rule is the object /v1/dispatch answers.
+    """
     rs, case, d = x.ruleset, x.case, x.decision
+
+    def _rule_ref(rule: Rule) -> dict:
+        return {"id": rule.id, "file": rule_file(rule.place.path, root), "line": rule.place.line}
+
     item_hours = rs.item_deadline(case.event)
     winner = x.ranked[0].rule if x.ranked else None
     uses_local = (winner is not None and winner.department == LOCAL) or d.status is Status.PROVISIONAL
@@ -267,7 +271,11 @@ def table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[
 
 
 def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | None = None) -> str:
-    """What a maintainer reads in ten seconds: the case, its area, the decision, the ranked rules, near misses."""
+    """What a maintainer reads in ten seconds: the case, its area, the decision, the ranked rules, near misses.
+
+    Rule files are named as loaded (`rules/daxing/rules/local.csv:781`), a path the maintainer
+    can open from where the command runs; the JSON names them relative to the rule set.
+    """
     doc = explanation_dict(x)
     c, dec = doc["case"], doc["decision"]
     item = doc["event_path"][-1]
@@ -299,9 +307,9 @@ def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | N
             origin = f"item standard (set on {it['deadline_set_on']})"
         due = f", due {dl['due']}" if dl["due"] else ", no due time (manual)"
         lines.append(f"deadline  {dl['hours']} h from the {origin}{due}")
-    if dec["rule"]:
-        r = dec["rule"]
-        lines.append(f"rule      {r['id']} at {r['file']}:{r['line']}  basis: {r['basis']}")
+    if x.ranked:
+        r = x.ranked[0].rule
+        lines.append(f"rule      {r.id} at {r.place.path}:{r.place.line}  basis: {r.basis}")
     else:
         lines.append(f"rule      none: {doc['no_match']}")
     if not x.agree:

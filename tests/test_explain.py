@@ -152,6 +152,11 @@ def test_json_and_case_arguments_agree(capsys, tmp_path):
     assert json.loads(by_flags) == json.loads(by_json) == json.loads(by_file)
     x = json.loads(by_json)
     assert x["decision"]["rule"]["id"] == "MUN-2" and x["decision"]["local"]["department"] == "gov-110115005"
+    # files relative to the rule set, as /v1/dispatch names them; the text names them as the maintainer opens them
+    assert x["decision"]["rule"]["file"] == "rules/municipal.csv"
+    assert {m["file"] for m in x["matching"]} == {"rules/municipal.csv"}
+    code, text, _ = explain_cli(capsys, "--rules", str(MINI), "--case", json.dumps(doc))
+    assert f"rule      MUN-2 at {MINI}/rules/municipal.csv:" in text
     assert [m["id"] for m in x["matching"]] == ["MUN-2", "MUN-1"]
     assert x["matching"][1]["lost_on"] == "grid type given" and x["agree"] is True
     assert [a["code"] for a in x["area_path"]] == ["110115", "110115005", "11011500501", "110115005201"]

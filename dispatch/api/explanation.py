@@ -23,4 +23,5 @@ def explain_body(engine: Engine, body: bytes) -> dict:
         raise case_problem(case)
     ruleset = engine.ruleset
     moment = read_reported_at(ruleset, case.reported_at)
-    return explanation_dict(explain_case(engine.dispatcher, Case(case.id, case.event, case.area, case.source, moment)))
+    explanation = explain_case(engine.dispatcher, Case(case.id, case.event, case.area, case.source, moment))
+    return explanation_dict(explanation, engine.root)

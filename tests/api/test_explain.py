@@ -26,19 +26,29 @@ def local(server) -> Dispatcher:
     return Dispatcher(load_ruleset(server.settings.rules))
 
 
-def test_good_case_answers_the_explanation_the_cli_prints(client, local):
+def test_good_case_answers_the_explanation_the_cli_prints(client, server, local):
     r = client.post("/v1/explain", case())
     assert r.status == 200 and r.headers["content-type"] == "application/json"
     doc = r.json
-    want = explanation_dict(explain_case(local, Case("C1", "06010002", "110115005201", "grid", datetime.fromisoformat(T))))
+    x = explain_case(local, Case("C1", "06010002", "110115005201", "grid", datetime.fromisoformat(T)))
+    want = explanation_dict(x, server.settings.rules)
     assert doc == json.loads(json.dumps(want, ensure_ascii=False))
     assert r.headers["dispatch-ruleset"] == doc["ruleset"]["version"]
     assert doc["decision"]["rule"]["id"] == "MUN-2" and doc["agree"] is True
     assert [m["id"] for m in doc["matching"]] == ["MUN-2", "MUN-1"]
-    # the decision is the one /v1/dispatch gives
+    # the decision is the one /v1/dispatch gives, its rule named alike: the file relative to the rule set
     d = client.dispatch(case()).json
-    assert (d["status"], d["department"], d["rule"]["id"]) == (
-        doc["decision"]["status"], doc["decision"]["department"], doc["decision"]["rule"]["id"])  # fmt: skip
+    assert (d["status"], d["department"], d["rule"]) == (
+        doc["decision"]["status"], doc["decision"]["department"], doc["decision"]["rule"])  # fmt: skip
+    assert doc["decision"]["rule"]["file"] == "rules/municipal.csv"
+    assert {m["file"] for m in doc["matching"]} == {"rules/municipal.csv"}
+
+
+@pytest.mark.parametrize("event", ["06010001", "06010002", "12001001", "13001001"])
+def test_the_decisions_rule_is_the_one_dispatch_gives(client, event):
+    for body in (case(event=event), case(event=event, area="110115005", source="12345")):
+        doc, d = client.post("/v1/explain", body).json, client.dispatch(body).json
+        assert doc["decision"]["rule"] == d["rule"]
 
 
 def test_no_rule_and_no_time(client):
