@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from dispatch.case import Case
 from dispatch.cli import main
 from dispatch.dispatcher import Dispatcher
-from dispatch.explain import KEY_NAMES, TIE, explain_case, explanation_dict, lost_on, render_text, why_lost
+from dispatch.explain import KEY_NAMES, TIE, explain_case, explanation_dict, lost_on, why_lost
+from dispatch.explainreport import render_text
 from dispatch.load import load_ruleset
 from dispatch.model import ANY
 from dispatch.reference import matching_rules, rank_key
