@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import datetime
 
 import pytest
@@ -86,6 +87,8 @@ def test_malformed_json_is_400_and_other_media_415(client):
     assert r.status == 400 and r.json["code"] == "request.malformed_json"
     r = client.post("/v1/explain", json.dumps(case()), headers={"content-type": "text/plain"})
     assert r.status == 415 and r.json["code"] == "request.unsupported_media_type"
+    r = client.get("/v1/explain")
+    assert (r.status, r.json["code"], r.headers["allow"]) == (405, "request.method_not_allowed", "POST")
 
 
 def test_explain_is_in_the_openapi_description(client):
@@ -95,3 +98,32 @@ def test_explain_is_in_the_openapi_description(client):
     assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Explanation")
     assert {"400", "415", "422"} <= set(op["responses"])
     assert "Explanation" in spec["components"]["schemas"]
+
+
+def early_answer(port: int, path: str, head: str, body: bytes) -> tuple[int, dict]:
+    """Send `head` and part of a body, never its end, and read the answer: it must come before the body ends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"POST {path} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n{head}\r\n".encode())
+        s.sendall(body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)  # a server that waits for the rest of the body times out here
+        top, _, rest = data.partition(b"\r\n\r\n")
+        headers = dict(line.split(": ", 1) for line in top.decode().split("\r\n")[1:])
+        length = int(headers["content-length"])
+        while len(rest) < length:
+            rest += s.recv(65536)
+    return int(top.split()[1]), json.loads(rest[:length])
+
+
+@pytest.mark.parametrize("path", ["/v1/explain", "/v1/dispatch"])
+def test_a_body_over_the_limit_is_refused_as_it_passes_the_limit(server, path):
+    limit = server.settings.max_body_bytes
+    chunk = b" " * (limit + 1)
+    # chunked, no length: 413 once the limit is passed, without waiting for the end that never comes
+    status, doc = early_answer(server.settings.port, path, "transfer-encoding: chunked\r\n",
+                               f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")  # fmt: skip
+    assert (status, doc["code"]) == (413, "request.too_large")
+    # a declared length over the limit: 413 before any of the body is read
+    status, doc = early_answer(server.settings.port, path, f"content-length: {20 * limit}\r\n", b"{")
+    assert (status, doc["code"]) == (413, "request.too_large")
