@@ -10,8 +10,8 @@ import orjson
 
 from dispatch.api.endpoint import Endpoint
 from dispatch.api.engine import Engine
-from dispatch.api.intake import CaseIn, not_an_object, parse_body, read_case
-from dispatch.api.problems import case_problem, field_error
+from dispatch.api.intake import CaseIn, is_batch, not_an_object, parse_body, read_case
+from dispatch.api.problems import FieldError, Problem, case_problem, field_error
 from dispatch.case import Case, read_reported_at
 from dispatch.errors import CaseError
 from dispatch.explain import explain_case, explanation_dict
@@ -24,8 +24,10 @@ def explain_body(engine: Engine, body: bytes) -> dict:
     time the rule set cannot read: the same codes /v1/dispatch answers with.
     """
     doc = parse_body(body)
+    if is_batch(doc) or type(doc) is list:
+        raise batch_unsupported(doc)
     if type(doc) is not dict:
-        raise not_an_object(doc)
+        raise not_an_object(doc, "one case")
     case = read_case(doc)
     if type(case) is not CaseIn:
         raise case_problem(case)
@@ -33,6 +35,14 @@ def explain_body(engine: Engine, body: bytes) -> dict:
     moment = read_reported_at(ruleset, case.reported_at)
     explanation = explain_case(engine.dispatcher, Case(case.id, case.event, case.area, case.source, moment))
     return explanation_dict(explanation, engine.root)
+
+
+def batch_unsupported(doc: dict | list) -> Problem:
+    """A batch, {"cases": [...]} or an array: explain takes one case, and says so rather than list what it lacks."""
+    at = "" if type(doc) is list else "/cases"
+    detail = ("explain takes one case, not a batch: send each case as its own JSON object "
+              "(POST /v1/dispatch answers batches)")  # fmt: skip
+    return Problem("request.batch_unsupported", detail, [FieldError(at, "request.batch_unsupported", detail)])
 
 
 class ExplainEndpoint(Endpoint):

@@ -68,7 +68,6 @@ def test_no_rule_and_no_time(client):
         (case(reported_at="yesterday"), 422, "request.bad_time", "/reported_at"),
         (case(id=...), 422, "request.invalid", "/id"),
         (case(area=7), 422, "request.invalid", "/area"),
-        ([case()], 422, "request.invalid", ""),
     ],
 )
 def test_bad_case_answers_the_dispatch_problem(client, body, status, code, field):
@@ -80,6 +79,25 @@ def test_bad_case_answers_the_dispatch_problem(client, body, status, code, field
     if isinstance(body, dict) and code != "request.invalid":
         same = client.dispatch(body).json
         assert (same["code"], same["errors"][0]["field"]) == (code, field)
+
+
+@pytest.mark.parametrize(("body", "field"), [({"cases": [case(), case(id="C2")]}, "/cases"), ({"cases": []}, "/cases"),
+                                             ([case()], "")])  # fmt: skip
+def test_a_batch_is_refused_saying_explain_takes_one_case(client, body, field):
+    r = client.post("/v1/explain", body)
+    assert r.status == 422 and r.headers["content-type"] == "application/problem+json"
+    doc = r.json
+    assert doc["code"] == "request.batch_unsupported" and doc["type"] == "urn:dispatch:problem:request.batch_unsupported"
+    assert [(e["field"], e["code"]) for e in doc["errors"]] == [(field, "request.batch_unsupported")]
+    assert "one case" in doc["detail"] and "/v1/dispatch" in doc["detail"]
+
+
+@pytest.mark.parametrize("body", ['"C1"', "7", "null"])
+def test_a_body_that_is_not_an_object_is_422_without_offering_a_batch(client, body):
+    r = client.post("/v1/explain", body, headers={"content-type": "application/json"})
+    doc = r.json
+    assert (r.status, doc["code"], doc["errors"][0]["field"]) == (422, "request.invalid", "")
+    assert "one case" in doc["detail"] and "cases" not in doc["detail"]
 
 
 def test_malformed_json_is_400_and_other_media_415(client):
