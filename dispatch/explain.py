@@ -238,11 +238,12 @@ def explanation_dict(x: Explanation, root: str = "") -> dict:
             "deadline": None if d.deadline_hours is None else {
                 "hours": _hours(d.deadline_hours), "origin": d.deadline_origin, "item_hours": _hours(item_hours),
                 "due": d.due.isoformat() if d.due else None},
-            "rule": {**_rule_ref(winner), "basis": winner.basis} if winner else None,
+            "rule": None if d.rule is None else {  # the compiled decision's rule, as /v1/dispatch names it
+                "id": d.rule.id, "file": rule_file(d.rule.path, root), "line": d.rule.line, "basis": d.rule.basis},
             "difficult": d.difficult,
             "reason": d.reason,
         },
-        "no_match": no_match_policy(rs, case, d) if winner is None else None,
+        "no_match": no_match_policy(rs, case, d) if d.rule is None else None,
         "key": list(KEY_NAMES),
         "matching": [
             {"rank": r.rank, **_rule_ref(r.rule), "event": r.rule.event, "area": r.rule.area,

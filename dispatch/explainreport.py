@@ -52,9 +52,9 @@ def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | N
             origin = f"item standard (set on {it['deadline_set_on']})"
         due = f", due {dl['due']}" if dl["due"] else ", no due time (manual)"
         lines.append(f"deadline  {dl['hours']} h from the {origin}{due}")
-    if x.ranked:
-        r = x.ranked[0].rule
-        lines.append(f"rule      {r.id} at {r.place.path}:{r.place.line}  basis: {r.basis}")
+    if x.decision.rule:
+        r = x.decision.rule
+        lines.append(f"rule      {r.id} at {r.path}:{r.line}  basis: {r.basis}")
     else:
         lines.append(f"rule      none: {doc['no_match']}")
     if not x.agree:

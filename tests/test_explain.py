@@ -294,3 +294,19 @@ def test_a_naive_time_is_shown_in_the_rule_sets_zone(capsys):
     x = json.loads(out)
     assert x["case"]["reported_at"] == "2026-01-27T10:37:37+08:00"
     assert x["decision"]["deadline"]["due"].endswith("+08:00")
+
+
+def test_the_decision_shown_is_the_compiled_one_even_when_the_reference_disagrees():
+    from dispatch.decision import RuleRef
+
+    dispatcher = Dispatcher(load_ruleset(MINI))
+    x = explain_case(dispatcher, Case("C9", "06010002", "110115005201", "grid", datetime.fromisoformat(T)))
+    assert x.agree and x.decision.rule.id == "MUN-2"
+    other = RuleRef("MUN-1", f"{MINI}/rules/municipal.csv", 2, "basis of MUN-1")
+    bug = dc_replace(x, decision=x.decision._replace(rule=other))  # as if the tables had a bug
+    doc = explanation_dict(bug, str(MINI))
+    assert doc["decision"]["rule"] == {"id": "MUN-1", "file": "rules/municipal.csv", "line": 2, "basis": "basis of MUN-1"}
+    assert doc["agree"] is False and doc["matching"][0]["id"] == "MUN-2"
+    text = render_text(bug)
+    assert f"rule      MUN-1 at {MINI}/rules/municipal.csv:2  basis: basis of MUN-1" in text
+    assert "WARNING   the compiled tables and the reference matcher disagree" in text
