@@ -65,7 +65,8 @@ def _case_doc(args: argparse.Namespace) -> dict:
 def _explain(args: argparse.Namespace) -> int:
     from dispatch.case import case_from_mapping
     from dispatch.errors import CaseError
-    from dispatch.explain import explain_case, explanation_dict, render_text
+    from dispatch.explain import explain_case, explanation_dict
+    from dispatch.explainreport import render_text
 
     if args.case is None and not (args.event and args.area and args.source):
         print("dispatch explain: give --event, --area and --source, or --case", file=sys.stderr)
@@ -84,7 +85,7 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"dispatch explain: {err.code}: {err.field}: {err}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     if args.format == "json":
-        print(json.dumps(explanation_dict(explanation), ensure_ascii=False, indent=2))
+        print(json.dumps(explanation_dict(explanation, args.rules), ensure_ascii=False, indent=2))
     else:
         print(render_text(explanation))
     return EXIT_OK

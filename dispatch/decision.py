@@ -29,6 +29,15 @@ class RuleRef(NamedTuple):
     basis: str
 
 
+def rule_file(path: str, root: str) -> str:
+    """A rule's file relative to its rule set: the same wherever the service runs (a container, a checkout).
+
+    `path` is the rule's place as loaded from `root` (the directory as given to load_ruleset).
+    """
+    prefix = root.rstrip("/") + "/"
+    return path.removeprefix(prefix)
+
+
 class Decision(NamedTuple):
     """Everything a caller stores for audit.
 

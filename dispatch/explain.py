@@ -3,16 +3,17 @@
 It puts side by side the decision the service gives (the compiled Dispatcher) and every
 matching rule ranked by the reference matcher, says for each loser the first component
 of the precedence key on which it lost, and lists near misses: rules on the item's path,
-in the case's area, that fail on exactly one other selector.
+in the case's area, that fail on exactly one other selector. explainreport.py renders it
+as text; explanation_dict here is its JSON.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from dispatch.case import Case, local_day
-from dispatch.decision import Decision, Status
+from dispatch.case import Case, aware, local_day
+from dispatch.decision import Decision, Status, rule_file
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import CaseError
 from dispatch.model import ANY, LOCAL, Rule, RuleSet
@@ -63,8 +64,13 @@ class Explanation:
 
 
 def explain_case(dispatcher: Dispatcher, case: Case, near_limit: int = NEAR_MISS_LIMIT) -> Explanation:
-    """The explanation of `case`; raises CaseError for a code the rule set does not know."""
+    """The explanation of `case`; raises CaseError for a code the rule set does not know.
+
+    A naive report time is read in the rule set's zone, as the dispatcher reads it, and
+    the explanation's case carries it with that zone: the reported and due times agree.
+    """
     ruleset = dispatcher.ruleset
+    case = replace(case, reported_at=aware(ruleset, case.reported_at))
     try:
         decision = dispatcher.dispatch(case)
     except OverflowError:  # a time at the edge of what datetime holds, once moved to the rule set's zone
@@ -200,13 +206,17 @@ def _hours(value: float | None) -> int | float | None:
     return int(value) if value is not None and float(value).is_integer() else value
 
 
-def _rule_ref(rule: Rule) -> dict:
-    return {"id": rule.id, "file": rule.place.path, "line": rule.place.line}
+def explanation_dict(x: Explanation, root: str = "") -> dict:
+    """The explanation as JSON-ready data: what `dispatch explain --format json` prints and POST /v1/explain answers.
 
-
-def explanation_dict(x: Explanation) -> dict:
-    """The explanation as JSON-ready data: what `dispatch explain --format json` prints and POST /v1/explain answers."""
+    `root` is the rule-set directory as loaded: every `file` is relative to it, as /v1/dispatch
+    names a rule's file, so that the decision's rule is the object /v1/dispatch answers.
+    """
     rs, case, d = x.ruleset, x.case, x.decision
+
+    def _rule_ref(rule: Rule) -> dict:
+        return {"id": rule.id, "file": rule_file(rule.place.path, root), "line": rule.place.line}
+
     item_hours = rs.item_deadline(case.event)
     winner = x.ranked[0].rule if x.ranked else None
     uses_local = (winner is not None and winner.department == LOCAL) or d.status is Status.PROVISIONAL
@@ -228,11 +238,12 @@ def explanation_dict(x: Explanation) -> dict:
             "deadline": None if d.deadline_hours is None else {
                 "hours": _hours(d.deadline_hours), "origin": d.deadline_origin, "item_hours": _hours(item_hours),
                 "due": d.due.isoformat() if d.due else None},
-            "rule": {**_rule_ref(winner), "basis": winner.basis} if winner else None,
+            "rule": None if d.rule is None else {  # the compiled decision's rule, as /v1/dispatch names it
+                "id": d.rule.id, "file": rule_file(d.rule.path, root), "line": d.rule.line, "basis": d.rule.basis},
             "difficult": d.difficult,
             "reason": d.reason,
         },
-        "no_match": no_match_policy(rs, case, d) if winner is None else None,
+        "no_match": no_match_policy(rs, case, d) if d.rule is None else None,
         "key": list(KEY_NAMES),
         "matching": [
             {"rank": r.rank, **_rule_ref(r.rule), "event": r.rule.event, "area": r.rule.area,
@@ -250,81 +261,3 @@ def explanation_dict(x: Explanation) -> dict:
         "near_misses_total": x.near_miss_total,
         "agree": x.agree,
     }
-
-
-# -- text -----------------------------------------------------------------------------------
-
-
-def table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
-    """Rows under a header, columns padded to their widest cell (ASCII cells: codes and numbers)."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
-
-
-def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | None = None) -> str:
-    """What a maintainer reads in ten seconds: the case, its area, the decision, the ranked rules, near misses."""
-    doc = explanation_dict(x)
-    c, dec = doc["case"], doc["decision"]
-    item = doc["event_path"][-1]
-    lines = [
-        f"case      {c['id']}: {c['event']} {item['name']}, source {c['source']}, reported {c['reported_at']} (day {c['day']})",
-        "event     " + " > ".join(f"{e['code']} {e['name']}" for e in doc["event_path"]),
-        "area      " + " > ".join(f"{a['code']} {a['name']} ({a['level']}{', ' + a['grid_type'] if a['grid_type'] else ''})"
-                                  for a in doc["area_path"]),
-    ]
-    dept = dec["department"]
-    line = f"decision  {dec['status']}" + (f" -> {dept['code']} {dept['name']}" if dept else "")
-    if dec["difficult"]:
-        line += ", difficult case"
-    lines.append(line)
-    if dec["local"]:
-        lo = dec["local"]
-        lines.append(f"@local    -> {lo['department']} {lo['name']}: governs {lo['governs']} {lo['governs_name']}")
-    elif x.ranked and x.ranked[0].rule.department == LOCAL:
-        lines.append("@local    no department governs the case's area: manual")
-    if dec["co_handlers"]:
-        lines.append("co        " + ", ".join(f"{u['code']} {u['name']}" for u in dec["co_handlers"]))
-    dl, it = dec["deadline"], doc["item"]
-    if dl is None:
-        lines.append("deadline  none: the item has no handling deadline")
-    else:
-        if dl["origin"] == "rule":
-            origin = f"rule override (the item standard is {dl['item_hours']} h)"
-        else:
-            origin = f"item standard (set on {it['deadline_set_on']})"
-        due = f", due {dl['due']}" if dl["due"] else ", no due time (manual)"
-        lines.append(f"deadline  {dl['hours']} h from the {origin}{due}")
-    if dec["rule"]:
-        r = dec["rule"]
-        lines.append(f"rule      {r['id']} at {r['file']}:{r['line']}  basis: {r['basis']}")
-    else:
-        lines.append(f"rule      none: {doc['no_match']}")
-    if not x.agree:
-        lines.append(f"WARNING   the compiled tables and the reference matcher disagree: a bug, please report "
-                     f"(compiled: {x.decision.rule.id if x.decision.rule else None})")  # fmt: skip
-    lines.append("")
-    n = len(x.ranked)
-    if n:
-        lines.append(f"matching rules: {n}, ranked by ({', '.join(KEY_NAMES)}), then the smaller id")
-    else:
-        lines.append("matching rules: none")
-    shown = x.ranked if max_ranked is None else x.ranked[:max_ranked]
-    if shown:
-        rows = [[str(r.rank), r.rule.id, f"{r.rule.place.path}:{r.rule.place.line}", r.rule.event, r.rule.area,
-                 r.rule.grid_type or "-", r.rule.source or "-", window_text(r.rule) if r.rule.has_window else "-",
-                 r.rule.department, ",".join(map(str, r.key)), r.why if r.lost_on is None else "lost: " + r.why]
-                for r in shown]  # fmt: skip
-        header = ["#", "rule", "file:line", "event", "area", "grid", "source", "window", "department", "key", "outcome"]
-        lines.extend(table(header, rows))
-        if len(shown) < n:
-            lines.append(f"  ... and {n - len(shown)} more")
-    misses = x.near_misses if max_near is None else x.near_misses[:max_near]
-    if misses:
-        lines.append("")
-        lines.append(f"near misses: {x.near_miss_total} rule(s) on the item's path and in the case's area fail one selector")
-        rows = [[m.rule.id, f"{m.rule.place.path}:{m.rule.place.line}", m.why, "would win" if m.would_win else ""]
-                for m in misses]  # fmt: skip
-        lines.extend(table(["rule", "file:line", "failed selector", ""], rows))
-        if len(misses) < x.near_miss_total:
-            lines.append(f"  ... and {x.near_miss_total - len(misses)} more")
-    return "\n".join(lines)

@@ -23,7 +23,7 @@ from dispatch.decision import Status
 from dispatch.dispatcher import Dispatcher
 from dispatch.errors import CaseError, Diagnostic, FileError, Place
 from dispatch.explain import explain_case
-from dispatch.explain import render_text as explanation_text
+from dispatch.explainreport import render_text as explanation_text
 
 GOLDEN_COLUMNS = ("id", "event", "area", "source", "reported_at", "expected_department", "expected_status")
 OPTIONAL_COLUMNS = ("expected_rule", "note")

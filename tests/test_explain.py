@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
+from dataclasses import replace as dc_replace
+from datetime import datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,10 +17,11 @@ from hypothesis import strategies as st
 from dispatch.case import Case
 from dispatch.cli import main
 from dispatch.dispatcher import Dispatcher
-from dispatch.explain import KEY_NAMES, TIE, explain_case, explanation_dict, lost_on, render_text, why_lost
+from dispatch.explain import KEY_NAMES, NEAR_MISS_LIMIT, TIE, explain_case, explanation_dict, lost_on, why_lost
+from dispatch.explainreport import render_text
 from dispatch.load import load_ruleset
 from dispatch.model import ANY
-from dispatch.reference import matching_rules, rank_key
+from dispatch.reference import matching_rules, rule_matches
 from tests.strategies import cases_for, rulesets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +40,85 @@ def first_difference(a: tuple, b: tuple) -> int:
     return next((i for i in range(len(a)) if a[i] != b[i]), TIE)
 
 
+def expected_reason(ruleset, loser, winner) -> tuple[str, str]:
+    """(lost_on, what the reason must say), from the two precedence keys and the ids alone."""
+    lk, wk = ruleset.precedence(loser), ruleset.precedence(winner)
+    i = first_difference(lk, wk)
+    if i < TIE:
+        assert lk[i] < wk[i]  # the winner is above on the first component that differs
+        return KEY_NAMES[i], {
+            0: f"lower priority {loser.priority} < {winner.priority}",
+            1: f"less specific event: | {loser.event} vs | {winner.event}",  # a level word before each code
+            2: f"less specific area: | {loser.area} vs | {winner.area}",
+            3: f"no grid type given (winner: {winner.grid_type})",
+            4: f"no source given (winner: {winner.source})",
+            5: "no date window given (winner: ",
+        }[i]
+    assert loser.id > winner.id  # equal keys: the smaller id wins
+    same = (loser.department, loser.co_handlers, loser.deadline_hours) == (
+        winner.department, winner.co_handlers, winner.deadline_hours)  # fmt: skip
+    return "id", f"tie: larger id than {winner.id} ({'duplicate' if same else 'conflict'}"
+
+
+def says(why: str, want: str) -> bool:
+    """`why` holds the pieces of `want` (split at |) in order; the first piece starts it."""
+    pieces = want.split("|")
+    if not why.startswith(pieces[0]):
+        return False
+    at = len(pieces[0])
+    for piece in pieces[1:]:
+        at = why.find(piece, at)
+        if at < 0:
+            return False
+        at += len(piece)
+    return True
+
+
+def dropped(rule, selector: str):
+    """`rule` without one selector (grid_type, source or window), or without all three (None)."""
+    if selector == "grid_type":
+        return dc_replace(rule, grid_type=None)
+    if selector == "source":
+        return dc_replace(rule, source=None)
+    if selector == "window":
+        return dc_replace(rule, valid_from=None, valid_to=None)
+    return dc_replace(rule, grid_type=None, source=None, valid_from=None, valid_to=None)
+
+
+def moved_into(ruleset, case: Case, rule, selector: str) -> Case | None:
+    """`case` changed in one selector so that `rule`'s value of it holds; None for grid_type (it is the area's)."""
+    if selector == "source":
+        return dc_replace(case, source=rule.source)
+    if selector == "window":
+        day = rule.valid_from or rule.valid_to - timedelta(days=1)
+        return dc_replace(case, reported_at=datetime.combine(day, time(12), ZoneInfo(ruleset.manifest.timezone)))
+    return None
+
+
+def brute_near_misses(ruleset, case: Case) -> list[tuple]:
+    """(rule, the one selector it fails) for every rule whose event and area match and that fails exactly one
+    of grid_type, source, window; highest rank first. By rule_matches on rules with selectors dropped."""
+    found = []
+    for rule in ruleset.rules:
+        if rule.event != ANY and not ruleset.events.covers(rule.event, case.event):
+            continue  # only to be quick on Daxing: the next line says the same
+        if rule_matches(ruleset, rule, case) or not rule_matches(ruleset, dropped(rule, "all"), case):
+            continue
+        failing = [s for s in ("grid_type", "source", "window") if not rule_matches(ruleset, _keep_only(rule, s), case)]
+        if len(failing) == 1:
+            found.append((rule, failing[0]))
+    found.sort(key=lambda f: f[0].id)
+    found.sort(key=lambda f: ruleset.precedence(f[0]), reverse=True)
+    return found
+
+
+def _keep_only(rule, selector: str):
+    """`rule` with only `selector` of grid_type, source and window kept."""
+    keep = {"grid_type": rule.grid_type, "source": rule.source, "valid_from": rule.valid_from, "valid_to": rule.valid_to}
+    kept = {"grid_type": ("grid_type",), "source": ("source",), "window": ("valid_from", "valid_to")}[selector]
+    return dc_replace(rule, **{k: (v if k in kept else None) for k, v in keep.items()})
+
+
 def assert_explains(dispatcher: Dispatcher, case: Case) -> None:
     ruleset = dispatcher.ruleset
     x = explain_case(dispatcher, case)
@@ -45,19 +128,34 @@ def assert_explains(dispatcher: Dispatcher, case: Case) -> None:
     assert x.decision == decided
     assert (decided.rule.id if decided.rule else None) == (ranked[0].id if ranked else None)
     assert x.agree
-    for r in x.ranked[1:]:
-        winner = ranked[0]
-        want = first_difference(ruleset.precedence(r.rule), ruleset.precedence(winner))
-        assert r.lost_on == want == lost_on(ruleset, r.rule, winner)
-        if want < TIE:
-            assert ruleset.precedence(r.rule)[want] < ruleset.precedence(winner)[want]
-        else:
-            assert rank_key(ruleset, r.rule) < rank_key(ruleset, winner) and r.rule.id > winner.id
-        assert r.why == why_lost(ruleset, r.rule, winner, want)
+    for above, below in pairwise(ranked):  # rank order: the key, then the smaller id
+        ka, kb = ruleset.precedence(above), ruleset.precedence(below)
+        assert ka > kb or (ka == kb and above.id < below.id)
+    doc = explanation_dict(x)
+    winner = ranked[0] if ranked else None
+    for r, row in zip(x.ranked, doc["matching"], strict=True):
+        assert r.key == ruleset.precedence(r.rule)
+        if r.rule is winner:
+            assert (r.lost_on, r.why, row["outcome"], row["lost_on"]) == (None, "wins", "wins", None)
+            continue
+        lost, want = expected_reason(ruleset, r.rule, winner)
+        assert row["outcome"] == "lost" and row["lost_on"] == lost
+        assert r.lost_on == (TIE if lost == "id" else KEY_NAMES.index(lost))
+        assert says(r.why, want), (r.why, want)
+    # near misses: every rule failing exactly one selector, that one named, "would win" by the keys
+    want_misses = brute_near_misses(ruleset, case)
+    assert x.near_miss_total == len(want_misses)
+    assert [(m.rule, m.selector) for m in x.near_misses] == want_misses[: len(x.near_misses)]
+    assert len(x.near_misses) == min(len(want_misses), NEAR_MISS_LIMIT)
     for m in x.near_misses:
-        assert m.rule not in ranked
-        assert m.rule.area == ANY or ruleset.areas.covers(m.rule.area, case.area)
-    json.dumps(explanation_dict(x))  # JSON-ready
+        assert not rule_matches(ruleset, m.rule, case)
+        moved = moved_into(ruleset, case, m.rule, m.selector)
+        if moved is not None:  # the case changed in that one selector: the rule matches
+            assert rule_matches(ruleset, m.rule, moved)
+        assert rule_matches(ruleset, dropped(m.rule, m.selector), case)  # or the rule without it
+        key, wkey = ruleset.precedence(m.rule), winner and ruleset.precedence(winner)
+        assert m.would_win == (winner is None or key > wkey or (key == wkey and m.rule.id < winner.id))
+    json.dumps(doc)  # JSON-ready
     assert render_text(x)
 
 
@@ -152,6 +250,11 @@ def test_json_and_case_arguments_agree(capsys, tmp_path):
     assert json.loads(by_flags) == json.loads(by_json) == json.loads(by_file)
     x = json.loads(by_json)
     assert x["decision"]["rule"]["id"] == "MUN-2" and x["decision"]["local"]["department"] == "gov-110115005"
+    # files relative to the rule set, as /v1/dispatch names them; the text names them as the maintainer opens them
+    assert x["decision"]["rule"]["file"] == "rules/municipal.csv"
+    assert {m["file"] for m in x["matching"]} == {"rules/municipal.csv"}
+    code, text, _ = explain_cli(capsys, "--rules", str(MINI), "--case", json.dumps(doc))
+    assert f"rule      MUN-2 at {MINI}/rules/municipal.csv:" in text
     assert [m["id"] for m in x["matching"]] == ["MUN-2", "MUN-1"]
     assert x["matching"][1]["lost_on"] == "grid type given" and x["agree"] is True
     assert [a["code"] for a in x["area_path"]] == ["110115", "110115005", "11011500501", "110115005201"]
@@ -179,3 +282,31 @@ def test_invalid_rule_set_prints_its_diagnostics(capsys, make_ruleset):
                                "--source", "z")  # fmt: skip
     assert code == 2
     assert "rule.conflict" in err and "is not a valid rule set" in err
+
+
+def test_a_naive_time_is_shown_in_the_rule_sets_zone(capsys):
+    argv = ("--rules", str(MINI), "--event", "06010002", "--area", "110115005201", "--source", "grid",
+            "--at", "2026-01-27T10:37:37")  # fmt: skip
+    code, out, _ = explain_cli(capsys, *argv)
+    assert code == 0
+    assert "reported 2026-01-27T10:37:37+08:00 (day 2026-01-27)" in out
+    code, out, _ = explain_cli(capsys, *argv, "--format", "json")
+    x = json.loads(out)
+    assert x["case"]["reported_at"] == "2026-01-27T10:37:37+08:00"
+    assert x["decision"]["deadline"]["due"].endswith("+08:00")
+
+
+def test_the_decision_shown_is_the_compiled_one_even_when_the_reference_disagrees():
+    from dispatch.decision import RuleRef
+
+    dispatcher = Dispatcher(load_ruleset(MINI))
+    x = explain_case(dispatcher, Case("C9", "06010002", "110115005201", "grid", datetime.fromisoformat(T)))
+    assert x.agree and x.decision.rule.id == "MUN-2"
+    other = RuleRef("MUN-1", f"{MINI}/rules/municipal.csv", 2, "basis of MUN-1")
+    bug = dc_replace(x, decision=x.decision._replace(rule=other))  # as if the tables had a bug
+    doc = explanation_dict(bug, str(MINI))
+    assert doc["decision"]["rule"] == {"id": "MUN-1", "file": "rules/municipal.csv", "line": 2, "basis": "basis of MUN-1"}
+    assert doc["agree"] is False and doc["matching"][0]["id"] == "MUN-2"
+    text = render_text(bug)
+    assert f"rule      MUN-1 at {MINI}/rules/municipal.csv:2  basis: basis of MUN-1" in text
+    assert "WARNING   the compiled tables and the reference matcher disagree" in text

@@ -1,9 +1,10 @@
 """The app: create_app(settings) wires the slot, the endpoints, the problem mapping and the lifespan.
 
 FastAPI serves the OpenAPI description, /docs and the side endpoints. POST /v1/dispatch
-is declared to FastAPI (so /docs and the description show its true schemas) but served
-by a bare ASGI callable, which `ServiceApp.__call__` reaches before FastAPI's middleware
-and router: bench/http.py measures what that saves.
+and POST /v1/explain are declared to FastAPI (so /docs and the description show their
+true schemas) but served by bare ASGI callables (endpoint.py), which `ServiceApp.__call__`
+reaches before FastAPI's middleware and router: bench/http.py measures what that saves,
+and both share one request intake, its limits and its problem codes.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.api import wire
-from dispatch.api.endpoint import DispatchEndpoint, request_content
+from dispatch.api.endpoint import DispatchEndpoint
 from dispatch.api.engine import Engine, build_engine
-from dispatch.api.explanation import explain_body
+from dispatch.api.explanation import ExplainEndpoint
 from dispatch.api.metrics import Metrics
 from dispatch.api.problems import (
     MEDIA_TYPE,
@@ -181,19 +182,30 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
     app.state.slot = slot
     app.state.settings = settings
     app.metrics = metrics
-    dispatch = DispatchEndpoint(slot, settings, metrics)
-    app.fast_routes = {DISPATCH_PATH: dispatch}
+    bare = {DISPATCH_PATH: DispatchEndpoint(slot, settings, metrics),
+            EXPLAIN_PATH: ExplainEndpoint(slot, settings, metrics, EXPLAIN_PATH)}  # fmt: skip
+    app.fast_routes = dict(bare)
     _exception_handlers(app)
 
-    # -- POST /v1/dispatch: declared here, answered by the bare endpoint --------------
-    async def dispatch_declared() -> None:  # never called: ServiceApp routes the path to `dispatch`
+    # -- POST /v1/dispatch and /v1/explain: declared here, answered by the bare endpoints --
+    # never called: ServiceApp routes the paths to the bare endpoints (the names make the operation ids)
+    async def dispatch_declared() -> None:
         raise RuntimeError("POST /v1/dispatch must be answered by DispatchEndpoint")
+
+    async def explain() -> None:
+        raise RuntimeError("POST /v1/explain must be answered by ExplainEndpoint")
 
     app.post(DISPATCH_PATH, summary="Dispatch one case or a batch", tags=["dispatch"], response_model=None,
              openapi_extra=_dispatch_openapi(settings), responses={})(dispatch_declared)  # fmt: skip
+    app.post(EXPLAIN_PATH, response_model=wire.Explanation, tags=["dispatch"],
+             summary="Every rule that matches a case, ranked, and why the winner won (what `dispatch explain` prints)",
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"$ref": "#/components/schemas/CaseIn"}}}}},
+             responses=_problem_responses(400, 405, 413, 415, 422, 503))(explain)  # fmt: skip
     for route in app.router.routes:
-        if getattr(route, "path", None) == DISPATCH_PATH:
-            route.app = dispatch  # served through the router too (a mounted sub-app, a test client)
+        endpoint = bare.get(getattr(route, "path", None))
+        if endpoint is not None:
+            route.app = endpoint  # served through the router too (a mounted sub-app, a test client)
 
     # -- side endpoints: thin ----------------------------------------------------------
     @app.get("/healthz", response_model=wire.Health, tags=["operations"], summary="Alive")
@@ -245,23 +257,6 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         metrics.reload("ok")
         return {"version": engine.version, "previous": previous, "loaded_at": engine.info["loaded_at"],
                 "load_seconds": engine.info["load_seconds"]}  # fmt: skip
-
-    @app.post(EXPLAIN_PATH, response_model=wire.Explanation, tags=["dispatch"],
-              summary="Every rule that matches a case, ranked, and why the winner won (what `dispatch explain` prints)",
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": {"$ref": "#/components/schemas/CaseIn"}}}}},
-              responses=_problem_responses(400, 413, 415, 422, 503))  # fmt: skip
-    async def explain(request: Request) -> JSONResponse:
-        engine = slot.engine
-        if engine is None:
-            raise Problem("service.not_ready", "the rule set is still loading", headers=[(b"retry-after", b"1")])
-        json_body, declared = request_content(request.scope["headers"])
-        if not json_body:
-            raise Problem("request.unsupported_media_type", "send the case as JSON, with Content-Type: application/json")
-        body = await request.body()
-        if max(declared or 0, len(body)) > settings.max_body_bytes:
-            raise Problem("request.too_large", f"the body is larger than {settings.max_body_bytes} bytes")
-        return JSONResponse(explain_body(engine, body), headers={"dispatch-ruleset": engine.version})
 
     if settings.bench_routes:
         _bench_routes(app, slot, settings, metrics)

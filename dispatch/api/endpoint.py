@@ -1,9 +1,12 @@
-"""Endpoint: POST /v1/dispatch as a bare ASGI callable, the hot path; its OpenAPI entry is in app.py.
+"""Endpoint: the bare ASGI POST endpoints, POST /v1/dispatch (the hot path) and the request intake they share.
 
 FastAPI with a pydantic body answers a single case at about a third of this speed
 (bench/http.py measures both): here the body is read straight from ASGI, parsed once
 by orjson, checked by intake.py and answered from pre-rendered JSON, with no request
-object, no dependency injection and no response model.
+object, no dependency injection and no response model. `Endpoint` is the intake
+(method, readiness, media type, a body read no further than the limit) and the
+problem+json answer; a subclass says what a good body gets (`answer`). The OpenAPI
+entries are in app.py.
 """
 
 from __future__ import annotations
@@ -54,9 +57,9 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     if message["type"] == "http.disconnect":
         raise Disconnected
     body = message.get("body", b"")
+    if len(body) > limit:  # the first message alone may pass it: do not wait for more
+        raise _too_large(limit)
     if not message.get("more_body", False):
-        if len(body) > limit:
-            raise _too_large(limit)
         return body
     chunks = [body]
     size = len(body)
@@ -74,25 +77,30 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 
 def _too_large(limit: int) -> Problem:
-    return Problem("request.too_large", f"the body is larger than {limit} bytes: send smaller batches")
+    # one wording for every endpoint: a batch too long has its own 413, which says to split it
+    return Problem("request.too_large", f"the body is larger than {limit} bytes")
 
 
-class DispatchEndpoint:
-    """Answers POST /v1/dispatch: one case, or {"cases": [...]}.
+class Endpoint:
+    """A bare ASGI endpoint for a JSON POST: the intake every such route shares, then `answer`.
 
-    `constant`: answer a constant after the same checks, without dispatching: the
-    framework's ceiling that bench/http.py holds the real endpoint against. The constant
-    is a real answer (Engine.sample_answer), so that both write as many bytes.
+    The intake answers 405, 503, 415 and 413 (a declared length over the limit before
+    reading, a body read no further than the limit) as problem+json; `answer` turns a
+    body within the limit into JSON bytes or raises Problem. Field errors count in the
+    metrics' case errors when `counts_case_errors`.
     """
 
-    def __init__(self, slot: Slot, settings: Settings, metrics: Metrics, name: str = "/v1/dispatch",
-                 constant: bool = False):  # fmt: skip
+    counts_case_errors = False
+
+    def __init__(self, slot: Slot, settings: Settings, metrics: Metrics, name: str):
         self.slot = slot
         self.max_body = settings.max_body_bytes
-        self.max_batch = settings.max_batch
         self.metrics = metrics
         self.name = name
-        self.constant = constant
+
+    def answer(self, engine: Engine, body: bytes) -> bytes:
+        """The JSON answer to a body within the limit; raises Problem for a bad one."""
+        raise NotImplementedError
 
     async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -118,7 +126,7 @@ class DispatchEndpoint:
         except Problem as problem:
             status, answer, media = problem.status, problem.body(), PROBLEM
             headers.extend(problem.headers)
-            if problem.errors:
+            if problem.errors and self.counts_case_errors:
                 for e in problem.errors:
                     self.metrics.case_error(e.code)
         except Disconnected:
@@ -133,6 +141,23 @@ class DispatchEndpoint:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
         self.metrics.request(self.name, status, time.perf_counter() - started)
+
+
+class DispatchEndpoint(Endpoint):
+    """Answers POST /v1/dispatch: one case, or {"cases": [...]}.
+
+    `constant`: answer a constant after the same checks, without dispatching: the
+    framework's ceiling that bench/http.py holds the real endpoint against. The constant
+    is a real answer (Engine.sample_answer), so that both write as many bytes.
+    """
+
+    counts_case_errors = True
+
+    def __init__(self, slot: Slot, settings: Settings, metrics: Metrics, name: str = "/v1/dispatch",
+                 constant: bool = False):  # fmt: skip
+        super().__init__(slot, settings, metrics, name)
+        self.max_batch = settings.max_batch
+        self.constant = constant
 
     def answer(self, engine: Engine, body: bytes) -> bytes:
         """The JSON answer to a well-sent request body; raises Problem for a bad one."""

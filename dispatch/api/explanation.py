@@ -1,11 +1,19 @@
-"""POST /v1/explain's body: a wire case, read as /v1/dispatch reads it, explained by the core's explain."""
+"""POST /v1/explain: a wire case, read as /v1/dispatch reads it, explained by the core's explain.
+
+The request intake (readiness, media type, the bounded body read, problem+json) is
+endpoint.Endpoint's, the one /v1/dispatch runs; only the answer differs.
+"""
 
 from __future__ import annotations
 
+import orjson
+
+from dispatch.api.endpoint import Endpoint
 from dispatch.api.engine import Engine
-from dispatch.api.intake import CaseIn, not_an_object, parse_body, read_case
-from dispatch.api.problems import case_problem
+from dispatch.api.intake import CaseIn, is_batch, not_an_object, parse_body, read_case
+from dispatch.api.problems import FieldError, Problem, case_problem, field_error
 from dispatch.case import Case, read_reported_at
+from dispatch.errors import CaseError
 from dispatch.explain import explain_case, explanation_dict
 
 
@@ -16,11 +24,32 @@ def explain_body(engine: Engine, body: bytes) -> dict:
     time the rule set cannot read: the same codes /v1/dispatch answers with.
     """
     doc = parse_body(body)
+    if is_batch(doc) or type(doc) is list:
+        raise batch_unsupported(doc)
     if type(doc) is not dict:
-        raise not_an_object(doc)
+        raise not_an_object(doc, "one case")
     case = read_case(doc)
     if type(case) is not CaseIn:
         raise case_problem(case)
     ruleset = engine.ruleset
     moment = read_reported_at(ruleset, case.reported_at)
-    return explanation_dict(explain_case(engine.dispatcher, Case(case.id, case.event, case.area, case.source, moment)))
+    explanation = explain_case(engine.dispatcher, Case(case.id, case.event, case.area, case.source, moment))
+    return explanation_dict(explanation, engine.root)
+
+
+def batch_unsupported(doc: dict | list) -> Problem:
+    """A batch, {"cases": [...]} or an array: explain takes one case, and says so rather than list what it lacks."""
+    at = "" if type(doc) is list else "/cases"
+    detail = ("explain takes one case, not a batch: send each case as its own JSON object "
+              "(POST /v1/dispatch answers batches)")  # fmt: skip
+    return Problem("request.batch_unsupported", detail, [FieldError(at, "request.batch_unsupported", detail)])
+
+
+class ExplainEndpoint(Endpoint):
+    """Answers POST /v1/explain: one case, explained. Its refusals do not count as dispatch case errors."""
+
+    def answer(self, engine: Engine, body: bytes) -> bytes:
+        try:
+            return orjson.dumps(explain_body(engine, body))
+        except CaseError as err:
+            raise case_problem([field_error(err)]) from None

@@ -53,8 +53,9 @@ def is_batch(doc: object) -> bool:
     return type(doc) is dict and "cases" in doc
 
 
-def not_an_object(doc: object) -> Problem:
-    detail = f'the body must be a JSON object (a case, or {{"cases": [...]}}), not {_kind(doc)}'
+def not_an_object(doc: object, takes: str = 'a case, or {"cases": [...]}') -> Problem:
+    """The problem for a body that is not a JSON object; `takes` says what the endpoint takes."""
+    detail = f"the body must be a JSON object ({takes}), not {_kind(doc)}"
     return Problem("request.invalid", detail, [FieldError("", "request.invalid", detail, doc)])
 
 

@@ -28,6 +28,7 @@ CODES: dict[str, tuple[int, str]] = {
     "request.unknown_source": (422, "Unknown source"),
     "request.bad_time": (422, "reported_at is not an ISO 8601 timestamp"),
     "request.location_unsupported": (422, "A location alone cannot be dispatched yet"),
+    "request.batch_unsupported": (422, "This endpoint takes one case, not a batch"),
     "request.too_large": (413, "The request is too large"),
     "request.unsupported_media_type": (415, "The body must be application/json"),
     "request.method_not_allowed": (405, "Method not allowed"),

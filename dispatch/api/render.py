@@ -25,7 +25,7 @@ import orjson
 
 from dispatch.api.scan import slot_of
 from dispatch.case import Case
-from dispatch.decision import Decision, decide
+from dispatch.decision import Decision, decide, rule_file
 from dispatch.dispatcher import STATUS_CODES, Dispatcher
 
 _MAX_TEMPLATES = 1 << 16  # a bound: odd traffic must not grow memory without end
@@ -48,12 +48,6 @@ class Template(NamedTuple):
 def hours(value: float) -> int | float:
     """Deadline hours as JSON shows them: 24, not 24.0."""
     return int(value) if float(value).is_integer() else value
-
-
-def rule_file(path: str, root: str) -> str:
-    """A rule's file relative to its rule set: the same wherever the service runs (a container, a checkout)."""
-    prefix = root.rstrip("/") + "/"
-    return path.removeprefix(prefix)
 
 
 def wire_decision(d: Decision, root: str = "") -> dict:

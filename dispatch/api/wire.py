@@ -120,7 +120,7 @@ class ExplainedDecision(BaseModel):
     local: LocalGovernment | None = Field(description="set when the winner says @local, or for a provisional case")
     co_handlers: list[dict]
     deadline: ExplainedDeadline | None
-    rule: dict | None = Field(description="{id, file, line, basis} of the winning rule")
+    rule: dict | None = Field(description="{id, file, line, basis} of the winning rule: /v1/dispatch's rule object")
     difficult: bool
     reason: str
 
@@ -128,7 +128,7 @@ class ExplainedDecision(BaseModel):
 class RankedRule(BaseModel):
     rank: int = Field(description="1: the winner")
     id: str
-    file: str
+    file: str = Field(description="relative to the rule set, as /v1/dispatch names it")
     line: int
     event: str
     area: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import datetime
 
 import pytest
@@ -26,19 +27,29 @@ def local(server) -> Dispatcher:
     return Dispatcher(load_ruleset(server.settings.rules))
 
 
-def test_good_case_answers_the_explanation_the_cli_prints(client, local):
+def test_good_case_answers_the_explanation_the_cli_prints(client, server, local):
     r = client.post("/v1/explain", case())
     assert r.status == 200 and r.headers["content-type"] == "application/json"
     doc = r.json
-    want = explanation_dict(explain_case(local, Case("C1", "06010002", "110115005201", "grid", datetime.fromisoformat(T))))
+    x = explain_case(local, Case("C1", "06010002", "110115005201", "grid", datetime.fromisoformat(T)))
+    want = explanation_dict(x, server.settings.rules)
     assert doc == json.loads(json.dumps(want, ensure_ascii=False))
     assert r.headers["dispatch-ruleset"] == doc["ruleset"]["version"]
     assert doc["decision"]["rule"]["id"] == "MUN-2" and doc["agree"] is True
     assert [m["id"] for m in doc["matching"]] == ["MUN-2", "MUN-1"]
-    # the decision is the one /v1/dispatch gives
+    # the decision is the one /v1/dispatch gives, its rule named alike: the file relative to the rule set
     d = client.dispatch(case()).json
-    assert (d["status"], d["department"], d["rule"]["id"]) == (
-        doc["decision"]["status"], doc["decision"]["department"], doc["decision"]["rule"]["id"])  # fmt: skip
+    assert (d["status"], d["department"], d["rule"]) == (
+        doc["decision"]["status"], doc["decision"]["department"], doc["decision"]["rule"])  # fmt: skip
+    assert doc["decision"]["rule"]["file"] == "rules/municipal.csv"
+    assert {m["file"] for m in doc["matching"]} == {"rules/municipal.csv"}
+
+
+@pytest.mark.parametrize("event", ["06010001", "06010002", "12001001", "13001001"])
+def test_the_decisions_rule_is_the_one_dispatch_gives(client, event):
+    for body in (case(event=event), case(event=event, area="110115005", source="12345")):
+        doc, d = client.post("/v1/explain", body).json, client.dispatch(body).json
+        assert doc["decision"]["rule"] == d["rule"]
 
 
 def test_no_rule_and_no_time(client):
@@ -57,7 +68,6 @@ def test_no_rule_and_no_time(client):
         (case(reported_at="yesterday"), 422, "request.bad_time", "/reported_at"),
         (case(id=...), 422, "request.invalid", "/id"),
         (case(area=7), 422, "request.invalid", "/area"),
-        ([case()], 422, "request.invalid", ""),
     ],
 )
 def test_bad_case_answers_the_dispatch_problem(client, body, status, code, field):
@@ -71,11 +81,32 @@ def test_bad_case_answers_the_dispatch_problem(client, body, status, code, field
         assert (same["code"], same["errors"][0]["field"]) == (code, field)
 
 
+@pytest.mark.parametrize(("body", "field"), [({"cases": [case(), case(id="C2")]}, "/cases"), ({"cases": []}, "/cases"),
+                                             ([case()], "")])  # fmt: skip
+def test_a_batch_is_refused_saying_explain_takes_one_case(client, body, field):
+    r = client.post("/v1/explain", body)
+    assert r.status == 422 and r.headers["content-type"] == "application/problem+json"
+    doc = r.json
+    assert doc["code"] == "request.batch_unsupported" and doc["type"] == "urn:dispatch:problem:request.batch_unsupported"
+    assert [(e["field"], e["code"]) for e in doc["errors"]] == [(field, "request.batch_unsupported")]
+    assert "one case" in doc["detail"] and "/v1/dispatch" in doc["detail"]
+
+
+@pytest.mark.parametrize("body", ['"C1"', "7", "null"])
+def test_a_body_that_is_not_an_object_is_422_without_offering_a_batch(client, body):
+    r = client.post("/v1/explain", body, headers={"content-type": "application/json"})
+    doc = r.json
+    assert (r.status, doc["code"], doc["errors"][0]["field"]) == (422, "request.invalid", "")
+    assert "one case" in doc["detail"] and "cases" not in doc["detail"]
+
+
 def test_malformed_json_is_400_and_other_media_415(client):
     r = client.post("/v1/explain", '{"id": "C1", ', headers={"content-type": "application/json"})
     assert r.status == 400 and r.json["code"] == "request.malformed_json"
     r = client.post("/v1/explain", json.dumps(case()), headers={"content-type": "text/plain"})
     assert r.status == 415 and r.json["code"] == "request.unsupported_media_type"
+    r = client.get("/v1/explain")
+    assert (r.status, r.json["code"], r.headers["allow"]) == (405, "request.method_not_allowed", "POST")
 
 
 def test_explain_is_in_the_openapi_description(client):
@@ -85,3 +116,32 @@ def test_explain_is_in_the_openapi_description(client):
     assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Explanation")
     assert {"400", "415", "422"} <= set(op["responses"])
     assert "Explanation" in spec["components"]["schemas"]
+
+
+def early_answer(port: int, path: str, head: str, body: bytes) -> tuple[int, dict]:
+    """Send `head` and part of a body, never its end, and read the answer: it must come before the body ends."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"POST {path} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n{head}\r\n".encode())
+        s.sendall(body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(65536)  # a server that waits for the rest of the body times out here
+        top, _, rest = data.partition(b"\r\n\r\n")
+        headers = dict(line.split(": ", 1) for line in top.decode().split("\r\n")[1:])
+        length = int(headers["content-length"])
+        while len(rest) < length:
+            rest += s.recv(65536)
+    return int(top.split()[1]), json.loads(rest[:length])
+
+
+@pytest.mark.parametrize("path", ["/v1/explain", "/v1/dispatch"])
+def test_a_body_over_the_limit_is_refused_as_it_passes_the_limit(server, path):
+    limit = server.settings.max_body_bytes
+    chunk = b" " * (limit + 1)
+    # chunked, no length: 413 once the limit is passed, without waiting for the end that never comes
+    status, doc = early_answer(server.settings.port, path, "transfer-encoding: chunked\r\n",
+                               f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")  # fmt: skip
+    assert (status, doc["code"]) == (413, "request.too_large")
+    # a declared length over the limit: 413 before any of the body is read
+    status, doc = early_answer(server.settings.port, path, f"content-length: {20 * limit}\r\n", b"{")
+    assert (status, doc["code"]) == (413, "request.too_large")
