@@ -92,7 +92,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from dispatch.golden import GoldenError, junit_xml, read_golden, render_json, render_text, run_golden
+    from dispatch.golden import GoldenError, read_golden, run_golden
+    from dispatch.goldenreport import junit_xml, render_json, render_text
 
     if _missing("test", (), (args.cases,)):
         return EXIT_CANNOT_RUN
