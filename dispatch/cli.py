@@ -39,7 +39,6 @@ def _check(args: argparse.Namespace) -> int:
 
 def _dispatcher(command: str, rules: str):
     """The compiled rule set in `rules`, or None after printing why not (as `dispatch check` does)."""
-    from dispatch.check import CheckReport, render_text
     from dispatch.dispatcher import Dispatcher
     from dispatch.load import read_ruleset
 
@@ -48,10 +47,17 @@ def _dispatcher(command: str, rules: str):
     started = time.perf_counter()
     ruleset, diagnostics = read_ruleset(rules)
     if ruleset is None:
-        print(render_text(CheckReport(rules, diagnostics, None, time.perf_counter() - started)), file=sys.stderr)
-        print(f"dispatch {command}: {rules} is not a valid rule set", file=sys.stderr)
+        _print_invalid(command, rules, diagnostics, time.perf_counter() - started)
         return None
     return Dispatcher(ruleset)
+
+
+def _print_invalid(command: str, rules: str, diagnostics: list, seconds: float = 0.0) -> None:
+    """An invalid rule set's diagnostics as `dispatch check` prints them, and that the command cannot run."""
+    from dispatch.check import CheckReport, render_text
+
+    print(render_text(CheckReport(rules, diagnostics, None, seconds)), file=sys.stderr)
+    print(f"dispatch {command}: {rules} is not a valid rule set", file=sys.stderr)
 
 
 def _case_doc(args: argparse.Namespace) -> dict:
@@ -150,6 +156,7 @@ def _add_explain_and_test(commands) -> None:
 def _coverage(args: argparse.Namespace) -> int:
     from dispatch.coverage.matrix import read_coverage_map
     from dispatch.coverage.render import render_json, render_text
+    from dispatch.errors import HistoryError
 
     if _missing("coverage", (args.rules,), (args.cases,)):
         return EXIT_CANNOT_RUN
@@ -161,11 +168,15 @@ def _coverage(args: argparse.Namespace) -> int:
         except PlotUnavailable as err:
             print(f"dispatch coverage: {err}", file=sys.stderr)
             return EXIT_CANNOT_RUN
-    cmap, diagnostics = read_coverage_map(args.rules, cases=args.cases, at=args.at)
-    if cmap is None:
-        for d in diagnostics:
+    try:
+        cmap, diagnostics = read_coverage_map(args.rules, cases=args.cases, at=args.at)
+    except HistoryError as err:
+        for d in err.diagnostics:
             print(d, file=sys.stderr)
-        print(f"dispatch coverage: cannot run on {args.rules}: fix the errors above", file=sys.stderr)
+        print(f"dispatch coverage: {args.cases}: {len(err.diagnostics)} problem(s): not run", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if cmap is None:
+        _print_invalid("coverage", args.rules, diagnostics)
         return EXIT_CANNOT_RUN
     render = {"text": render_text, "json": render_json}[args.format]
     print(render(cmap, args.top))

@@ -13,7 +13,7 @@ from dispatch import kernels
 from dispatch.compile import EPOCH
 from dispatch.decision import Status
 from dispatch.dispatcher import STATUS_CODES, Dispatcher
-from dispatch.errors import Diagnostic, HistoryError
+from dispatch.errors import Diagnostic
 from dispatch.history import History, read_history
 from dispatch.load import read_ruleset
 from dispatch.model import RuleSet
@@ -195,8 +195,9 @@ def read_coverage_map(root: str | Path, cases: str | Path | None = None,
                       at: date | None = None) -> tuple[CoverageMap | None, list[Diagnostic]]:  # fmt: skip
     """Load, validate and compile `root` as the service does, read the history, count the map.
 
-    (None, diagnostics) when the rule set or the history cannot be used; `at` is the day
-    of the cell counts, default today in the rule set's zone (as in `dispatch check`).
+    (None, diagnostics) when the rule set is not valid; HistoryError (file:line:col) for a
+    malformed history. `at` is the day of the cell counts, default today in the rule set's
+    zone (as in `dispatch check`).
     """
     ruleset, diagnostics = read_ruleset(root)
     if ruleset is None:
@@ -204,9 +205,6 @@ def read_coverage_map(root: str | Path, cases: str | Path | None = None,
     dispatcher = Dispatcher(ruleset)
     history = None
     if cases is not None:
-        try:
-            history = read_history(cases, dispatcher)
-        except HistoryError as err:
-            return None, err.diagnostics
+        history = read_history(cases, dispatcher)
     day = at or datetime.now(ZoneInfo(ruleset.manifest.timezone)).date()
     return coverage_map(dispatcher, day, history, str(cases) if cases is not None else None), diagnostics
