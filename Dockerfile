@@ -1,6 +1,6 @@
 # The dispatch service with the embedded Daxing rule set.
 #   docker build -t dispatch . && docker run -p 8000:8000 dispatch
-# Settings are DISPATCH_* variables (see dispatch/settings.py), e.g. -e DISPATCH_WORKERS=2.
+# Settings are DISPATCH_* variables (see dispatch/api/settings.py), e.g. -e DISPATCH_WORKERS=2.
 
 # -- build: install the package and its wheels into a virtualenv --------------------------
 FROM python:3.11-slim AS build

@@ -27,12 +27,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dispatch.case import Case
-from dispatch.clock import local_days
-from dispatch.codebook import SEP_STR
-from dispatch.dispatcher import Dispatcher
-from dispatch.load import load_ruleset
-from dispatch.reference import dispatch_case, winning_rule
+from dispatch.core.case import Case
+from dispatch.core.clock import local_days
+from dispatch.core.codebook import SEP_STR
+from dispatch.core.dispatcher import Dispatcher
+from dispatch.core.load import load_ruleset
+from dispatch.core.reference import dispatch_case, winning_rule
 
 OUT = ROOT / "bench" / "out"
 PY = sys.executable
@@ -76,9 +76,9 @@ def read_cases(path: Path, limit: int | None = None) -> list[tuple[str, str, str
 _STARTUP = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from dispatch.load import load_ruleset
-from dispatch.compile import compile_tables
-from dispatch.dispatcher import Dispatcher
+from dispatch.core.load import load_ruleset
+from dispatch.core.compile import compile_tables
+from dispatch.core.dispatcher import Dispatcher
 t_import = time.perf_counter()
 ruleset = load_ruleset(sys.argv[1])
 t_load = time.perf_counter()
@@ -102,7 +102,7 @@ print(json.dumps({
 
 _ZEN_COMPILE = r"""
 import json, sys, time
-from dispatch.load import load_ruleset
+from dispatch.core.load import load_ruleset
 from bench.zen_baseline import ZenMatcher
 ruleset = load_ruleset(sys.argv[1])
 t = time.perf_counter(); ZenMatcher(ruleset); print(json.dumps({"zen_compile_s": time.perf_counter() - t}))

@@ -1,11 +1,11 @@
 """GoRules ZEN (`zen-engine`) as a baseline: the same rules as one decision table, hit policy `first`.
 
 The rule set becomes a JDM graph, input node -> decision table -> output node, whose rows are
-the rules in precedence order (`dispatch.reference.rank_key`, highest first), so that ZEN's
-first matching row is `dispatch.reference.winning_rule`'s winner. The columns:
+the rules in precedence order (`dispatch.core.reference.rank_key`, highest first), so that ZEN's
+first matching row is `dispatch.core.reference.winning_rule`'s winner. The columns:
 
 - `event<d>` for every depth d that some rule's event selector has: the case item's ancestor
-  at depth d (depth 1 at a root, as `dispatch.tree` counts), "" when the item is shallower.
+  at depth d (depth 1 at a root, as `dispatch.core.tree` counts), "" when the item is shallower.
   A rule's event code at depth d is the cell `== "<code>"` in column `event<d>`; `*` leaves
   every event cell empty (an empty cell matches anything).
 - `area<d>` likewise, from the case's area and its ancestors.
@@ -52,9 +52,9 @@ from zoneinfo import ZoneInfo
 if __package__ in (None, ""):  # run as a script: make `dispatch` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dispatch.case import Case, check_case
-from dispatch.model import ANY, Rule, RuleSet
-from dispatch.reference import rank_key
+from dispatch.core.case import Case, check_case
+from dispatch.core.model import ANY, Rule, RuleSet
+from dispatch.core.reference import rank_key
 
 DECISION_KEY = "dispatch"
 OUTPUT_FIELD = "rule"
@@ -351,7 +351,7 @@ def measure(
     """
     import zen
 
-    from dispatch.reference import winning_rule
+    from dispatch.core.reference import winning_rule
 
     out: dict = {"rules": len(ruleset.rules), "zen_engine": _zen_version(), "runs": runs, "cores": os.cpu_count()}
     out["cases_from"] = f"history of {len(pool)} cases" if pool else "uniform random"
@@ -475,7 +475,7 @@ def _print(figures: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dispatch.load import load_ruleset
+    from dispatch.core.load import load_ruleset
 
     p = argparse.ArgumentParser(description="GoRules ZEN baseline figures for a rule set")
     p.add_argument("ruleset", help="rule-set directory (with ruleset.toml)")

@@ -27,7 +27,8 @@ def _missing(command: str, dirs: tuple[str, ...] = (), files: tuple[str | None, 
 
 
 def _check(args: argparse.Namespace) -> int:
-    from dispatch.check import check_ruleset, render_github, render_json, render_text
+    from dispatch.tools.check.check import check_ruleset
+    from dispatch.tools.check.report import render_github, render_json, render_text
 
     if _missing("check", (args.rules,), (args.cases,)):
         return EXIT_CANNOT_RUN
@@ -39,8 +40,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _dispatcher(command: str, rules: str):
     """The compiled rule set in `rules`, or None after printing why not (as `dispatch check` does)."""
-    from dispatch.dispatcher import Dispatcher
-    from dispatch.load import read_ruleset
+    from dispatch.core.dispatcher import Dispatcher
+    from dispatch.core.load import read_ruleset
 
     if _missing(command, (rules,)):
         return None
@@ -54,7 +55,8 @@ def _dispatcher(command: str, rules: str):
 
 def _print_invalid(command: str, rules: str, diagnostics: list, seconds: float = 0.0) -> None:
     """An invalid rule set's diagnostics as `dispatch check` prints them, and that the command cannot run."""
-    from dispatch.check import CheckReport, render_text
+    from dispatch.tools.check.check import CheckReport
+    from dispatch.tools.check.report import render_text
 
     print(render_text(CheckReport(rules, diagnostics, None, seconds)), file=sys.stderr)
     print(f"dispatch {command}: {rules} is not a valid rule set", file=sys.stderr)
@@ -69,10 +71,10 @@ def _case_doc(args: argparse.Namespace) -> dict:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from dispatch.case import case_from_mapping
-    from dispatch.errors import CaseError
-    from dispatch.explain import explain_case, explanation_dict
-    from dispatch.explainreport import render_text
+    from dispatch.core.case import case_from_mapping
+    from dispatch.core.errors import CaseError
+    from dispatch.core.explain import explain_case, explanation_dict
+    from dispatch.tools.explain.report import render_text
 
     if args.case is None and not (args.event and args.area and args.source):
         print("dispatch explain: give --event, --area and --source, or --case", file=sys.stderr)
@@ -98,8 +100,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from dispatch.golden import GoldenError, read_golden, run_golden
-    from dispatch.goldenreport import junit_xml, render_json, render_text
+    from dispatch.tools.golden.golden import GoldenError, read_golden, run_golden
+    from dispatch.tools.golden.report import junit_xml, render_json, render_text
 
     if _missing("test", (), (args.cases,)):
         return EXIT_CANNOT_RUN
@@ -154,14 +156,14 @@ def _add_explain_and_test(commands) -> None:
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    from dispatch.coverage.matrix import read_coverage_map
-    from dispatch.coverage.render import render_json, render_text
-    from dispatch.errors import HistoryError
+    from dispatch.core.errors import HistoryError
+    from dispatch.tools.coverage.matrix import read_coverage_map
+    from dispatch.tools.coverage.report import render_json, render_text
 
     if _missing("coverage", (args.rules,), (args.cases,)):
         return EXIT_CANNOT_RUN
     if args.png:
-        from dispatch.coverage.heatmap import PlotUnavailable, require_matplotlib
+        from dispatch.tools.coverage.heatmap import PlotUnavailable, require_matplotlib
 
         try:
             require_matplotlib()
@@ -182,12 +184,12 @@ def _coverage(args: argparse.Namespace) -> int:
     print(render(cmap, args.top))
     try:
         if args.png:
-            from dispatch.coverage.heatmap import write_png
+            from dispatch.tools.coverage.heatmap import write_png
 
             write_png(cmap, args.png)
             print(f"wrote {args.png}", file=sys.stderr)
         if args.html:
-            from dispatch.coverage.page import write_html
+            from dispatch.tools.coverage.page import write_html
 
             write_html(cmap, args.html, args.top)
             print(f"wrote {args.html}", file=sys.stderr)
@@ -213,8 +215,8 @@ def _add_coverage(commands) -> None:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from dispatch.diff import CannotDiff, diff_rulesets, limit_breaches, unknown_departments
-    from dispatch.diffreport import render_cannot, render_json, render_markdown, render_text
+    from dispatch.tools.diff.diff import CannotDiff, diff_rulesets, limit_breaches, unknown_departments
+    from dispatch.tools.diff.report import render_cannot, render_json, render_markdown, render_text
 
     if _missing("diff", (args.old, args.new), (args.cases,)):
         return EXIT_CANNOT_RUN
@@ -268,7 +270,7 @@ def _add_diff(commands) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from dispatch.api.server import serve, warm
-    from dispatch.settings import Settings, SettingsError
+    from dispatch.api.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env(rules=args.rules, host=args.host, port=args.port, workers=args.workers)

@@ -12,9 +12,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatch.golden import GoldenCase, read_golden
-from dispatch.load import load_ruleset
-from dispatch.model import RuleSet
+from dispatch.core.load import load_ruleset
+from dispatch.core.model import RuleSet
+from dispatch.tools.golden.golden import GoldenCase, read_golden
 
 DAXING = Path(__file__).resolve().parent.parent / "rules" / "daxing"
 NEW_RULE = "TWN-NEW-1"

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from dispatch.case import Case
-from dispatch.model import ANY, LOCAL, Area, Department, EventNode, Manifest, Rule, RuleSet
-from dispatch.tree import Tree
+from dispatch.core.case import Case
+from dispatch.core.model import ANY, LOCAL, Area, Department, EventNode, Manifest, Rule, RuleSet
+from dispatch.core.tree import Tree
 
 SOURCES = ("grid", "12345", "safety")
 GRID_TYPES = ("community", "village", "park")

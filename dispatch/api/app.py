@@ -36,9 +36,9 @@ from dispatch.api.problems import (
     internal_problem,
     ruleset_problem,
 )
+from dispatch.api.settings import Settings
 from dispatch.api.slot import Slot
-from dispatch.errors import CaseError, RuleSetError
-from dispatch.settings import Settings
+from dispatch.core.errors import CaseError, RuleSetError
 
 log = logging.getLogger("dispatch.api")
 

@@ -20,9 +20,9 @@ from dispatch.api.engine import Engine, Tally
 from dispatch.api.intake import CaseIn, batch_cases, is_batch, not_an_object, parse_body, read_case
 from dispatch.api.metrics import Metrics
 from dispatch.api.problems import MEDIA_TYPE, Problem, case_problem, field_error, internal_problem
+from dispatch.api.settings import Settings
 from dispatch.api.slot import Slot
-from dispatch.errors import CaseError
-from dispatch.settings import Settings
+from dispatch.core.errors import CaseError
 
 log = logging.getLogger("dispatch.api")
 

@@ -15,18 +15,17 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
-from dispatch import kernels
-from dispatch.analyze import cell_coverage
 from dispatch.api.intake import ID_MAX_CHARS, CaseIn, read_case
 from dispatch.api.problems import case_problem, field_error, pointer
 from dispatch.api.render import DUE_OPEN, ID_OPEN, NO_DUE, ODD_DUE, Renderer
 from dispatch.api.scan import CODE_BYTES, FLAG_TIME, HEAD_EXTRA, code_records, scan_batch, template_ids, write_heads
-from dispatch.case import Case, check_case
-from dispatch.check import ruleset_counts
-from dispatch.clock import EPOCH_ORDINAL, zone_offsets
-from dispatch.dispatcher import STATUS_CODES, Dispatcher
-from dispatch.errors import CaseError
-from dispatch.load import load_ruleset
+from dispatch.core import kernels
+from dispatch.core.analysis import cell_coverage, ruleset_counts
+from dispatch.core.case import Case, check_case
+from dispatch.core.clock import EPOCH_ORDINAL, zone_offsets
+from dispatch.core.dispatcher import STATUS_CODES, Dispatcher
+from dispatch.core.errors import CaseError
+from dispatch.core.load import load_ruleset
 
 _fromiso = datetime.fromisoformat
 _FIELDS = tuple(itemgetter(name) for name in ("id", "event", "area", "source"))

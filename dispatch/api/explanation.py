@@ -12,9 +12,9 @@ from dispatch.api.endpoint import Endpoint
 from dispatch.api.engine import Engine
 from dispatch.api.intake import CaseIn, is_batch, not_an_object, parse_body, read_case
 from dispatch.api.problems import FieldError, Problem, case_problem, field_error
-from dispatch.case import Case, read_reported_at
-from dispatch.errors import CaseError
-from dispatch.explain import explain_case, explanation_dict
+from dispatch.core.case import Case, read_reported_at
+from dispatch.core.errors import CaseError
+from dispatch.core.explain import explain_case, explanation_dict
 
 
 def explain_body(engine: Engine, body: bytes) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from dispatch.errors import CaseError, Diagnostic, RuleSetError
+from dispatch.core.errors import CaseError, Diagnostic, RuleSetError
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:dispatch:problem:"

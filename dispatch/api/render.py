@@ -24,9 +24,9 @@ import numpy as np
 import orjson
 
 from dispatch.api.scan import slot_of
-from dispatch.case import Case
-from dispatch.decision import Decision, decide, rule_file
-from dispatch.dispatcher import STATUS_CODES, Dispatcher
+from dispatch.core.case import Case
+from dispatch.core.decision import Decision, decide, rule_file
+from dispatch.core.dispatcher import STATUS_CODES, Dispatcher
 
 _MAX_TEMPLATES = 1 << 16  # a bound: odd traffic must not grow memory without end
 _ANY_MOMENT = datetime(2000, 1, 1)  # decide() needs a time; the template keeps no due time

@@ -8,7 +8,7 @@ matches, template_ids finds each case's rendered template, write_heads writes ea
 answer's id and due time. Anything outside the plain form makes scan_batch give up on
 the whole body (SCAN_GIVE_UP): the general path (orjson, intake, Engine.answer) then
 answers, so the kernels only ever have to be right about what they accept. Kernels
-for the wire format live here, beside the API, not in dispatch/kernels.py (the core's).
+for the wire format live here, beside the API, not in dispatch/core/kernels.py (the core's).
 
 The plain form: {"cases": [ {...}, ... ]} with JSON whitespace anywhere; each case an
 object whose members are exactly some of id, event, area, source, reported_at (no other
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dispatch import kernels
-from dispatch.jit import njit, njit_inline
+from dispatch.core import kernels
+from dispatch.core.jit import njit, njit_inline
 
 SCAN_GIVE_UP = -1  # the body is not in the plain form: use the general path
 SCAN_TOO_MANY = -2  # more cases than the capacity given: the general path answers 413

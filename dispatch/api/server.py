@@ -6,7 +6,7 @@ import logging
 import os
 from dataclasses import replace
 
-from dispatch.settings import PREFIX, Settings
+from dispatch.api.settings import PREFIX, Settings
 
 APP_FACTORY = "dispatch.api.app:app_from_env"
 
@@ -17,7 +17,7 @@ def warm(settings: Settings) -> int:
     import sys
 
     from dispatch.api.engine import build_engine
-    from dispatch.errors import RuleSetError
+    from dispatch.core.errors import RuleSetError
 
     try:
         engine = build_engine(settings.rules)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from dispatch.api.engine import Engine, build_engine
-from dispatch.errors import RuleSetError
+from dispatch.core.errors import RuleSetError
 
 log = logging.getLogger("dispatch.api")
 

@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dispatch.case import Case
-from dispatch.decision import Decision, Status
-from dispatch.explain import window_text
-from dispatch.load import load_ruleset
-from dispatch.model import ANY, LOCAL, Rule, RuleSet
-from dispatch.reference import dispatch_case, winning_rule
+from dispatch.core.case import Case
+from dispatch.core.decision import Decision, Status
+from dispatch.core.explain import window_text
+from dispatch.core.load import load_ruleset
+from dispatch.core.model import ANY, LOCAL, Rule, RuleSet
+from dispatch.core.reference import dispatch_case, winning_rule
 from dispatch.synth.ruleset import DEFAULT_SEED
 
 HEADER = ("id", "event", "area", "source", "reported_at", "expected_department", "expected_status", "expected_rule",

@@ -17,7 +17,7 @@ import uvicorn
 
 from dispatch.api import create_app
 from dispatch.api.engine import build_engine
-from dispatch.settings import Settings
+from dispatch.api.settings import Settings
 from tests.conftest import MINI
 
 # An urgent item and an ordinary one that no rule covers: the provisional and manual answers.

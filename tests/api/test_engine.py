@@ -19,7 +19,7 @@ from dispatch.api.engine import Tally, build_engine
 from dispatch.api.intake import CaseIn, read_case
 from dispatch.api.problems import case_problem, field_error
 from dispatch.api.render import wire_decision
-from dispatch.errors import CaseError
+from dispatch.core.errors import CaseError
 from tests.api.conftest import api_ruleset
 
 

@@ -8,10 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from dispatch.case import Case
-from dispatch.dispatcher import Dispatcher
-from dispatch.explain import explain_case, explanation_dict
-from dispatch.load import load_ruleset
+from dispatch.core.case import Case
+from dispatch.core.dispatcher import Dispatcher
+from dispatch.core.explain import explain_case, explanation_dict
+from dispatch.core.load import load_ruleset
 
 T = "2025-12-01T08:00:00+08:00"
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from dispatch.api.engine import build_engine
-from dispatch.settings import Settings
+from dispatch.api.settings import Settings
 from tests.api.conftest import SMALL_LIMITS, Server, api_ruleset
 
 T = "2025-12-01T08:00:00+08:00"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.settings import Settings, SettingsError
+from dispatch.api.settings import Settings, SettingsError
 from tests.api.conftest import Client, api_ruleset, free_port
 
 BIN = Path(sys.executable).parent

@@ -1,0 +1,1 @@
+"""dispatch diff: two rule sets side by side, cell by cell and over a case history."""

@@ -1,0 +1,1 @@
+"""dispatch explain's text; the explanation itself is the core's (dispatch.core.explain)."""
