@@ -1,5 +1,11 @@
 """Matching benchmark: the reference matcher, our compiled matcher and GoRules ZEN, side by side.
 
+"ours" is what the service runs: one case is the endpoint's single-case path (the
+caller's strings in, the answer's JSON bytes out: Engine.answer); a batch is the
+endpoint's batch path (a raw JSON body of 1,000 cases in, the answer document out:
+Engine.batch_from_body). The kernel on encoded cases and the batch from Python strings
+(Dispatcher.match_strings, what the CLI tools run) are shown beside them.
+
     .venv/bin/python bench/match.py                 # Daxing, 10x, 100x; prints a table, writes bench/out/match.json
     .venv/bin/python bench/match.py --scales 1 --quick
 
@@ -25,13 +31,21 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# run as a script, bench/ comes first on sys.path, where bench/http.py would shadow the
+# standard library's `http` (the service's imports need it): the project root takes its place
+if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "bench":
+    sys.path[0] = str(ROOT)
+else:
+    sys.path.insert(0, str(ROOT))
 
+import orjson
+
+from dispatch.api.engine import Tally, build_engine
+from dispatch.api.intake import CaseIn
 from dispatch.core.case import Case
 from dispatch.core.clock import local_days
 from dispatch.core.codebook import SEP_STR
 from dispatch.core.dispatcher import Dispatcher
-from dispatch.core.load import load_ruleset
 from dispatch.core.reference import dispatch_case, winning_rule
 
 OUT = ROOT / "bench" / "out"
@@ -171,7 +185,8 @@ def single(contenders: dict, cases: list, runs: int) -> dict:
 # -- batch -------------------------------------------------------------------------------
 
 
-def batch(dispatcher: Dispatcher, cases: list, runs: int, zen) -> dict:
+def batch(engine, cases: list, runs: int, zen, per_body: int = 1000) -> dict:
+    dispatcher: Dispatcher = engine.dispatcher
     _, events, areas, sources, stamps = (list(col) for col in zip(*cases))
     encoded = dispatcher.match_strings(events, areas, sources, stamps)
     assert not encoded.bad.any(), "the history has codes the rule set does not know"
@@ -194,6 +209,18 @@ def batch(dispatcher: Dispatcher, cases: list, runs: int, zen) -> dict:
         dispatcher.statuses(b.items, b.cols, b.rule)
 
     result["strings_cases_per_s"] = timed(from_strings)
+    # the endpoint's batch path: raw bodies of `per_body` cases, as callers send them
+    keys = ("id", "event", "area", "source", "reported_at")
+    bodies = [orjson.dumps({"cases": [dict(zip(keys, c)) for c in cases[k : k + per_body]]})
+              for k in range(0, len(cases), per_body)]  # fmt: skip
+
+    def service_batches():
+        for body in bodies:
+            if engine.batch_from_body(body, per_body, Tally.empty()) is None:
+                raise RuntimeError("a plain batch body left the scan path")
+
+    result["service_cases_per_s"] = timed(service_batches)
+    result["service_body_cases"] = per_body
     # where the time of from_strings goes, in ns a case
     per_case = {
         "event codes": lambda: dispatcher.item_codes.lookup_many(events),
@@ -230,8 +257,8 @@ def agreement(ruleset, dispatcher: Dispatcher, zen, cases: list) -> dict:
         case = _as_case(c)
         want = winning_rule(ruleset, case)
         want_id = want.id if want else None
-        got = dispatcher.dispatch_strings(*c)
-        if (got.rule.id if got.rule else None) != want_id:
+        got = dispatcher.winning_rule(case)
+        if (got.id if got else None) != want_id:
             mismatches["ours"] += 1
         if zen is not None and zen.winning_rule_id(case) != want_id:
             mismatches["zen"] += 1
@@ -267,20 +294,20 @@ def main(argv: list[str] | None = None) -> int:
         figures: dict = {"startup": startup(rules, args.runs)}
         if ZenMatcher is not None:
             figures["zen_compile_s"] = in_fresh_process(_ZEN_COMPILE, str(rules))[0]["zen_compile_s"]
-        ruleset = load_ruleset(rules)
-        dispatcher = Dispatcher(ruleset)
-        dispatcher.warm()
+        engine = build_engine(str(rules))  # the service's start path: load, compile, warm
+        ruleset, dispatcher = engine.ruleset, engine.dispatcher
         cases = read_cases(history_file(rules, args.batch, f"scale{scale}"))
         zen = ZenMatcher(ruleset) if ZenMatcher is not None else None
         figures["agreement"] = agreement(ruleset, dispatcher, zen, cases[: min(2000, args.single)])
         contenders = {
             "reference": (partial(_reference_strings, ruleset), max(200, args.single // 20)),
-            "ours": (partial(_ours_strings, dispatcher), args.single),
+            "ours": (partial(_ours_strings, engine), args.single),
+            "ours (rule)": (partial(_ours_rule, dispatcher), args.single),
         }
         if zen is not None:
             contenders["zen"] = (partial(_zen_strings, zen), args.single)
         figures["single"] = single(contenders, cases, args.runs)
-        figures["batch"] = batch(dispatcher, cases, args.runs, zen)
+        figures["batch"] = batch(engine, cases, args.runs, zen)
         report["scales"][str(scale)] = figures
         print_scale(scale, figures, zen_note)
     (OUT / "match.json").write_text(json.dumps(report, indent=2))
@@ -295,8 +322,13 @@ def _reference_strings(ruleset, c):
     return dispatch_case(ruleset, _as_case(c))
 
 
-def _ours_strings(dispatcher, c):
-    return dispatcher.dispatch_strings(*c)
+def _ours_strings(engine, c):
+    return engine.answer(CaseIn(*c))
+
+
+def _ours_rule(dispatcher, c):
+    # what ZEN answers: the winning rule of the case, from the same Case it is given
+    return dispatcher.winning_rule(_as_case(c))
 
 
 def _zen_strings(zen, c):
@@ -313,20 +345,22 @@ def print_scale(scale: int, f: dict, zen_note: str) -> None:
           f" (JIT {su['cold_first_compile_s']:.2f} s)")
     a = f["agreement"]
     print(f"  agreement on {a['sample']} cases: mismatches ours {a['mismatches']['ours']}, zen {a['mismatches']['zen']}")
-    print("  one case, strings in -> decision out")
+    print("  one case, strings in -> decision out (ours: the endpoint's path, JSON bytes out)")
     print(f"    {'':12} {'cases/s':>12} {'p50 µs':>8} {'p99 µs':>8}")
     for name, r in s.items():
         print(f"    {name:12} {fmt_rate(r['cases_per_s']):>12} {r['p50_us']:8.2f} {r['p99_us']:8.2f}")
-    ours = s["ours"]["cases_per_s"]
+    ours, rule = s["ours"]["cases_per_s"], s["ours (rule)"]["cases_per_s"]
     print(f"    ours / reference {ours / s['reference']['cases_per_s']:,.0f}x"
-          + (f"   ours / zen {ours / s['zen']['cases_per_s']:.1f}x" if "zen" in s else ""))
+          + (f"   ours / zen {ours / s['zen']['cases_per_s']:.1f}x (the answer's JSON),"
+             f" {rule / s['zen']['cases_per_s']:.1f}x (the rule alone, as ZEN gives it)" if "zen" in s else ""))
     print(f"  batch of {b['cases']:,} cases (one core)")
     print(f"    kernel on encoded cases  {fmt_rate(b['kernel_cases_per_s']):>12}")
     print(f"    from strings (+status)   {fmt_rate(b['strings_cases_per_s']):>12}")
+    print(f"    service: JSON bodies of {b['service_body_cases']:,} -> answers {fmt_rate(b['service_cases_per_s']):>12}")
     print("      of which, ns a case: " + ", ".join(f"{k} {v:.0f}" for k, v in b["ns_per_case"].items()))
     if "zen_batch_cases_per_s" in b:
         print(f"    zen batch ({b['zen_batch_cases']:,} cases) {fmt_rate(b['zen_batch_cases_per_s']):>12}"
-              f"   ours / zen {b['strings_cases_per_s'] / b['zen_batch_cases_per_s']:.0f}x")
+              f"   ours (service) / zen {b['service_cases_per_s'] / b['zen_batch_cases_per_s']:.0f}x")
 
 
 if __name__ == "__main__":

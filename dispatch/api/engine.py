@@ -15,15 +15,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
+from dispatch.api.heads import HEAD_EXTRA, template_ids, write_heads
 from dispatch.api.intake import ID_MAX_CHARS, CaseIn, read_case
 from dispatch.api.problems import case_problem, field_error, pointer
 from dispatch.api.render import DUE_OPEN, ID_OPEN, NO_DUE, ODD_DUE, Renderer
-from dispatch.api.scan import CODE_BYTES, FLAG_TIME, HEAD_EXTRA, code_records, scan_batch, template_ids, write_heads
-from dispatch.core import kernels
+from dispatch.api.scan import scan_batch
 from dispatch.core.analysis import cell_coverage, ruleset_counts
 from dispatch.core.case import Case, check_case
-from dispatch.core.clock import EPOCH_ORDINAL, zone_offsets
-from dispatch.core.dispatcher import STATUS_CODES, Dispatcher
+from dispatch.core.dispatcher import FLAG_TIME, SPAN_FIELDS, STATUS_CODES, Dispatcher
 from dispatch.core.errors import CaseError
 from dispatch.core.load import load_ruleset
 
@@ -78,13 +77,6 @@ class Engine:
         self._local_of_col = self.renderer.local_of_col.tolist()
         self.info: dict = {}
         self.sample_answer = b"{}"
-        # what the batch kernel reads: the zone's offsets, the Codebooks' hash tables
-        self._zone_from, self._zone_offset = zone_offsets(ruleset.manifest.timezone)
-        self._steady_from, self._steady_offset = int(self._zone_from[-1]), int(self._zone_offset[-1])
-        codebooks = (dispatcher.item_codes, dispatcher.area_codes, dispatcher.source_codes)
-        # codes longer than the kernel's tables hold: every batch takes the general path
-        self._scannable = all(int(np.diff(cb.key_off).max(initial=0)) <= CODE_BYTES for cb in codebooks)
-        self._codebooks = tuple(x for cb in codebooks for x in (*_records_of(cb), cb.value_of_key))
 
     # -- one case -------------------------------------------------------------------
 
@@ -95,7 +87,7 @@ class Engine:
             check_case(self.ruleset, Case(case.id, case.event, case.area, case.source, datetime.min))
             raise RuntimeError(f"codes of case {case.id!r} known to the rule set but not to its tables")
         if case.reported_at is None:
-            moment, day = self._clock.place(datetime.now(self.zone).replace(microsecond=0))
+            moment, day = self._clock.place(self._clock.now())
         else:
             try:
                 moment, day = self._clock.read(case.reported_at)
@@ -139,25 +131,25 @@ class Engine:
         """The answer document {"results": [...]} to a batch body in the plain form (see scan.py);
         None when the body is not in that form or holds more than `limit` cases (then the
         general path, parse_body and batch_from_cases, answers it)."""
-        if not self._scannable:
-            return None
         r = self.renderer
         r.reset_if_full(limit + 1)
         # a plain case takes at least 40 bytes ({"id":"","event":"","area":"","source":""}):
         # room for what the body can hold, not for the limit
-        a = _ScanArrays(min(limit + 1, len(body) // 40 + 1))
+        cap = min(limit + 1, len(body) // 40 + 1)
+        field_lo, field_hi = np.empty((cap, len(SPAN_FIELDS)), np.int64), np.empty((cap, len(SPAN_FIELDS)), np.int64)
+        flags = np.empty(cap, np.int8)
         buf = np.frombuffer(body, dtype=np.uint8)
-        n = scan_batch(buf, self._now_wall(), self._zone_from, self._zone_offset, self._steady_from,
-                       self._steady_offset, *self._codebooks, ID_MAX_CHARS, *a.outputs)  # fmt: skip
+        n = scan_batch(buf, ID_MAX_CHARS, field_lo, field_hi, flags)
         if n < 0 or n > limit:
             return None
         if n == 0:
             return RESULTS_OPEN + b"]}"
-        flags, items, cols = a.flags[:n], a.items[:n], a.cols[:n]
-        # straight to the core's kernel: every index comes from the Codebooks' own tables, so
-        # match_encoded's checks (a third of the match's time at 1,000 cases) have nothing to find
-        rules = kernels.match_batch(items, cols, a.srcs[:n], a.days[:n], np.empty(n, dtype=np.int32),
-                                    *self.dispatcher.kernel_args)  # fmt: skip
+        field_lo, field_hi, flags = field_lo[:n], field_hi[:n], flags[:n]
+        d = self.dispatcher
+        enc = d.read_spans(buf, field_lo, field_hi, flags, self._clock.now_wall())
+        items, cols = enc.items, enc.cols
+        # every index comes from the Codebooks' own tables: the bounds checks have nothing to find
+        rules = d.match_encoded(items, cols, enc.srcs, enc.days, checked=False)
         keys = r.keys(rules, items, cols)
         tids = template_ids(keys, flags, r.slot_keys, r.slot_ids, np.empty(n, dtype=np.int64))
         missing = np.flatnonzero((tids < 0) & (flags == 0))
@@ -166,22 +158,23 @@ class Engine:
                 tids[j] = r.template_id(int(keys[j]), int(rules[j]), int(items[j]), int(cols[j]))
         seconds = r.seconds[tids]
         flags[(seconds == ODD_DUE) & (flags == 0)] |= FLAG_TIME
-        lo, hi = a.id_lo[:n], a.id_hi[:n]
+        lo, hi = np.ascontiguousarray(field_lo[:, 0]), np.ascontiguousarray(field_hi[:, 0])
         heads = np.zeros((n, int((hi - lo).max()) + HEAD_EXTRA), dtype=np.uint8)
-        write_heads(buf, lo, hi, a.wall[:n], a.offset[:n], seconds, self._steady_from, self._steady_offset,
-                    a.naive[:n], flags, heads)  # fmt: skip
+        clock = self._clock
+        write_heads(buf, lo, hi, enc.wall, enc.offset, seconds, clock.steady_from, clock.steady_offset, enc.naive, flags,
+                    heads)  # fmt: skip
         # three pieces a case, joined at memcpy speed (a byte loop in numba copies at a tenth of
         # it): the head, the template's rest, the area path with the closing brace and a comma
         flat: list = [None] * (3 * n)
         flat[0::3] = heads.view(f"S{heads.shape[1]}").ravel().tolist()  # zero padding reads as nothing
         flat[1::3] = r.rests[tids].tolist()
-        flat[2::3] = r.closing_path_by_area_key[a.area_key[:n]].tolist()
+        flat[2::3] = r.closing_path_by_area_key[enc.area_key].tolist()
         statuses = r.statuses[tids]
         flagged = np.flatnonzero(flags).tolist()
         if flagged:  # what the kernel could not settle, answered as one case would be
             statuses = statuses[flags == 0]
             for j in flagged:
-                answer = self.answer_or_error(_member(body, a, j), j, tally)
+                answer = self.answer_or_error(_member(body, field_lo[j], field_hi[j]), j, tally)
                 flat[3 * j : 3 * j + 3] = [answer + b",", b"", b""]
         last = -3 if flags[-1] else -1
         flat[last] = flat[last][:-1] + b"]}"  # the last answer: no comma, the end of the document
@@ -189,11 +182,6 @@ class Engine:
         for s, c in enumerate(np.bincount(statuses, minlength=len(STATUS_CODES)).tolist()):
             tally.statuses[s] += c
         return b"".join(flat)
-
-    def _now_wall(self) -> int:
-        """Now as wall-clock seconds in the rule set's zone: what a case without reported_at is read as."""
-        now = datetime.now(self.zone).replace(microsecond=0, tzinfo=None)
-        return (now.toordinal() - EPOCH_ORDINAL) * 86400 + now.hour * 3600 + now.minute * 60 + now.second
 
     def batch_from_cases(self, cases: list, tally: Tally) -> bytes:
         """The answer document {"results": [...]} to parsed batch members, in order; a bad one gets an error object."""
@@ -242,7 +230,7 @@ class Engine:
         if min(map(len, ids)) == 0 or max(map(len, ids)) > ID_MAX_CHARS or any("location" in c for c in cases):
             return None
         if None in stamps:
-            now = datetime.now(self.zone).replace(microsecond=0).isoformat()
+            now = self._clock.now().isoformat()
             stamps = [now if s is None else s for s in stamps]
         if not all(type(s) is str for s in stamps):
             return None
@@ -279,35 +267,9 @@ class Engine:
         self.batch_from_body(orjson.dumps({"cases": [warm, {**warm, "reported_at": stamp}]}), 2, Tally.empty())
 
 
-def _records_of(codebook) -> tuple[np.ndarray, int]:
-    """The batch kernel's own table of a Codebook's keys (see scan.code_records), at most a quarter full."""
-    bits = max(int(len(codebook.key_off) - 1).bit_length() + 2, 4)
-    if int(np.diff(codebook.key_off).max(initial=0)) > CODE_BYTES:
-        return np.full((1, 4), np.iinfo(np.uint64).max, dtype=np.uint64), 0
-    return code_records(codebook.key_blob, codebook.key_off, bits), bits
-
-
-class _ScanArrays:
-    """The per-case outputs of scan_batch, for up to `cap` cases."""
-
-    def __init__(self, cap: int):
-        i64, i32 = np.int64, np.int32
-        self.id_lo, self.id_hi = np.empty(cap, i64), np.empty(cap, i64)
-        self.area_key, self.items, self.cols, self.srcs, self.days = (np.empty(cap, i32) for _ in range(5))
-        self.wall, self.offset = np.empty(cap, i64), np.empty(cap, i64)
-        self.naive, self.flags = np.empty(cap, np.int8), np.empty(cap, np.int8)
-        self.field_lo, self.field_hi = np.empty((cap, 5), i64), np.empty((cap, 5), i64)
-        self.outputs = (self.id_lo, self.id_hi, self.area_key, self.items, self.cols, self.srcs, self.days,
-                        self.wall, self.offset, self.naive, self.flags, self.field_lo, self.field_hi)  # fmt: skip
-
-
-_MEMBERS = ("id", "event", "area", "source", "reported_at")
-
-
-def _member(body: bytes, a: _ScanArrays, j: int) -> dict:
-    """Case j of a scanned body as the dict orjson would have made of it (plain ASCII strings)."""
-    return {name: body[lo:hi].decode("ascii") for name, lo, hi in zip(_MEMBERS, a.field_lo[j].tolist(),
-                                                                      a.field_hi[j].tolist()) if lo >= 0}  # fmt: skip
+def _member(body: bytes, lo: np.ndarray, hi: np.ndarray) -> dict:
+    """A scanned case as the dict orjson would have made of it (plain ASCII strings)."""
+    return {name: body[a:b].decode("ascii") for name, a, b in zip(SPAN_FIELDS, lo.tolist(), hi.tolist()) if a >= 0}
 
 
 def _id_json(ids: list[str]) -> list[bytes]:

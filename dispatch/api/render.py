@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import orjson
 
-from dispatch.api.scan import slot_of
+from dispatch.api.heads import slot_of
 from dispatch.core.case import Case
 from dispatch.core.decision import Decision, decide, rule_file
 from dispatch.core.dispatcher import STATUS_CODES, Dispatcher
@@ -106,9 +106,7 @@ class Renderer:
             a.code: orjson.dumps([p.code for p in ruleset.areas.path(a.code)][::-1]) for a in ruleset.areas
         }
         # the same paths in the order of the area Codebook's keys, for the batch kernel's area_key
-        codebook = dispatcher.area_codes
-        blob, off = codebook.key_blob.tobytes(), codebook.key_off.tolist()
-        by_key = [self.paths[blob[off[k] : off[k + 1]].decode()] for k in range(len(off) - 1)]
+        by_key = [self.paths[code] for code in dispatcher.area_codes.keys]
         self.closing_paths = {code: path + b"}" for code, path in self.paths.items()}  # the end of one answer
         # with the answer's closing brace and the comma before the next: a batch's third piece a case
         self.closing_path_by_area_key = np.asarray([p + b"}," for p in by_key] + [b""], dtype=object)
@@ -136,7 +134,7 @@ class Renderer:
         self.rests = np.empty(cap, dtype=object)
         self.seconds = np.empty(cap, dtype=np.int64)
         self.statuses = np.empty(cap, dtype=np.int64)
-        # key -> id as an open-addressing table, for the batch kernel (see scan.template_id)
+        # key -> id as an open-addressing table, for the batch kernel (see heads.template_id)
         self.slot_keys = np.full(2 * cap, -1, dtype=np.int64)
         self.slot_ids = np.full(2 * cap, -1, dtype=np.int32)
 

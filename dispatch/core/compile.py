@@ -7,15 +7,14 @@ from datetime import date
 
 import numpy as np
 
-from dispatch.core.kernels import index_windows, paint_rules
+from dispatch.core.clock import day_number as _day_number
+from dispatch.core.kernels import _index_windows, _paint_rules
 from dispatch.core.model import ANY, RuleSet
 from dispatch.core.tables import BLOCK_SHIFT, DAY_MAX, DAY_MIN, NO_RULE, Tables
 
-EPOCH = date(1970, 1, 1)
-
 
 def day_number(day: date | None, default: int) -> int:
-    return default if day is None else (day - EPOCH).days
+    return default if day is None else _day_number(day)
 
 
 # -- intern: codes -> dense indices ---------------------------------------------------
@@ -205,18 +204,18 @@ def compile_tables(ruleset: RuleSet) -> Tables:
 
     base = np.full((n_items, n_cols), NO_RULE, dtype=np.int32)
     src_plane = np.full((int(reached.sum()), n_cols), NO_RULE, dtype=np.int32)
-    paint_rules(base, src_row, src_plane, cols.grid_type, plain["rank"], plain["item_lo"], plain["item_hi"],
-                plain["col_lo"], plain["col_hi"], plain["grid_type"], plain["source"])  # fmt: skip
+    _paint_rules(base, src_row, src_plane, cols.grid_type, plain["rank"], plain["item_lo"], plain["item_hi"],
+                 plain["col_lo"], plain["col_hi"], plain["grid_type"], plain["source"])  # fmt: skip
 
     # windowed rules: lists by (item, column block), highest rank first, checked at match time
     order = np.arange(len(win["rank"]) - 1, -1, -1)
     blocks = max(1, (n_cols + (1 << BLOCK_SHIFT) - 1) >> BLOCK_SHIFT)
     win_ptr = np.zeros(n_items * blocks + 1, dtype=np.int32)
     spans = (win["item_lo"][order], win["item_hi"][order], win["col_lo"][order], win["col_hi"][order], n_items)
-    index_windows(win_ptr, np.empty(0, dtype=np.int32), *spans)
+    _index_windows(win_ptr, np.empty(0, dtype=np.int32), *spans)
     np.cumsum(win_ptr, out=win_ptr)
     win_ids = np.empty(int(win_ptr[-1]), dtype=np.int32)
-    index_windows(win_ptr, win_ids, *spans)
+    _index_windows(win_ptr, win_ids, *spans)
     win_ids = order[win_ids].astype(np.int32) if win_ids.size else win_ids
 
     urgent = np.asarray([ruleset.item_urgent(c) for c in ev.items], dtype=bool)

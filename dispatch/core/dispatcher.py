@@ -1,20 +1,25 @@
-"""Dispatcher: encode a case, look its winner up in the compiled tables, build the Decision."""
+"""Dispatcher: the one matcher front end: encode cases, look their winners up in the compiled tables, decide.
+
+Every entry is here: one case (a Case, or its codes as strings), encoded arrays, a batch
+of strings, and a batch read from raw bytes (the service's JSON, whose tokenising is the
+API's: read_spans takes the byte spans of each case's members).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 
 from dispatch.core import kernels
 from dispatch.core.case import Case, check_case, local_day
-from dispatch.core.clock import BAD_DAY, Clock, local_days
+from dispatch.core.clock import BAD_DAY, Clock, day_number, local_days
 from dispatch.core.codebook import Codebook
-from dispatch.core.compile import EPOCH, compile_tables
+from dispatch.core.compile import compile_tables
 from dispatch.core.decision import CASE_FIELDS, Decision, Status, decide, due_time
-from dispatch.core.errors import CaseError
 from dispatch.core.model import LOCAL, Rule, RuleSet
 from dispatch.core.tables import BLOCK_SHIFT, Tables
 
@@ -22,6 +27,38 @@ STATUS_CODES = (Status.AUTO, Status.PROVISIONAL, Status.MANUAL)
 _new_decision = tuple.__new__  # Decision(*fields) without the keyword machinery of NamedTuple.__new__
 _MAX_PARTS = 1 << 18  # cached decision parts; a bound, so that odd traffic cannot grow memory
 BAD_FIELDS = (None, "event", "area", "source", "reported_at")  # Batch.bad codes
+SPAN_FIELDS = ("id", "event", "area", "source", "reported_at")  # read_spans: a case's members, in this order
+# SpanCases flags: why a case read from bytes must be answered one by one (the API may add bits of its own)
+FLAG_CODE = 1  # an unknown event/area/source, or an event that is not a work item
+FLAG_TIME = 4  # a report time the kernel leaves to Python: a form it does not read whole, or near year 1 or 9999
+
+
+class StatusArrays(NamedTuple):
+    """What decide()'s status rules read, for the kernels: bool[rules], bool[columns], bool[items]."""
+
+    rule_is_local: np.ndarray  # the rule says @local
+    col_has_local: np.ndarray  # the column's areas have a local government
+    urgent: np.ndarray  # the item is urgent
+
+
+class SpanCases(NamedTuple):
+    """Cases read from bytes by read_spans, encoded for the match and for writing their answers.
+
+    area_key int32[n]  the area's key in the area Codebook (its `keys`), -1 unknown
+    items, cols, srcs, days int32[n]  the encoded case (0 where flagged)
+    wall     int64[n]  the report time's wall clock in seconds since 1970 (see clock.wall_seconds)
+    offset   int64[n]  its UTC offset in seconds (a naive time: the zone's steady offset)
+    naive    int8[n]   1 when the time had no offset (read in the rule set's zone)
+    """
+
+    area_key: np.ndarray
+    items: np.ndarray
+    cols: np.ndarray
+    srcs: np.ndarray
+    days: np.ndarray
+    wall: np.ndarray
+    offset: np.ndarray
+    naive: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +94,7 @@ class Dispatcher:
         self._item = self.item_codes.index
         self._col = self.area_codes.index
         self._src = self.source_codes.index
-        self.kernel_args = (
-            t.base, t.src_row, t.src_plane, t.col_grid_type, t.win_ptr, t.win_ids, t.win_rank, t.win_col_lo,
-            t.win_col_hi, t.win_grid_type, t.win_source, t.win_from, t.win_to, t.rule_by_rank,
-        )  # fmt: skip
+        self.lookup = t.lookup  # what the kernels read, as one structure
         # the one-case path reads through memoryviews: 30 ns a read, where a numpy scalar
         # read costs 55 ns and a numba call more (bench/); lists would cost 8 bytes a cell
         self._base = memoryview(t.base)
@@ -77,7 +111,7 @@ class Dispatcher:
         col_has_local = np.zeros(t.n_columns, dtype=bool)
         for code, col in t.columns.items():
             col_has_local[col] = ruleset.local_department(code) is not None
-        self.status_args = (rule_is_local, col_has_local, t.urgent)
+        self.status_arrays = StatusArrays(rule_is_local, col_has_local, t.urgent)
         # the one-case path: the clock, and caches of decision parts and area paths
         self.clock = Clock(ruleset.manifest.timezone)
         self._read_time = self.clock.read
@@ -97,14 +131,19 @@ class Dispatcher:
                 self._item[case.event],
                 self._col[case.area],
                 self._src[case.source],
-                (local_day(self.ruleset, case.reported_at) - EPOCH).days,
+                day_number(local_day(self.ruleset, case.reported_at)),
             )
         except KeyError:
             check_case(self.ruleset, case)  # raises the precise CaseError
             raise
 
     def rule_index(self, item: int, col: int, src: int, day: int) -> int:
-        """Index into RuleSet.rules of the winner of one encoded case, or -1."""
+        """Index into RuleSet.rules of the winner of one encoded case, or -1.
+
+        The lookup of kernels._match_batch, written once more in Python: for one case, reads
+        through memoryviews beat a numba call (bench/match.py). Both are held to
+        reference.py by tests/core/test_compile.py.
+        """
         row = self._src_row[item, src]
         best = self._base[item, col] if row < 0 else self._src_plane[row, col]
         cell = item * self._blocks + (col >> BLOCK_SHIFT)
@@ -138,27 +177,6 @@ class Dispatcher:
         moment, day = self.clock.place(case.reported_at)
         return self._decision(case.id, case.area, item, col, self.rule_index(item, col, src, day), moment)
 
-    def dispatch_strings(self, case_id: str, event: str, area: str, source: str, reported_at: str) -> Decision:
-        """dispatch() for a case given as strings, the way a caller sends it: the hot path.
-
-        rule_index() is written out here: a method call costs more than the lookup.
-        Raises CaseError naming the first bad field.
-        """
-        item, col, src = self._item.get(event), self._col.get(area), self._src.get(source)
-        if item is None or col is None or src is None:
-            check_case(self.ruleset, Case(case_id, event, area, source, datetime.min))
-        try:
-            moment, day = self._read_time(reported_at)
-        except (ValueError, TypeError, OverflowError):
-            raise CaseError("request.bad_time", "reported_at", reported_at,
-                            f"reported_at {reported_at!r} is not an ISO 8601 timestamp") from None  # fmt: skip
-        row = self._src_row[item, src]
-        best = self._base[item, col] if row < 0 else self._src_plane[row, col]
-        cell = item * self._blocks + (col >> BLOCK_SHIFT)
-        if self._win_ptr[cell] != self._win_ptr[cell + 1]:
-            best = self._windowed(best, cell, col, src, day)
-        return self._decision(case_id, area, item, col, self._rule_by_rank[best] if best >= 0 else -1, moment)
-
     def _decision(self, case_id: str, area: str, item: int, col: int, rule: int, moment: datetime) -> Decision:
         # the outcome depends only on (rule, item, the area's local government): decide()
         # builds it once, later cases add their id, due time and area path
@@ -181,16 +199,21 @@ class Dispatcher:
     # -- many cases -------------------------------------------------------------------
 
     def match_encoded(self, items: np.ndarray, cols: np.ndarray, srcs: np.ndarray, days: np.ndarray,
-                      out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
-        """int32[n] rule indices (-1: no rule) for encoded cases, through the numba kernel."""
+                      out: np.ndarray | None = None, *, checked: bool = True) -> np.ndarray:  # fmt: skip
+        """int32[n] rule indices (-1: no rule) for encoded cases, through the numba kernel.
+
+        checked=False skips the bounds checks (a third of the match's time at 1,000 cases):
+        only for indices this Dispatcher's own codebooks gave, as read_spans' are.
+        """
         n = items.shape[0]
         if not (cols.shape[0] == srcs.shape[0] == days.shape[0] == n):
             raise ValueError("items, cols, srcs and days must have the same length")
         if out is None:
             out = np.empty(n, dtype=np.int32)
-        items, cols, srcs, days = (np.ascontiguousarray(a, dtype=np.int32) for a in (items, cols, srcs, days))
-        self._check_bounds(items, cols, srcs)
-        return kernels.match_batch(items, cols, srcs, days, out, *self.kernel_args)
+        if checked:
+            items, cols, srcs, days = (np.ascontiguousarray(a, dtype=np.int32) for a in (items, cols, srcs, days))
+            self._check_bounds(items, cols, srcs)
+        return kernels._match_batch(items, cols, srcs, days, out, self.lookup)
 
     def _check_bounds(self, items: np.ndarray, cols: np.ndarray, srcs: np.ndarray) -> None:
         # the kernel runs without bounds checks: an index out of range must not reach it
@@ -202,7 +225,7 @@ class Dispatcher:
     def statuses(self, items: np.ndarray, cols: np.ndarray, rule_idx: np.ndarray) -> np.ndarray:
         """int8[n] status codes (index into STATUS_CODES) of matched cases, as decide() gives them."""
         out = np.empty(items.shape[0], dtype=np.int8)
-        return kernels.statuses(items, cols, rule_idx, out, *self.status_args)
+        return kernels._statuses(items, cols, rule_idx, out, self.status_arrays)
 
     def match_strings(self, events: Sequence[str], areas: Sequence[str], sources: Sequence[str],
                       stamps: Sequence[str]) -> Batch:  # fmt: skip
@@ -226,6 +249,23 @@ class Dispatcher:
             rule[~good] = -1
         return Batch(rule, bad, items, cols, srcs, days)
 
+    def read_spans(self, body: np.ndarray, field_lo: np.ndarray, field_hi: np.ndarray, flags: np.ndarray,
+                   now_wall: int) -> SpanCases:  # fmt: skip
+        """Encode n cases whose members lie in `body` (uint8): member f of case j is body[field_lo[j, f]:field_hi[j, f]]
+        (order SPAN_FIELDS; -1: absent, and a report time absent is `now_wall`).
+
+        Codes go through the Codebooks' CodeTables and times through clock.parse_iso, in one
+        kernel. flags int8[n] (in and out): a case flagged on entry is not encoded; FLAG_CODE
+        and FLAG_TIME are added where the kernel cannot settle a case by itself.
+        """
+        n = flags.shape[0]
+        i32 = np.int32
+        out = SpanCases(np.empty(n, i32), np.empty(n, i32), np.empty(n, i32), np.empty(n, i32), np.empty(n, i32),
+                        np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int8))  # fmt: skip
+        kernels._encode_spans(body, field_lo, field_hi, now_wall, self.item_codes.table, self.area_codes.table,
+                              self.source_codes.table, self.clock.zone_from, self.clock.zone_offset, flags, out)  # fmt: skip
+        return out
+
     def warm(self) -> None:
         """Run the kernel once, so that no request pays for loading or compiling it."""
         one = np.zeros(1, dtype=np.int32)
@@ -233,5 +273,5 @@ class Dispatcher:
 
 
 def day_of(ruleset: RuleSet, moment: datetime | date) -> int:
-    day = moment if not isinstance(moment, datetime) else local_day(ruleset, moment)
-    return (day - EPOCH).days
+    """The day number (clock.day_number) of a moment in the rule set's zone, or of a date."""
+    return day_number(moment if not isinstance(moment, datetime) else local_day(ruleset, moment))

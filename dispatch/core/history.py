@@ -9,9 +9,8 @@ from weakref import WeakKeyDictionary
 
 import numpy as np
 
-from dispatch.core import kernels
 from dispatch.core.clock import BAD_DAY, local_days_joined
-from dispatch.core.codebook import SEP, SEP_STR, Codebook
+from dispatch.core.codebook import SEP_STR, Codebook, join_spans
 from dispatch.core.csvfile import decode_text, read_bytes, read_csv
 from dispatch.core.dispatcher import Dispatcher, day_of
 from dispatch.core.errors import Diagnostic, HistoryError, Place
@@ -158,7 +157,7 @@ class CaseColumns:
         c = HISTORY_COLUMNS.index(column)
         n = len(self)
         out = np.empty(int((self.stops[c] - self.starts[c]).sum()) + max(n - 1, 0), dtype=np.uint8)
-        return kernels.join_fields(self.buf, self.starts[c], self.stops[c], SEP, out)
+        return join_spans(self.buf, self.starts[c], self.stops[c], out)
 
 
 def read_case_columns(path: str | Path) -> CaseColumns:

@@ -18,5 +18,5 @@ def njit_inline(fn):
 
     Not a cure for a big helper called per case: with a dozen array arguments, inlined
     or not, it ran 8x slower than the same lines written out in the loop (see
-    kernels.match_batch)."""
+    kernels._match_batch)."""
     return numba.njit(inline="always", **JIT_FLAGS)(fn)

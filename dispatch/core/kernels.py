@@ -1,19 +1,24 @@
-"""@njit kernels only: arrays in, ranks and rule indices out; no objects, no I/O.
+"""@njit kernels over compiled tables: arrays in, ranks and rule indices out; no objects, no I/O.
 
-Public wrappers live in compile.py (painting) and dispatcher.py (matching): they validate
-and encode, the kernels only loop, read and compare.
+Private to the core. The wrappers live in compile.py (painting), dispatcher.py (matching,
+statuses, a batch read from bytes) and analysis.py (shadowing, cell counts, two sets
+compared): they validate and encode, the kernels only loop, read and compare. The
+arrays of one compiled rule set travel as one Lookup (tables.py), not as positional
+tuples; numba resolves a NamedTuple's fields at compile time, so this costs nothing.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dispatch.core.clock import STAMP_FORM, STAMP_HAS_OFFSET, STAMP_OFFSET, STAMP_WALL, local_seconds, parse_iso
+from dispatch.core.codebook import probe
 from dispatch.core.jit import njit, njit_inline
 from dispatch.core.tables import BLOCK_SHIFT
 
 
 @njit
-def paint_rules(base, src_row, src_plane, col_grid_type,
+def _paint_rules(base, src_row, src_plane, col_grid_type,
                 rank, item_lo, item_hi, col_lo, col_hi, grid_type, source):  # fmt: skip
     """Paint window-less rules, in ascending rank, onto their item x column rectangles.
 
@@ -45,7 +50,7 @@ def _blocks(win_ptr, n_items):
 
 
 @njit
-def index_windows(win_ptr, win_ids, item_lo, item_hi, col_lo, col_hi, n_items):
+def _index_windows(win_ptr, win_ids, item_lo, item_hi, col_lo, col_hi, n_items):
     """Fill the (item, column block) lists of windowed rules; rules come in descending rank.
 
     Called twice: with win_ids empty it only counts (win_ptr[k + 1] += entries of cell k),
@@ -69,13 +74,18 @@ def index_windows(win_ptr, win_ids, item_lo, item_hi, col_lo, col_hi, n_items):
 
 
 @njit
-def match_batch(items, cols, srcs, days, out, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
-                win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to, rule_by_rank):  # fmt: skip
-    """out[j] = index (into RuleSet.rules) of the rule that wins case j, or -1.
+def _match_batch(items, cols, srcs, days, out, lk):
+    """out[j] = index (into RuleSet.rules) of the rule that wins case j, or -1; `lk` a Lookup.
 
     The lookup is written out in the loop: as a function of its own (even inline="always")
-    it ran at 10 M cases/s here, written out at 90 M (bench/match.py measures it).
+    it ran at 10 M cases/s here, written out at 90 M (bench/match.py measures it). Its one
+    other copy is Dispatcher.rule_index, in Python for the one-case path; both are held to
+    reference.py (tests/core/test_compile.py).
     """
+    base, src_row, src_plane, col_grid_type = lk.base, lk.src_row, lk.src_plane, lk.col_grid_type
+    win_ptr, win_ids, win_rank, rule_by_rank = lk.win_ptr, lk.win_ids, lk.win_rank, lk.rule_by_rank
+    win_from, win_to, win_col_lo, win_col_hi = lk.win_from, lk.win_to, lk.win_col_lo, lk.win_col_hi
+    win_source, win_grid_type = lk.win_source, lk.win_grid_type
     blocks = _blocks(win_ptr, base.shape[0])
     for j in range(items.shape[0]):
         item, col, src, day = items[j], cols[j], srcs[j], days[j]
@@ -100,16 +110,16 @@ def match_batch(items, cols, srcs, days, out, base, src_row, src_plane, col_grid
 
 
 @njit
-def mark_winners(seen, day_points, n_sources, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
-                 win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to, rule_by_rank):  # fmt: skip
+def _mark_winners(seen, day_points, n_sources, lk):
     """seen[rule] = True for every rule that wins some (item, column, source, day).
 
     `day_points` holds one day of every stretch between window bounds, so every distinct
     answer over time is met. A cell with no source planes and no windowed rules answers
     alike for every source and day: one look suffices. The cells of one item go through
-    match_batch together (a call per item, not per cell: calls cost more than lookups).
+    _match_batch together (a call per item, not per cell: calls cost more than lookups).
     """
-    n_items, n_cols = base.shape
+    n_items, n_cols = lk.base.shape
+    src_row, win_ptr = lk.src_row, lk.win_ptr
     blocks = _blocks(win_ptr, n_items)
     n_days = day_points.shape[0]
     most = n_cols * n_sources * n_days
@@ -128,229 +138,35 @@ def mark_winners(seen, day_points, n_sources, base, src_row, src_plane, col_grid
                 for d in range(n_days if windowed else 1):
                     items[n], cols[n], srcs[n], days[n] = item, col, src, day_points[d]
                     n += 1
-        match_batch(items[:n], cols[:n], srcs[:n], days[:n], out[:n], base, src_row, src_plane, col_grid_type,
-                    win_ptr, win_ids, win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to,
-                    rule_by_rank)  # fmt: skip
+        _match_batch(items[:n], cols[:n], srcs[:n], days[:n], out[:n], lk)
         for j in range(n):
             if out[j] >= 0:
                 seen[out[j]] = True
     return seen
 
 
-# -- strings in: codes and timestamps parsed straight from a joined byte buffer --------
-
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
-
-
-@njit
-def fnv1a(buf, start, stop):
-    h = np.uint64(FNV_OFFSET)
-    for k in range(start, stop):
-        h = (h ^ np.uint64(buf[k])) * np.uint64(FNV_PRIME)
-    return h
-
-
 @njit_inline
-def _token_end(buf, start, sep):
-    """The index of the separator (or the end) that closes the token starting at `start`."""
-    stop = start
-    while stop < buf.shape[0] and buf[stop] != sep:
-        stop += 1
-    return stop
-
-
-@njit
-def lookup_tokens(buf, sep, out, slots, key_blob, key_off):
-    """out[j] = the code index of the j-th `sep`-separated token of `buf`, or -1 if unknown.
-
-    `slots` is an open-addressing table (size a power of two, -1 empty) of indices into
-    `key_off`, whose keys are the byte ranges key_blob[key_off[i]:key_off[i + 1]].
-    Returns the number of tokens read.
-    """
-    mask = np.uint64(slots.shape[0] - 1)
-    j = 0
-    start = 0
-    n = buf.shape[0]
-    while start <= n and j < out.shape[0]:
-        stop = _token_end(buf, start, sep)
-        length = stop - start
-        slot = fnv1a(buf, start, stop) & mask
-        found = -1
-        while True:
-            idx = slots[slot]
-            if idx < 0:
-                break
-            lo = key_off[idx]
-            if key_off[idx + 1] - lo == length:
-                same = True
-                for k in range(length):
-                    if key_blob[lo + k] != buf[start + k]:
-                        same = False
-                        break
-                if same:
-                    found = idx
-                    break
-            slot = (slot + np.uint64(1)) & mask
-        out[j] = found
-        j += 1
-        start = stop + 1
-    return j
-
-
-@njit
-def join_fields(buf, starts, stops, sep, out):
-    """out = the byte ranges buf[starts[j]:stops[j]] joined by `sep`; out has exactly the room."""
-    p = 0
-    for j in range(starts.shape[0]):
-        if j:
-            out[p] = sep
-            p += 1
-        for k in range(starts[j], stops[j]):
-            out[p] = buf[k]
-            p += 1
-    return out
-
-
-@njit_inline
-def _digits(buf, start, count):
-    value = 0
-    for k in range(start, start + count):
-        d = buf[k] - 48
-        if d < 0 or d > 9:
-            return -1
-        value = value * 10 + d
-    return value
-
-
-@njit_inline
-def _days_from_civil(y, m, d):
-    # Howard Hinnant's days_from_civil: proleptic Gregorian date -> days since 1970-01-01
-    y = y - 1 if m <= 2 else y
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-@njit_inline
-def _month_days(y, m):
-    if m == 2:
-        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
-    return 30 if m == 4 or m == 6 or m == 9 or m == 11 else 31
-
-
-@njit_inline
-def _parse_local_day(buf, start, stop, zone_from, zone_offset):
-    """The rule-set-zone day of one ISO 8601 timestamp, or -2**31 when it is not one.
-
-    Accepts YYYY-MM-DD, then optionally T or space and HH:MM[:SS[.fraction]], then
-    optionally Z or +HH:MM / +HHMM / +HH. No offset: the time is already local.
-    `zone_from`/`zone_offset`: the zone's UTC offsets (seconds) from each instant on.
-    """
-    bad = -(2**31)
-    if stop - start < 10 or buf[start + 4] != 45 or buf[start + 7] != 45:
-        return bad
-    y, m, d = _digits(buf, start, 4), _digits(buf, start + 5, 2), _digits(buf, start + 8, 2)
-    if y < 1 or m < 1 or m > 12 or d < 1 or d > _month_days(y, m):
-        return bad
-    day = _days_from_civil(y, m, d)
-    p = start + 10
-    if p == stop:
-        return day
-    if buf[p] != 84 and buf[p] != 32 and buf[p] != 116:  # 'T', ' ', 't'
-        return bad
-    p += 1
-    if stop - p < 5 or buf[p + 2] != 58:
-        return bad
-    hh, mm = _digits(buf, p, 2), _digits(buf, p + 3, 2)
-    if hh < 0 or hh > 23 or mm < 0 or mm > 59:
-        return bad
-    ss = 0
-    p += 5
-    if p < stop and buf[p] == 58:
-        if stop - p < 3:
-            return bad
-        ss = _digits(buf, p + 1, 2)
-        if ss < 0 or ss > 59:
-            return bad
-        p += 3
-        if p < stop and (buf[p] == 46 or buf[p] == 44):  # fraction: digits, ignored
-            p += 1
-            q = p
-            while p < stop and 48 <= buf[p] <= 57:
-                p += 1
-            if p == q:
-                return bad
-    if p == stop:
-        return day
-    if buf[p] == 90:  # 'Z' (datetime.fromisoformat refuses a lowercase 'z': so do we)
-        if p + 1 != stop:
-            return bad
-        offset = 0
-    elif buf[p] == 43 or buf[p] == 45:  # '+', '-'
-        sign = 1 if buf[p] == 43 else -1
-        rest = stop - p - 1
-        if rest == 2:
-            oh, om = _digits(buf, p + 1, 2), 0
-        elif rest == 4:
-            oh, om = _digits(buf, p + 1, 2), _digits(buf, p + 3, 2)
-        elif rest == 5 and buf[p + 3] == 58:
-            oh, om = _digits(buf, p + 1, 2), _digits(buf, p + 4, 2)
-        else:
-            return bad
-        if oh < 0 or om < 0 or oh > 23 or om > 59:
-            return bad
-        offset = sign * (oh * 3600 + om * 60)
-    else:
-        return bad
-    utc = day * 86400 + hh * 3600 + mm * 60 + ss - offset
-    if utc >= zone_from[-1] and offset == zone_offset[-1]:
-        return day  # after the zone's last change, in the zone's own offset: already local
-    k = np.searchsorted(zone_from, utc, side="right") - 1
-    local = utc + zone_offset[max(k, 0)]
-    return local // 86400
-
-
-@njit
-def parse_days(buf, sep, out, zone_from, zone_offset):
-    """out[j] = local day of the j-th `sep`-separated timestamp in `buf`; -2**31 if malformed."""
-    j = 0
-    start = 0
-    n = buf.shape[0]
-    while start <= n and j < out.shape[0]:
-        stop = _token_end(buf, start, sep)
-        out[j] = _parse_local_day(buf, start, stop, zone_from, zone_offset)
-        j += 1
-        start = stop + 1
-    return j
-
-
-@njit_inline
-def _status(item, col, rule, rule_is_local, col_has_local, urgent):
-    """0 auto, 1 provisional, 2 manual: decide()'s status rules on encoded values."""
+def _status(item, col, rule, st):
+    """0 auto, 1 provisional, 2 manual: decide()'s status rules on encoded values; `st` a StatusArrays."""
     if rule >= 0:
-        return 2 if rule_is_local[rule] and not col_has_local[col] else 0
-    return 1 if urgent[item] and col_has_local[col] else 2
+        return 2 if st.rule_is_local[rule] and not st.col_has_local[col] else 0
+    return 1 if st.urgent[item] and st.col_has_local[col] else 2
 
 
 @njit
-def statuses(items, cols, rules, out, rule_is_local, col_has_local, urgent):
+def _statuses(items, cols, rules, out, st):
     for j in range(items.shape[0]):
-        out[j] = _status(items[j], cols[j], rules[j], rule_is_local, col_has_local, urgent)
+        out[j] = _status(items[j], cols[j], rules[j], st)
     return out
 
 
 @njit
-def count_cell_statuses_by_group(counts, grid_cols, grid_group, n_sources, day, rule_is_local, col_has_local, urgent,
-                                 base, src_row, src_plane, col_grid_type, win_ptr, win_ids, win_rank, win_col_lo,
-                                 win_col_hi, win_grid_type, win_source, win_from, win_to, rule_by_rank):  # fmt: skip
+def _count_cell_statuses(counts, grid_cols, grid_group, n_sources, day, st, lk):
     """counts[item, grid_group[g], status] += 1 for every (item, grid_cols[g], source) cell on `day`, an item at a time.
 
     One group for all grids gives the coverage of `dispatch check`; a group per town, the coverage map.
     """
-    n_items = base.shape[0]
+    n_items = lk.base.shape[0]
     n = grid_cols.shape[0] * n_sources
     items = np.empty(n, dtype=np.int32)
     cols = np.empty(n, dtype=np.int32)
@@ -365,29 +181,25 @@ def count_cell_statuses_by_group(counts, grid_cols, grid_group, n_sources, day, 
             srcs[g * n_sources + src] = src
     for item in range(n_items):
         items[:] = item
-        match_batch(items, cols, srcs, days, out, base, src_row, src_plane, col_grid_type, win_ptr, win_ids,
-                    win_rank, win_col_lo, win_col_hi, win_grid_type, win_source, win_from, win_to, rule_by_rank)  # fmt: skip
+        _match_batch(items, cols, srcs, days, out, lk)
         for j in range(n):
-            counts[item, groups[j], _status(item, cols[j], out[j], rule_is_local, col_has_local, urgent)] += 1
+            counts[item, groups[j], _status(item, cols[j], out[j], st)] += 1
     return counts
+
+
 # -- the difference of two compiled rule sets, cell by cell -----------------------------
 
 
 @njit
-def diff_cells(rec, counts, items, pairs, srcs, day_points, class_a, class_b, rid_a, rid_b, item_same, pair_same,
-               pair_weight,
-               base_a, src_row_a, src_plane_a, col_grid_type_a, win_ptr_a, win_ids_a, win_rank_a, win_col_lo_a,
-               win_col_hi_a, win_grid_type_a, win_source_a, win_from_a, win_to_a, rule_by_rank_a,
-               base_b, src_row_b, src_plane_b, col_grid_type_b, win_ptr_b, win_ids_b, win_rank_b, win_col_lo_b,
-               win_col_hi_b, win_grid_type_b, win_source_b, win_from_b, win_to_b, rule_by_rank_b):  # fmt: skip
+def _diff_cells(rec, counts, items, pairs, srcs, day_points, same, lk_a, lk_b):
     """The cells where two compiled rule sets (a: old, b: new) may answer differently.
 
     A cell is (common item k, class of common areas p, common source s, day point d);
     items, pairs and srcs are int32[n, 2]: the (old, new) index of each. Both winners
     are looked up for every cell; a cell is a candidate unless the two winners have the
-    same outcome class (class_a/class_b, by rule index + 1: department, co-handlers and
-    deadline as written; 0 for no rule), the item the same urgency and deadline
-    (item_same[k]) and the areas the same local government (pair_same[p]): then the
+    same outcome class (same.class_a/class_b, by rule index + 1: department, co-handlers
+    and deadline as written; 0 for no rule), the item the same urgency and deadline
+    (same.item_same[k]) and the areas the same local government (same.pair_same[p]): then the
     outcome is the same for sure; the caller compares candidates exactly.
 
     Candidates go to rec int32[cap, 6] as (k, p, s, d, old rule, new rule), coarsest
@@ -395,11 +207,13 @@ def diff_cells(rec, counts, items, pairs, srcs, day_points, class_a, class_b, ri
     with no windowed rule and no source plane in either set answers alike for every
     source and day, so it is looked up once. counts int64[2]: [records needed (more than
     cap: call again with room), cells re-decided by another rule with the same outcome
-    class, weighted by pair_weight].
+    class, weighted by same.pair_weight]. `same` is a CellClasses (analysis.py).
     """
     n_items, n_srcs, n_days = items.shape[0], srcs.shape[0], day_points.shape[0]
-    blocks_a = _blocks(win_ptr_a, base_a.shape[0])
-    blocks_b = _blocks(win_ptr_b, base_b.shape[0])
+    src_row_a, win_ptr_a, src_row_b, win_ptr_b = lk_a.src_row, lk_a.win_ptr, lk_b.src_row, lk_b.win_ptr
+    blocks_a = _blocks(win_ptr_a, lk_a.base.shape[0])
+    blocks_b = _blocks(win_ptr_b, lk_b.base.shape[0])
+    pair_weight = same.pair_weight
     n_pairs = pairs.shape[0]
     most = n_pairs * n_srcs * n_days
     ia_arr = np.empty(most, dtype=np.int32)
@@ -433,12 +247,8 @@ def diff_cells(rec, counts, items, pairs, srcs, day_points, class_a, class_b, ri
                     ia_arr[n], ib_arr[n], ca_arr[n], cb_arr[n] = ia, ib, ca, cb
                     sa_arr[n], sb_arr[n], d_arr[n] = srcs[s, 0], srcs[s, 1], day_points[d]
                     n += 1
-        match_batch(ia_arr[:n], ca_arr[:n], sa_arr[:n], d_arr[:n], out_a[:n], base_a, src_row_a, src_plane_a,
-                    col_grid_type_a, win_ptr_a, win_ids_a, win_rank_a, win_col_lo_a, win_col_hi_a, win_grid_type_a,
-                    win_source_a, win_from_a, win_to_a, rule_by_rank_a)  # fmt: skip
-        match_batch(ib_arr[:n], cb_arr[:n], sb_arr[:n], d_arr[:n], out_b[:n], base_b, src_row_b, src_plane_b,
-                    col_grid_type_b, win_ptr_b, win_ids_b, win_rank_b, win_col_lo_b, win_col_hi_b, win_grid_type_b,
-                    win_source_b, win_from_b, win_to_b, rule_by_rank_b)  # fmt: skip
+        _match_batch(ia_arr[:n], ca_arr[:n], sa_arr[:n], d_arr[:n], out_a[:n], lk_a)
+        _match_batch(ib_arr[:n], cb_arr[:n], sb_arr[:n], d_arr[:n], out_b[:n], lk_b)
         for p in range(n_pairs):
             j0, ns, nd = start[p], ns_of[p], nd_of[p]
             uniform = True
@@ -448,8 +258,7 @@ def diff_cells(rec, counts, items, pairs, srcs, day_points, class_a, class_b, ri
                     break
             if uniform:
                 n_rec = _diff_record(rec, cap, n_rec, counts, k, p, -1, -1, out_a[j0], out_b[j0],
-                                     n_srcs * n_days * pair_weight[p], class_a, class_b, rid_a, rid_b,
-                                     item_same, pair_same)  # fmt: skip
+                                     n_srcs * n_days * pair_weight[p], same)
                 continue
             days_only = True  # every source answers alike on each day
             for s in range(1, ns):
@@ -460,8 +269,7 @@ def diff_cells(rec, counts, items, pairs, srcs, day_points, class_a, class_b, ri
             if days_only:
                 for d in range(nd):
                     n_rec = _diff_record(rec, cap, n_rec, counts, k, p, -1, d, out_a[j0 + d], out_b[j0 + d],
-                                         n_srcs * pair_weight[p], class_a, class_b, rid_a, rid_b, item_same,
-                                         pair_same)  # fmt: skip
+                                         n_srcs * pair_weight[p], same)
                 continue
             for s in range(ns):
                 js = j0 + s * nd
@@ -472,25 +280,77 @@ def diff_cells(rec, counts, items, pairs, srcs, day_points, class_a, class_b, ri
                         break
                 if same_days:
                     n_rec = _diff_record(rec, cap, n_rec, counts, k, p, s, -1, out_a[js], out_b[js],
-                                         n_days * pair_weight[p], class_a, class_b, rid_a, rid_b, item_same,
-                                         pair_same)  # fmt: skip
+                                         n_days * pair_weight[p], same)
                     continue
                 for d in range(nd):
                     n_rec = _diff_record(rec, cap, n_rec, counts, k, p, s, d, out_a[js + d], out_b[js + d],
-                                         pair_weight[p], class_a, class_b, rid_a, rid_b, item_same, pair_same)  # fmt: skip
+                                         pair_weight[p], same)
     counts[0] = n_rec
     return counts
 
 
 @njit_inline
-def _diff_record(rec, cap, n_rec, counts, k, p, s, d, ra, rb, cells, class_a, class_b, rid_a, rid_b, item_same,
-                 pair_same):  # fmt: skip
+def _diff_record(rec, cap, n_rec, counts, k, p, s, d, ra, rb, cells, same):
     """Write one candidate record (when there is room); count re-decided cells. Returns the new record count."""
-    if class_a[ra + 1] == class_b[rb + 1] and item_same[k] and pair_same[p]:
-        if rid_a[ra + 1] != rid_b[rb + 1]:
+    if same.class_a[ra + 1] == same.class_b[rb + 1] and same.item_same[k] and same.pair_same[p]:
+        if same.rid_a[ra + 1] != same.rid_b[rb + 1]:
             counts[1] += cells
         return n_rec
     if n_rec < cap:
         rec[n_rec, 0], rec[n_rec, 1], rec[n_rec, 2] = k, p, s
         rec[n_rec, 3], rec[n_rec, 4], rec[n_rec, 5] = d, ra, rb
     return n_rec + 1
+
+
+# -- a batch read from bytes: members' spans -> encoded cases ------------------------------
+
+# seconds since 1970 of 0001-01-02 and 9999-12-30: an instant outside is left to Python
+_SAFE_LO, _SAFE_HI = -62135510400, 253402128000
+_FLAG_CODE, _FLAG_TIME = 1, 4  # dispatcher.FLAG_CODE, FLAG_TIME
+
+
+@njit
+def _encode_spans(body, field_lo, field_hi, now_wall, events, areas, sources, zone_from, zone_offset, flags, out):
+    """Encode each unflagged case from its members' byte spans (see Dispatcher.read_spans); `out` a SpanCases.
+
+    A naive time reads in the zone's steady offset; one before the zone's last change of
+    offset, an instant near year 1 or 9999, or a form whose Python reading keeps more
+    than whole seconds (a fraction, a date alone) is flagged: Python settles those.
+    """
+    steady_from, steady_offset = zone_from[-1], zone_offset[-1]
+    t = np.empty(4, dtype=np.int64)
+    for j in range(flags.shape[0]):
+        flag = flags[j]
+        ek = probe(body, field_lo[j, 1], field_hi[j, 1], events)
+        ak = probe(body, field_lo[j, 2], field_hi[j, 2], areas)
+        sk = probe(body, field_lo[j, 3], field_hi[j, 3], sources)
+        if ek < 0 or ak < 0 or sk < 0:
+            flag |= _FLAG_CODE
+        out.area_key[j] = ak
+        if field_lo[j, 4] < 0:
+            t[STAMP_WALL], t[STAMP_OFFSET], t[STAMP_HAS_OFFSET], t[STAMP_FORM] = now_wall, 0, 0, 0
+        elif not parse_iso(body, field_lo[j, 4], field_hi[j, 4], t) or t[STAMP_FORM] != 0:
+            flag |= _FLAG_TIME
+        if flag == 0:
+            wall = t[STAMP_WALL]
+            local = local_seconds(wall, t[STAMP_OFFSET], t[STAMP_HAS_OFFSET], zone_from, zone_offset)
+            if t[STAMP_HAS_OFFSET] == 0:
+                out.offset[j] = steady_offset
+                out.naive[j] = 1
+                if wall - steady_offset < steady_from:
+                    flag |= _FLAG_TIME  # before the zone's last change of offset: Python works it out
+            else:
+                utc = wall - t[STAMP_OFFSET]
+                out.offset[j] = t[STAMP_OFFSET]
+                out.naive[j] = 0
+                if not (_SAFE_LO <= utc < _SAFE_HI and _SAFE_LO <= local < _SAFE_HI):
+                    flag |= _FLAG_TIME  # the instant near year 1 or 9999: Python's reading (or refusal) decides
+            out.wall[j] = wall
+            out.items[j] = events.value_of_key[ek]
+            out.cols[j] = areas.value_of_key[ak]
+            out.srcs[j] = sources.value_of_key[sk]
+            out.days[j] = local // 86400
+        else:
+            out.items[j], out.cols[j], out.srcs[j], out.days[j] = 0, 0, 0, 0
+        flags[j] = flag
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -73,6 +74,11 @@ class Tables:
             object.__setattr__(self, name, array)
 
     @property
+    def lookup(self) -> Lookup:
+        """The arrays the winner lookup reads, as the one structure the kernels take."""
+        return Lookup(*(getattr(self, name) for name in Lookup._fields))
+
+    @property
     def n_columns(self) -> int:
         return int(self.base.shape[1])
 
@@ -88,6 +94,25 @@ class Tables:
             else getattr(self, f) == getattr(other, f)
             for f in _FIELDS
         )
+
+
+class Lookup(NamedTuple):
+    """What a winner lookup reads of a Tables (see there): one argument for a kernel, not fourteen."""
+
+    base: np.ndarray
+    src_row: np.ndarray
+    src_plane: np.ndarray
+    col_grid_type: np.ndarray
+    win_ptr: np.ndarray
+    win_ids: np.ndarray
+    win_rank: np.ndarray
+    win_col_lo: np.ndarray
+    win_col_hi: np.ndarray
+    win_grid_type: np.ndarray
+    win_source: np.ndarray
+    win_from: np.ndarray
+    win_to: np.ndarray
+    rule_by_rank: np.ndarray
 
 
 _FIELDS = tuple(f.name for f in fields(Tables))

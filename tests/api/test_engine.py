@@ -2,7 +2,7 @@
 
 Three ways to answer a case must agree: the scan kernel over a batch body, the Python
 batch path over parsed cases, and the single-case path; and a good case's answer must
-be the core's Decision (Dispatcher.dispatch_strings) as wire_decision renders it.
+be the reference's Decision (reference.dispatch_case) as wire_decision renders it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from dispatch.api.engine import Tally, build_engine
 from dispatch.api.intake import CaseIn, read_case
 from dispatch.api.problems import case_problem, field_error
 from dispatch.api.render import wire_decision
+from dispatch.core.case import Case, read_reported_at
 from dispatch.core.errors import CaseError
+from dispatch.core.reference import dispatch_case
 from tests.api.conftest import api_ruleset
 
 
@@ -128,7 +130,9 @@ def test_plain_batches_take_the_scan_path(engine):
 def test_single_answer_is_the_cores_decision(engine, case_id, event, area, source, stamp):
     case = CaseIn(case_id, event, area, source, stamp)
     try:
-        want = wire_decision(engine.dispatcher.dispatch_strings(case_id, event, area, source, stamp), engine.root)
+        ruleset = engine.ruleset
+        want = wire_decision(dispatch_case(ruleset, Case(case_id, event, area, source, read_reported_at(ruleset, stamp))),
+                             engine.root)  # fmt: skip
     except (CaseError, OverflowError):  # OverflowError: the core's due time past 9999 (reported upstream)
         with pytest.raises(CaseError):
             engine.answer(case)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 from dispatch.core.analysis import cell_coverage, shadowed_rules, stretch_days
 from dispatch.core.case import Case
-from dispatch.core.compile import EPOCH
+from dispatch.core.clock import EPOCH
 from dispatch.core.decision import Status
 from dispatch.core.dispatcher import STATUS_CODES, Dispatcher
 from dispatch.core.load import load_ruleset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.core.clock import BAD_DAY, local_days
-from dispatch.core.compile import EPOCH, compile_tables
+from dispatch.core.case import Case
+from dispatch.core.clock import BAD_DAY, EPOCH, local_days
+from dispatch.core.compile import compile_tables
 from dispatch.core.dispatcher import BAD_FIELDS, Dispatcher, day_of
 from dispatch.core.load import load_ruleset
 from dispatch.core.reference import dispatch_case, winning_rule
@@ -184,8 +186,8 @@ def test_dispatch_from_strings_equals_reference(data):
     ruleset = data.draw(rulesets())
     dispatcher = Dispatcher(ruleset)
     for case in data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=20)):
-        got = dispatcher.dispatch_strings(case.id, case.event, case.area, case.source, case.reported_at.isoformat())
-        assert got == dispatch_case(ruleset, case)
+        moment = datetime.fromisoformat(case.reported_at.isoformat())  # the case as a caller writes it, read back
+        assert dispatcher.dispatch(replace(case, reported_at=moment)) == dispatch_case(ruleset, case)
 
 
 def test_a_due_time_past_9999_is_a_bad_time_not_a_crash(mini):
@@ -193,6 +195,7 @@ def test_a_due_time_past_9999_is_a_bad_time_not_a_crash(mini):
 
     dispatcher = Dispatcher(mini)
     with pytest.raises(CaseError) as err:
-        dispatcher.dispatch_strings("c", "06010001", "110115103201", "grid", "9999-12-31T23:00:00+08:00")
+        late = datetime.fromisoformat("9999-12-31T23:00:00+08:00")
+        dispatcher.dispatch(Case("c", "06010001", "110115103201", "grid", late))
     assert (err.value.code, err.value.field) == ("request.bad_time", "reported_at")
     assert local_days(["2026-01-01T00:00:00z"], "Asia/Shanghai")[0] == BAD_DAY

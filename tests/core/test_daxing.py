@@ -46,7 +46,7 @@ def test_100000_generated_cases_answer_alike_on_every_path(daxing):
         want = winning_rule(ruleset, case)
         assert batch.rule[j] == (index[id(want)] if want is not None else -1), case
         if j % 50 == 0:  # the one-case path builds the whole decision: compare it whole
-            got = dispatcher.dispatch_strings(ids[j], events[j], areas[j], sources[j], stamps[j])
+            got = dispatcher.dispatch(case)
             assert got == dispatch_case(ruleset, case), case
 
 

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dispatch.core import kernels
-from dispatch.core.compile import EPOCH
+from dispatch.core.analysis import cell_statuses_by_group
 from dispatch.core.decision import Status
 from dispatch.core.dispatcher import STATUS_CODES, Dispatcher
 from dispatch.core.errors import Diagnostic
@@ -118,9 +117,7 @@ def coverage_map(dispatcher: Dispatcher, day: date, history: History | None = No
     grids = [a.code for a in ruleset.areas if a.grid_type]
     grid_cols = np.asarray([t.columns[g] for g in grids], dtype=np.int32).reshape(-1)
     grid_group = np.asarray([group_of_pos[ruleset.areas.pos(g)] for g in grids], dtype=np.int32).reshape(-1)
-    cells = np.zeros((len(t.items), len(columns), len(STATUSES)), dtype=np.int64)
-    kernels.count_cell_statuses_by_group(cells, grid_cols, grid_group, len(t.sources), (day - EPOCH).days,
-                                         *dispatcher.status_args, *dispatcher.kernel_args)  # fmt: skip
+    cells = cell_statuses_by_group(dispatcher, grid_cols, grid_group, len(columns), day)
     cases = None
     if history is not None:
         idx = dispatcher.match_encoded(history.items, history.cols, history.srcs, history.days)

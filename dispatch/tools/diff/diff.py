@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch.core import kernels
-from dispatch.core.analysis import stretch_days
-from dispatch.core.compile import EPOCH
+from dispatch.core.analysis import CellClasses, changed_cells, stretch_days
+from dispatch.core.clock import day_number, day_of_number
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import Diagnostic, HistoryError
 from dispatch.core.history import CaseColumns, read_case_columns
@@ -219,7 +218,7 @@ def diff_cells(pairing: Pairing, at: date | None = None) -> CellDiff:
     old, new = pairing.old, pairing.new
     ta, tb = old.dispatcher.tables, new.dispatcher.tables
     if at is not None:
-        day_points = np.asarray([(at - EPOCH).days], dtype=np.int32)
+        day_points = np.asarray([day_number(at)], dtype=np.int32)
     else:
         day_points = stretch_days(np.concatenate([ta.win_from, tb.win_from]), np.concatenate([ta.win_to, tb.win_to]))
     stretches = _stretches(day_points, at)
@@ -243,7 +242,9 @@ def diff_cells(pairing: Pairing, at: date | None = None) -> CellDiff:
     compared = len(items) * int(pair_weight.sum()) * len(srcs) * len(day_points)
     if not compared:
         return CellDiff(0, 0, 0, stretches, [])
-    rec, redecided = _candidates(old, new, pairing, items, pairs, srcs, day_points, item_same, pair_same, pair_weight)
+    classes = CellClasses(pairing.class_a, pairing.class_b, pairing.rid_a, pairing.rid_b, item_same, pair_same,
+                          pair_weight)  # fmt: skip
+    rec, redecided = changed_cells(old.dispatcher, new.dispatcher, items, pairs, srcs, day_points, classes)
     k, p, s, d, ra, rb = (rec[:, j] for j in range(6))
     oa = pairing.outcomes(old, ra, items[k, 0], pairs[p, 0], lambda j: pair_area[p[j]])
     ob = pairing.outcomes(new, rb, items[k, 1], pairs[p, 1], lambda j: pair_area[p[j]])
@@ -263,28 +264,13 @@ def diff_cells(pairing: Pairing, at: date | None = None) -> CellDiff:
     return CellDiff(compared, int(cells[pick].sum()), redecided, stretches, groups)
 
 
-def _candidates(old: Side, new: Side, pairing: Pairing, items, pairs, srcs, day_points, item_same, pair_same,
-                pair_weight) -> tuple[np.ndarray, int]:  # fmt: skip
-    """int32[n, 6] candidate records from the kernel (see kernels.diff_cells), and the re-decided count."""
-    cap = 1 << 16
-    while True:
-        rec = np.empty((cap, 6), dtype=np.int32)
-        counts = np.zeros(2, dtype=np.int64)
-        kernels.diff_cells(rec, counts, items, pairs, srcs, day_points, pairing.class_a, pairing.class_b, pairing.rid_a,
-                           pairing.rid_b, item_same, pair_same, pair_weight, *old.dispatcher.kernel_args,
-                           *new.dispatcher.kernel_args)  # fmt: skip
-        if counts[0] <= cap:
-            return rec[: counts[0]], int(counts[1])
-        cap = int(counts[0])
-
-
 def _stretches(day_points: np.ndarray, at: date | None) -> list[tuple[date | None, date | None]]:
     """(from, to) of the day stretch of each day point: point d lies in [bound d-1, bound d)."""
     if at is not None:
         return [(at, at + timedelta(days=1))]
     if len(day_points) == 1:
         return [(None, None)]
-    bounds = [EPOCH + timedelta(days=int(x)) for x in day_points[1:]]
+    bounds = [day_of_number(int(x)) for x in day_points[1:]]
     return [(None, bounds[0])] + [(bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1)] + [(bounds[-1], None)]
 
 

@@ -84,7 +84,7 @@ class _Forest:
 def group_cells(ruleset: RuleSet, items: Sequence[str], areas: Sequence[str], area_pair: np.ndarray,
                 sources: Sequence[str], stretches: Sequence, k: np.ndarray, p: np.ndarray, s: np.ndarray,
                 d: np.ndarray, change_of: np.ndarray, changes: list[tuple]) -> list[CellGroup]:  # fmt: skip
-    """Changed-cell records (see kernels.diff_cells) as CellGroups, most cells first.
+    """Changed-cell records (see analysis.changed_cells) as CellGroups, most cells first.
 
     items: common item codes (by k); areas: common area codes in the new tree's pre-order,
     area_pair[j] the class of areas[j] (by p); s, d: source and stretch, -1 for all;

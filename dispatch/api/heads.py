@@ -1,0 +1,112 @@
+"""Heads: the per-case pieces of a batch answer, in numba: each case's template id, and its head (id, due time).
+
+See render.py for the layout of an answer and Engine.batch_from_body for how the pieces join.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dispatch.core.clock import civil_from_days
+from dispatch.core.dispatcher import FLAG_TIME
+from dispatch.core.jit import njit, njit_inline
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / phi: Fibonacci hashing
+
+
+@njit
+def template_ids(keys, flags, slot_keys, slot_ids, out):
+    """out[j] = the id of template keys[j] (-1: not built yet; flagged cases: -1)."""
+    for j in range(keys.shape[0]):
+        out[j] = template_id(slot_keys, slot_ids, keys[j]) if flags[j] == 0 else -1
+    return out
+
+
+@njit_inline
+def template_id(slot_keys, slot_ids, key):
+    """The id stored for template `key` in an open-addressing table (linear probing), or -1.
+
+    The slot of a key is the top bits of key * 2**64/phi (Fibonacci hashing), as slot_of() says.
+    """
+    mask = slot_keys.shape[0] - 1
+    slot = slot_of(key, slot_keys.shape[0])
+    while True:
+        k = slot_keys[slot]
+        if k == key:
+            return slot_ids[slot]
+        if k < 0:
+            return -1
+        slot = (slot + 1) & mask
+
+
+@njit
+def slot_of(key, size):
+    bits = 0
+    while (1 << bits) < size:
+        bits += 1
+    return np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(64 - bits)) if bits else 0
+
+
+@njit_inline
+def _put_two(out, j, p, v):
+    out[j, p] = 48 + v // 10
+    out[j, p + 1] = 48 + v % 10
+
+
+_ID_OPEN = np.frombuffer(b'{"id":"', dtype=np.uint8)
+_DUE_OPEN = np.frombuffer(b'","deadline":{"due":"', dtype=np.uint8)
+
+
+@njit
+def write_heads(body, id_lo, id_hi, wall, offset, delta, steady_from, steady_offset, naive, flags, out):
+    """out[j] = the head of case j's answer: {"id":"ID" then, when it has a due time,
+    ,"deadline":{"due":"YYYY-MM-DDTHH:MM:SS+HH:MM" (see render.py); zero-padded rows.
+
+    delta[j] < 0: no due time. The due time keeps the report time's offset (a naive time:
+    the zone's steady offset). A due time that Python alone works out (past the year
+    9999, or before the zone's last change of offset) sets flags[j] |= FLAG_TIME.
+    """
+    for j in range(id_lo.shape[0]):
+        if flags[j] != 0:
+            continue
+        for k in range(7):
+            out[j, k] = _ID_OPEN[k]
+        p = 7
+        for k in range(id_lo[j], id_hi[j]):
+            out[j, p] = body[k]
+            p += 1
+        if delta[j] < 0:
+            out[j, p] = 34
+            continue
+        due = wall[j] + delta[j]
+        days = due // 86400
+        secs = due - days * 86400
+        y, m, d = civil_from_days(days)
+        if y > 9999 or (naive[j] == 1 and due - steady_offset < steady_from):
+            flags[j] |= FLAG_TIME
+            continue
+        for k in range(21):
+            out[j, p + k] = _DUE_OPEN[k]
+        p += 21
+        off = offset[j]
+        _put_two(out, j, p, y // 100)
+        _put_two(out, j, p + 2, y % 100)
+        out[j, p + 4] = 45
+        _put_two(out, j, p + 5, m)
+        out[j, p + 7] = 45
+        _put_two(out, j, p + 8, d)
+        out[j, p + 10] = 84
+        _put_two(out, j, p + 11, secs // 3600)
+        out[j, p + 13] = 58
+        _put_two(out, j, p + 14, (secs // 60) % 60)
+        out[j, p + 16] = 58
+        _put_two(out, j, p + 17, secs % 60)
+        out[j, p + 19] = 43 if off >= 0 else 45
+        a = off if off >= 0 else -off
+        _put_two(out, j, p + 20, a // 3600)
+        out[j, p + 22] = 58
+        _put_two(out, j, p + 23, (a // 60) % 60)
+        out[j, p + 25] = 34
+
+
+HEAD_EXTRA = 7 + 21 + 26  # a head's bytes besides the id
