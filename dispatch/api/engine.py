@@ -15,16 +15,17 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
-from dispatch.api.heads import HEAD_EXTRA, template_ids, write_heads
+from dispatch.api.heads import HEAD_EXTRA, write_heads
 from dispatch.api.intake import ID_MAX_CHARS, CaseIn, read_case
 from dispatch.api.problems import case_problem, field_error, pointer
-from dispatch.api.render import DUE_OPEN, ID_OPEN, NO_DUE, ODD_DUE, Renderer
+from dispatch.api.render import DUE_OPEN, ID_OPEN, Renderer
 from dispatch.api.scan import scan_batch
 from dispatch.core.analysis import cell_coverage, ruleset_counts
 from dispatch.core.case import Case, check_case
-from dispatch.core.dispatcher import FLAG_TIME, SPAN_FIELDS, STATUS_CODES, Dispatcher
+from dispatch.core.dispatcher import FLAG_TIME, SPAN_FIELDS, Dispatcher
 from dispatch.core.errors import CaseError
 from dispatch.core.load import load_ruleset
+from dispatch.core.outcomes import NO_DUE, ODD_DUE, STATUS_CODES
 
 _fromiso = datetime.fromisoformat
 _FIELDS = tuple(itemgetter(name) for name in ("id", "event", "area", "source"))
@@ -60,6 +61,8 @@ class Engine:
     def __init__(self, dispatcher: Dispatcher, root: str, loaded_at: datetime | None = None):
         self.dispatcher = dispatcher
         self.renderer = Renderer(dispatcher, root)
+        self.outcomes = dispatcher.outcomes  # the one cache of answers: each outcome keeps its rendered REST
+        self.outcomes.use_renderer(self.renderer.rest)
         ruleset = dispatcher.ruleset
         self.ruleset = ruleset
         self.version = ruleset.version
@@ -74,7 +77,6 @@ class Engine:
         self._paths = self.renderer.paths
         self._closing_paths = self.renderer.closing_paths
         self._rule_index = dispatcher.rule_index
-        self._local_of_col = self.renderer.local_of_col.tolist()
         self.info: dict = {}
         self.sample_answer = b"{}"
 
@@ -94,19 +96,21 @@ class Engine:
             except (ValueError, TypeError, OverflowError):
                 raise bad_time(case.reported_at) from None
         rule = self._rule_index(item, col, src, day)
-        r = self.renderer
-        key = ((rule + 1) * r.n_items + item) * r.n_locals + self._local_of_col[col]
-        tpl = r.by_key.get(key) or r.template(key, rule, item, case.area)
-        if tpl.delta is None:
-            return b"".join((ID_OPEN, orjson.dumps(case.id), tpl.rest, self._closing_paths[case.area])), tpl.status
+        o = self.outcomes
+        key = ((rule + 1) * o.n_items + item) * o.n_locals + o._local_of_col[col]
+        outcome = o.by_key.get(key) or o.get(key, rule, item, case.area)
+        if outcome.delta is None:
+            return b"".join((ID_OPEN, orjson.dumps(case.id), outcome.rendered, self._closing_paths[case.area])), \
+                outcome.status  # fmt: skip
         try:
-            due = moment + tpl.delta
+            due = moment + outcome.delta
         except OverflowError:
             raise CaseError("request.bad_time", "reported_at", case.reported_at,
                             "reported_at plus the deadline lies past the year 9999") from None  # fmt: skip
         # the layout of render.py, written out here: on the hot path a call costs as much as a piece
-        parts = (ID_OPEN, orjson.dumps(case.id), DUE_OPEN, orjson.dumps(due), tpl.rest, self._closing_paths[case.area])
-        return b"".join(parts), tpl.status
+        parts = (ID_OPEN, orjson.dumps(case.id), DUE_OPEN, orjson.dumps(due), outcome.rendered,
+                 self._closing_paths[case.area])  # fmt: skip
+        return b"".join(parts), outcome.status
 
     def answer_or_error(self, raw: object, index: int, tally: Tally) -> bytes:
         """A batch member's answer: its decision, or {"id": ..., "error": problem} in its place."""
@@ -131,8 +135,8 @@ class Engine:
         """The answer document {"results": [...]} to a batch body in the plain form (see scan.py);
         None when the body is not in that form or holds more than `limit` cases (then the
         general path, parse_body and batch_from_cases, answers it)."""
-        r = self.renderer
-        r.reset_if_full(limit + 1)
+        o, r = self.outcomes, self.renderer
+        o.reset_if_full(limit + 1)
         # a plain case takes at least 40 bytes ({"id":"","event":"","area":"","source":""}):
         # room for what the body can hold, not for the limit
         cap = min(limit + 1, len(body) // 40 + 1)
@@ -150,13 +154,13 @@ class Engine:
         items, cols = enc.items, enc.cols
         # every index comes from the Codebooks' own tables: the bounds checks have nothing to find
         rules = d.match_encoded(items, cols, enc.srcs, enc.days, checked=False)
-        keys = r.keys(rules, items, cols)
-        tids = template_ids(keys, flags, r.slot_keys, r.slot_ids, np.empty(n, dtype=np.int64))
-        missing = np.flatnonzero((tids < 0) & (flags == 0))
-        if len(missing):  # templates met for the first time: build them, then every case has one
+        keys = o.keys(rules, items, cols)
+        ids = o.known_ids(keys, flags)
+        missing = np.flatnonzero((ids < 0) & (flags == 0))
+        if len(missing):  # outcomes met for the first time: decide them, then every case has one
             for j in missing.tolist():
-                tids[j] = r.template_id(int(keys[j]), int(rules[j]), int(items[j]), int(cols[j]))
-        seconds = r.seconds[tids]
+                ids[j] = o.id(int(keys[j]), int(rules[j]), int(items[j]), int(cols[j]))
+        seconds = o.seconds[ids]
         flags[(seconds == ODD_DUE) & (flags == 0)] |= FLAG_TIME
         lo, hi = np.ascontiguousarray(field_lo[:, 0]), np.ascontiguousarray(field_hi[:, 0])
         heads = np.zeros((n, int((hi - lo).max()) + HEAD_EXTRA), dtype=np.uint8)
@@ -167,9 +171,9 @@ class Engine:
         # it): the head, the template's rest, the area path with the closing brace and a comma
         flat: list = [None] * (3 * n)
         flat[0::3] = heads.view(f"S{heads.shape[1]}").ravel().tolist()  # zero padding reads as nothing
-        flat[1::3] = r.rests[tids].tolist()
+        flat[1::3] = o.rendered[ids].tolist()
         flat[2::3] = r.closing_path_by_area_key[enc.area_key].tolist()
-        statuses = r.statuses[tids]
+        statuses = o.statuses[ids]
         flagged = np.flatnonzero(flags).tolist()
         if flagged:  # what the kernel could not settle, answered as one case would be
             statuses = statuses[flags == 0]
@@ -191,8 +195,8 @@ class Engine:
             return RESULTS_OPEN + b",".join(parts) + b"]}"
         case_ids, events, areas, sources, stamps = columns
         batch = self.dispatcher.match_strings(events, areas, sources, stamps)
-        r = self.renderer
-        ids = r.template_ids(r.keys(batch.rule, batch.items, batch.cols), batch.rule, batch.items, batch.cols)
+        o = self.outcomes
+        ids = o.ids(o.keys(batch.rule, batch.items, batch.cols), batch.rule, batch.items, batch.cols)
         bad = np.flatnonzero(batch.bad).tolist()
         if any(edge in "\x1f".join(stamps) for edge in _EDGE_DAYS):  # where the bulk reader and the clock may differ
             bad = sorted(set(bad) | {j for j, s in enumerate(stamps) if s.startswith(_EDGE_DAYS)})
@@ -200,16 +204,16 @@ class Engine:
             stamps = list(stamps)
             for j in bad:
                 stamps[j] = "2000-01-01"  # answered one by one below; a placeholder keeps the bulk path simple
-        dues = self._dues(stamps, r.seconds[ids].tolist(), [r.template_of_id(i).delta for i in ids.tolist()])
+        dues = self._dues(stamps, o.seconds[ids].tolist(), [o.of_id(i).delta for i in ids.tolist()])
         if dues is None:  # a time that only Python's reader (or its range) settles: each on its own
             parts = [self.answer_or_error(c, j, tally) for j, c in enumerate(cases)]
             return RESULTS_OPEN + b",".join(parts) + b"]}"
         paths = self._paths
         parts = list(map(b"".join, zip(
-            [ID_OPEN] * len(cases), _id_json(case_ids), dues, r.rests[ids].tolist(),
+            [ID_OPEN] * len(cases), _id_json(case_ids), dues, o.rendered[ids].tolist(),
             [paths.get(a, b"") for a in areas], [b"}"] * len(cases),
         )))  # fmt: skip
-        statuses = r.statuses[ids]
+        statuses = o.statuses[ids]
         for j in bad:
             parts[j] = self.answer_or_error(cases[j], j, tally)
         if bad:

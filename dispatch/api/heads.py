@@ -1,4 +1,4 @@
-"""Heads: the per-case pieces of a batch answer, in numba: each case's template id, and its head (id, due time).
+"""Heads: the first piece of each answer in a batch, in numba: the case's id and due time.
 
 See render.py for the layout of an answer and Engine.batch_from_body for how the pieces join.
 """
@@ -10,41 +10,6 @@ import numpy as np
 from dispatch.core.clock import civil_from_days
 from dispatch.core.dispatcher import FLAG_TIME
 from dispatch.core.jit import njit, njit_inline
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / phi: Fibonacci hashing
-
-
-@njit
-def template_ids(keys, flags, slot_keys, slot_ids, out):
-    """out[j] = the id of template keys[j] (-1: not built yet; flagged cases: -1)."""
-    for j in range(keys.shape[0]):
-        out[j] = template_id(slot_keys, slot_ids, keys[j]) if flags[j] == 0 else -1
-    return out
-
-
-@njit_inline
-def template_id(slot_keys, slot_ids, key):
-    """The id stored for template `key` in an open-addressing table (linear probing), or -1.
-
-    The slot of a key is the top bits of key * 2**64/phi (Fibonacci hashing), as slot_of() says.
-    """
-    mask = slot_keys.shape[0] - 1
-    slot = slot_of(key, slot_keys.shape[0])
-    while True:
-        k = slot_keys[slot]
-        if k == key:
-            return slot_ids[slot]
-        if k < 0:
-            return -1
-        slot = (slot + 1) & mask
-
-
-@njit
-def slot_of(key, size):
-    bits = 0
-    while (1 << bits) < size:
-        bits += 1
-    return np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(64 - bits)) if bits else 0
 
 
 @njit_inline

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 
-from dispatch.core.dispatcher import STATUS_CODES
+from dispatch.core.outcomes import STATUS_CODES
 
 # seconds; single cases answer in tens of microseconds, 10,000-case batches in milliseconds
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

@@ -11,9 +11,10 @@ import numpy as np
 
 from dispatch.core import kernels
 from dispatch.core.clock import day_number
-from dispatch.core.dispatcher import STATUS_CODES, Dispatcher
+from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.history import History
 from dispatch.core.model import Rule, RuleSet
+from dispatch.core.outcomes import STATUS_CODES
 from dispatch.core.tables import DAY_MAX, DAY_MIN
 
 

@@ -7,9 +7,9 @@ API's: read_spans takes the byte spans of each case's members).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import NamedTuple
 
 import numpy as np
@@ -19,13 +19,12 @@ from dispatch.core.case import Case, check_case, local_day
 from dispatch.core.clock import BAD_DAY, Clock, day_number, local_days
 from dispatch.core.codebook import Codebook
 from dispatch.core.compile import compile_tables
-from dispatch.core.decision import CASE_FIELDS, Decision, Status, decide, due_time
+from dispatch.core.decision import Decision, due_time
 from dispatch.core.model import LOCAL, Rule, RuleSet
+from dispatch.core.outcomes import Outcomes
 from dispatch.core.tables import BLOCK_SHIFT, Tables
 
-STATUS_CODES = (Status.AUTO, Status.PROVISIONAL, Status.MANUAL)
 _new_decision = tuple.__new__  # Decision(*fields) without the keyword machinery of NamedTuple.__new__
-_MAX_PARTS = 1 << 18  # cached decision parts; a bound, so that odd traffic cannot grow memory
 BAD_FIELDS = (None, "event", "area", "source", "reported_at")  # Batch.bad codes
 SPAN_FIELDS = ("id", "event", "area", "source", "reported_at")  # read_spans: a case's members, in this order
 # SpanCases flags: why a case read from bytes must be answered one by one (the API may add bits of its own)
@@ -82,7 +81,7 @@ class Dispatcher:
     Immutable once built; a reload builds a new Dispatcher and swaps the reference.
     """
 
-    def __init__(self, ruleset: RuleSet, tables: Tables | None = None):
+    def __init__(self, ruleset: RuleSet, tables: Tables | None = None, render: Callable[[Decision], object] | None = None):
         self.ruleset = ruleset
         self.tables = tables if tables is not None else compile_tables(ruleset)
         if self.tables.version != ruleset.version:
@@ -112,14 +111,10 @@ class Dispatcher:
         for code, col in t.columns.items():
             col_has_local[col] = ruleset.local_department(code) is not None
         self.status_arrays = StatusArrays(rule_is_local, col_has_local, t.urgent)
-        # the one-case path: the clock, and caches of decision parts and area paths
+        # the one-case path: the clock, the outcomes met so far (see outcomes.py), the area paths
         self.clock = Clock(ruleset.manifest.timezone)
         self._read_time = self.clock.read
-        col_local = [""] * t.n_columns
-        for code, col in t.columns.items():
-            col_local[col] = ruleset.local_department(code) or ""
-        self._col_local = col_local
-        self._parts: dict[tuple[int, int, str], tuple] = {}
+        self.outcomes = Outcomes(ruleset, t, render)
         self._paths: dict[str, tuple[str, ...]] = {}
 
     # -- one case ---------------------------------------------------------------------
@@ -178,23 +173,16 @@ class Dispatcher:
         return self._decision(case.id, case.area, item, col, self.rule_index(item, col, src, day), moment)
 
     def _decision(self, case_id: str, area: str, item: int, col: int, rule: int, moment: datetime) -> Decision:
-        # the outcome depends only on (rule, item, the area's local government): decide()
-        # builds it once, later cases add their id, due time and area path
-        key = (rule, item, self._col_local[col])
-        part = self._parts.get(key)
-        if part is None:
-            if len(self._parts) >= _MAX_PARTS:
-                self._parts.clear()
-            case = Case("", self.tables.items[item], area, "", moment)
-            full = decide(self.ruleset, case, self.ruleset.rules[rule] if rule >= 0 else None)
-            delta = timedelta(hours=full.deadline_hours) if full.due is not None else None
-            part = self._parts[key] = (full[:-CASE_FIELDS], delta)
-        head, delta = part
+        outcomes = self.outcomes
+        key = ((rule + 1) * outcomes.n_items + item) * outcomes.n_locals + outcomes._local_of_col[col]
+        outcome = outcomes.by_key.get(key) or outcomes.get(key, rule, item, area)
         path = self._paths.get(area)
         if path is None:
+            if len(self._paths) >= len(self.ruleset.areas):
+                self._paths.clear()  # only areas of the rule set get here: a bound all the same
             path = self._paths[area] = tuple(a.code for a in self.ruleset.areas.path(area))[::-1]
-        due = due_time(moment, delta) if delta is not None else None
-        return _new_decision(Decision, head + (case_id, due, path))
+        due = due_time(moment, outcome.delta) if outcome.delta is not None else None
+        return _new_decision(Decision, outcome.head + (case_id, due, path))
 
     # -- many cases -------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ import numpy as np
 
 from dispatch.core.analysis import cell_statuses_by_group
 from dispatch.core.decision import Status
-from dispatch.core.dispatcher import STATUS_CODES, Dispatcher
+from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import Diagnostic
 from dispatch.core.history import History, read_history
 from dispatch.core.load import read_ruleset
 from dispatch.core.model import RuleSet
+from dispatch.core.outcomes import STATUS_CODES
 
 STATUSES = tuple(s.value for s in STATUS_CODES)  # the last axis of every count array
 AUTO = STATUSES.index(Status.AUTO.value)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dispatch.core.decision import Status
-from dispatch.core.dispatcher import STATUS_CODES
 from dispatch.core.history import CaseColumns, EncodedCases, encode_cases
+from dispatch.core.outcomes import STATUS_CODES
 from dispatch.tools.diff.pairing import Pairing
 
 MANUAL = "manual"  # the seat operators' queue: no department
