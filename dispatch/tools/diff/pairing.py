@@ -14,7 +14,7 @@ from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.model import LOCAL, Rule, RuleSet
 
 
-class Outcome(NamedTuple):
+class VisibleOutcome(NamedTuple):
     """What a caller sees of a decision; two cells differ when their outcomes do."""
 
     status: str
@@ -78,12 +78,12 @@ class Pairing:
         self.col_gov_b = _col_governments(new, dept_id)
         self.rule_dept_a = _rule_departments(rsa, dept_id)
         self.rule_dept_b = _rule_departments(rsb, dept_id)
-        self._outcomes: dict[Outcome, int] = {}
+        self._outcomes: dict[VisibleOutcome, int] = {}
 
-    def outcome_id(self, outcome: Outcome) -> int:
+    def outcome_id(self, outcome: VisibleOutcome) -> int:
         return self._outcomes.setdefault(outcome, len(self._outcomes))
 
-    def outcome_list(self) -> list[Outcome]:
+    def outcome_list(self) -> list[VisibleOutcome]:
         """The outcomes met so far, by id."""
         return list(self._outcomes)
 
@@ -108,9 +108,9 @@ class Pairing:
         return ids[inverse.reshape(-1)]
 
 
-def outcome_of(ruleset: RuleSet, case: Case, rule: Rule | None) -> Outcome:
+def outcome_of(ruleset: RuleSet, case: Case, rule: Rule | None) -> VisibleOutcome:
     d = decide(ruleset, case, rule)
-    return Outcome(d.status.value, d.department.code if d.department else None,
+    return VisibleOutcome(d.status.value, d.department.code if d.department else None,
                    tuple(u.code for u in d.co_handlers), d.deadline_hours)  # fmt: skip
 
 

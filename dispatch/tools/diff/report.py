@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from dispatch.core.model import Rule
 from dispatch.tools.diff.diff import CannotDiff, CellDiff, DiffReport
-from dispatch.tools.diff.pairing import Outcome, Side
+from dispatch.tools.diff.pairing import Side, VisibleOutcome
 from dispatch.tools.diff.replay import MANUAL, UNKNOWN, Replay
 from dispatch.tools.diff.subtrees import CellGroup
 
@@ -73,7 +73,7 @@ def _events_words(report: DiffReport, g: CellGroup) -> str:
     return _codes(report, "event", g.events) + (f" [{g.items} items]" if g.items > 1 else "")
 
 
-def _outcome_words(report: DiffReport, o: Outcome, rule: Rule | None, short: bool = False) -> str:
+def _outcome_words(report: DiffReport, o: VisibleOutcome, rule: Rule | None, short: bool = False) -> str:
     who = o.department if o.department else "seat operators"
     text = f"{o.status} {who}" if o.status != MANUAL else "manual (seat operators)"
     if not short:
@@ -189,7 +189,7 @@ def _rule_json(rule: Rule | None) -> dict | None:
     return None if rule is None else {"id": rule.id, "path": rule.place.path, "line": rule.place.line}
 
 
-def _outcome_json(o: Outcome, rule: Rule | None) -> dict:
+def _outcome_json(o: VisibleOutcome, rule: Rule | None) -> dict:
     return {**o._asdict(), "co_handlers": list(o.co_handlers), "rule": _rule_json(rule)}
 
 

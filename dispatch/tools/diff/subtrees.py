@@ -36,7 +36,7 @@ class CellGroup:
     lone_areas: tuple[str, ...]  # areas whose own cells changed, but not all of their subtree's
     sources: tuple[str, ...]
     stretches: tuple[int, ...]
-    old: tuple  # diff.Outcome
+    old: tuple  # diff.VisibleOutcome
     new: tuple
     old_rule: Rule | None
     new_rule: Rule | None

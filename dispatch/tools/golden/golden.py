@@ -143,7 +143,7 @@ def _json_lines(path: Path, display: str, problems: list[Diagnostic]):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class GoldenResult:
     """What one golden case got. `error` is set when the case could not be dispatched at all."""
 
     case: GoldenCase
@@ -177,14 +177,14 @@ class GoldenReport:
     root: str
     name: str
     version: str
-    outcomes: list[Outcome]
+    outcomes: list[GoldenResult]
     rules_by_file: dict[str, int]  # rule file -> rules in it
     exercised_by_file: dict[str, int]  # rule file -> rules that decided at least one golden case
     seconds: float
     min_coverage: float | None = None  # percent
 
     @property
-    def failures(self) -> list[Outcome]:
+    def failures(self) -> list[GoldenResult]:
         return [o for o in self.outcomes if not o.passed]
 
     @property
@@ -214,7 +214,7 @@ def run_golden(dispatcher: Dispatcher, cases: list[GoldenCase], path: str = "", 
         try:
             d = dispatcher.dispatch(case)
         except CaseError as err:
-            outcomes.append(Outcome(c, None, None, None, err, ("error",), None))
+            outcomes.append(GoldenResult(c, None, None, None, err, ("error",), None))
             continue
         got_rule = d.rule.id if d.rule else None
         if got_rule is not None:
@@ -226,7 +226,7 @@ def run_golden(dispatcher: Dispatcher, cases: list[GoldenCase], path: str = "", 
             ("rule", c.expected_rule or got_rule, got_rule),
         ) if want != got)  # fmt: skip
         text = explanation_text(explain_case(dispatcher, case), max_ranked=5, max_near=3) if mismatches else None
-        outcomes.append(Outcome(c, d.status.value, got_dept, got_rule, None, mismatches, text))
+        outcomes.append(GoldenResult(c, d.status.value, got_dept, got_rule, None, mismatches, text))
     rules_by_file = Counter(r.place.path for r in ruleset.rules)
     exercised = Counter(r.place.path for r in ruleset.rules if r.id in decided)
     return GoldenReport(path, root, ruleset.manifest.name, ruleset.version, outcomes,

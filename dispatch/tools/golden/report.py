@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from dispatch.tools.golden.golden import GoldenReport, Outcome
+from dispatch.tools.golden.golden import GoldenReport, GoldenResult
 
 
-def _failure_lines(o: Outcome) -> list[str]:
+def _failure_lines(o: GoldenResult) -> list[str]:
     c = o.case
     head = f"FAIL {c.id} ({c.place})" + (f": {c.note}" if c.note else "")
     lines = [head]
