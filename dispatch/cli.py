@@ -135,13 +135,17 @@ def _percent(text: str) -> float:
 
 def _add_explain_and_test(commands) -> None:
     explain = commands.add_parser("explain", help="every rule that matches a case, ranked, and why the winner won")
-    explain.add_argument("--rules", metavar="DIR", default=DEFAULT_RULES, help=f"rule-set directory (default {DEFAULT_RULES})")
+    explain.add_argument(
+        "--rules", metavar="DIR", default=DEFAULT_RULES, help=f"rule-set directory (default {DEFAULT_RULES})"
+    )
     explain.add_argument("--event", metavar="E", help="work item code")
     explain.add_argument("--area", metavar="A", help="area code at any level")
     explain.add_argument("--source", metavar="S", help="grid, 12345, safety, supervisor, ...")
     explain.add_argument("--at", metavar="TIME", help="report time, ISO 8601 (a date: its midnight; default now)")
     explain.add_argument("--id", default="case", help="case id to show (default 'case')")
-    explain.add_argument("--case", metavar="JSON", help="the case as JSON, as POST /v1/dispatch takes it; @FILE reads a file")
+    explain.add_argument(
+        "--case", metavar="JSON", help="the case as JSON, as POST /v1/dispatch takes it; @FILE reads a file"
+    )
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(run=_explain)
 
@@ -149,8 +153,12 @@ def _add_explain_and_test(commands) -> None:
     test.add_argument("rules", metavar="DIR", help="rule-set directory")
     test.add_argument("--cases", metavar="FILE", required=True, help="golden cases: CSV, or JSON lines (.jsonl)")
     test.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
-    test.add_argument("--min-coverage", metavar="PERCENT", type=_percent,
-                      help="fail unless this share of the rules decides at least one golden case")  # fmt: skip
+    test.add_argument(
+        "--min-coverage",
+        metavar="PERCENT",
+        type=_percent,
+        help="fail unless this share of the rules decides at least one golden case",
+    )
     test.add_argument("--format", choices=("text", "json"), default="text")
     test.set_defaults(run=_test)
 
@@ -227,8 +235,10 @@ def _diff(args: argparse.Namespace) -> int:
         return EXIT_CANNOT_RUN
     allow = set(args.allow_departments) if args.allow_departments is not None else None
     if allow and unknown_departments(report, allow):
-        print(f"dispatch diff: --allow-departments: no such department: {', '.join(unknown_departments(report, allow))}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"dispatch diff: --allow-departments: no such department: {', '.join(unknown_departments(report, allow))}",
+            file=sys.stderr,
+        )
         return EXIT_CANNOT_RUN
     breaches = limit_breaches(report, args.max_moved, allow)
     if args.format == "json":
@@ -256,15 +266,26 @@ def _add_diff(commands) -> None:
     diff.add_argument("old", metavar="OLD_DIR", help="the rule set as it is")
     diff.add_argument("new", metavar="NEW_DIR", help="the rule set as it would be")
     diff.add_argument("--cases", metavar="FILE", help="case history CSV to replay through both sets")
-    diff.add_argument("--at", metavar="DATE", type=date.fromisoformat,
-                      help="compare the cells of this day only (default: every stretch between window bounds)")
-    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                      help="text for people, json for machines, markdown for a pull-request comment")
-    diff.add_argument("--max-moved", metavar="N", type=_count,
-                      help="exit 1 when more than N cases move department")
-    diff.add_argument("--allow-departments", metavar="CODE[,CODE...]", type=_codes,
-                      help="exit 1 when a changed cell or moved case has an old or new department outside these "
-                           "(@local: every local government)")  # fmt: skip
+    diff.add_argument(
+        "--at",
+        metavar="DATE",
+        type=date.fromisoformat,
+        help="compare the cells of this day only (default: every stretch between window bounds)",
+    )
+    diff.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="text for people, json for machines, markdown for a pull-request comment",
+    )
+    diff.add_argument("--max-moved", metavar="N", type=_count, help="exit 1 when more than N cases move department")
+    diff.add_argument(
+        "--allow-departments",
+        metavar="CODE[,CODE...]",
+        type=_codes,
+        help="exit 1 when a changed cell or moved case has an old or new department outside these "
+        "(@local: every local government)",
+    )
     diff.set_defaults(run=_diff)
 
 
@@ -289,9 +310,14 @@ def _add_serve(commands) -> None:
     serve.add_argument("--rules", metavar="DIR", help=f"rule-set directory (DISPATCH_RULES, default {DEFAULT_RULES})")
     serve.add_argument("--host", help="address to listen on (DISPATCH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (DISPATCH_PORT, default 8000)")
-    serve.add_argument("--workers", type=int, help="worker processes, each with its own rule set (DISPATCH_WORKERS, default 1)")
-    serve.add_argument("--warm-only", action="store_true",
-                       help="load, compile and warm every kernel (filling the numba cache), then exit: for image builds")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes, each with its own rule set (DISPATCH_WORKERS, default 1)"
+    )
+    serve.add_argument(
+        "--warm-only",
+        action="store_true",
+        help="load, compile and warm every kernel (filling the numba cache), then exit: for image builds",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -301,8 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate a rule set: every error at file:line:col, and a summary")
     check.add_argument("rules", nargs="?", default=DEFAULT_RULES, help=f"rule-set directory (default {DEFAULT_RULES})")
-    check.add_argument("--format", choices=("text", "json", "github"), default="text",
-                       help="text for people, json for machines, github for workflow annotations")  # fmt: skip
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text for people, json for machines, github for workflow annotations",
+    )
     check.add_argument("--strict", action="store_true", help="fail on warnings too")
     check.add_argument("--cases", metavar="FILE", help="case history CSV: add the share of case volume dispatched")
     check.add_argument("--at", metavar="DATE", type=date.fromisoformat, help="day of the cell coverage (default today)")

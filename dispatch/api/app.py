@@ -46,9 +46,13 @@ DISPATCH_PATH = "/v1/dispatch"
 EXPLAIN_PATH = "/v1/explain"
 CONSTANT_PATH = "/v1/_bench/constant"
 PYDANTIC_PATH = "/v1/_bench/pydantic"
-_PROBLEM_STATUSES = {400: "malformed JSON", 413: "body or batch over the limit", 415: "not application/json",
-                     422: "a field is missing, of the wrong type, or names an unknown code",
-                     503: "the rule set is still loading"}  # fmt: skip
+_PROBLEM_STATUSES = {
+    400: "malformed JSON",
+    413: "body or batch over the limit",
+    415: "not application/json",
+    422: "a field is missing, of the wrong type, or names an unknown code",
+    503: "the rule set is still loading",
+}
 
 
 class ServiceApp(FastAPI):
@@ -95,10 +99,12 @@ def problem_response(problem: Problem) -> Response:
 
 def _problem_responses(*statuses: int) -> dict:
     return {
-        s: {"description": _PROBLEM_STATUSES.get(s, "problem"),
-            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        s: {
+            "description": _PROBLEM_STATUSES.get(s, "problem"),
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
         for s in statuses
-    }  # fmt: skip
+    }
 
 
 def _dispatch_openapi(settings: Settings) -> dict:
@@ -182,8 +188,10 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
     app.state.slot = slot
     app.state.settings = settings
     app.metrics = metrics
-    bare = {DISPATCH_PATH: DispatchEndpoint(slot, settings, metrics),
-            EXPLAIN_PATH: ExplainEndpoint(slot, settings, metrics, EXPLAIN_PATH)}  # fmt: skip
+    bare = {
+        DISPATCH_PATH: DispatchEndpoint(slot, settings, metrics),
+        EXPLAIN_PATH: ExplainEndpoint(slot, settings, metrics, EXPLAIN_PATH),
+    }
     app.fast_routes = dict(bare)
     _exception_handlers(app)
 
@@ -195,13 +203,27 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
     async def explain() -> None:
         raise RuntimeError("POST /v1/explain must be answered by ExplainEndpoint")
 
-    app.post(DISPATCH_PATH, summary="Dispatch one case or a batch", tags=["dispatch"], response_model=None,
-             openapi_extra=_dispatch_openapi(settings), responses={})(dispatch_declared)  # fmt: skip
-    app.post(EXPLAIN_PATH, response_model=wire.Explanation, tags=["dispatch"],
-             summary="Every rule that matches a case, ranked, and why the winner won (what `dispatch explain` prints)",
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": {"$ref": "#/components/schemas/CaseIn"}}}}},
-             responses=_problem_responses(400, 405, 413, 415, 422, 503))(explain)  # fmt: skip
+    app.post(
+        DISPATCH_PATH,
+        summary="Dispatch one case or a batch",
+        tags=["dispatch"],
+        response_model=None,
+        openapi_extra=_dispatch_openapi(settings),
+        responses={},
+    )(dispatch_declared)
+    app.post(
+        EXPLAIN_PATH,
+        response_model=wire.Explanation,
+        tags=["dispatch"],
+        summary="Every rule that matches a case, ranked, and why the winner won (what `dispatch explain` prints)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CaseIn"}}},
+            }
+        },
+        responses=_problem_responses(400, 405, 413, 415, 422, 503),
+    )(explain)
     for route in app.router.routes:
         endpoint = bare.get(getattr(route, "path", None))
         if endpoint is not None:
@@ -212,8 +234,13 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz", response_model=wire.Readiness, tags=["operations"], summary="Ready to dispatch",
-             responses=_problem_responses(503))  # fmt: skip
+    @app.get(
+        "/readyz",
+        response_model=wire.Readiness,
+        tags=["operations"],
+        summary="Ready to dispatch",
+        responses=_problem_responses(503),
+    )
     async def readyz() -> dict:
         engine = slot.engine
         if engine is None:
@@ -231,23 +258,39 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         text = metrics.exposition(engine.info if engine else None, engine is not None)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.get("/v1/ruleset", response_model=wire.RulesetInfo, tags=["rule set"], summary="The rule set served",
-             responses=_problem_responses(503))  # fmt: skip
+    @app.get(
+        "/v1/ruleset",
+        response_model=wire.RulesetInfo,
+        tags=["rule set"],
+        summary="The rule set served",
+        responses=_problem_responses(503),
+    )
     async def ruleset_info() -> JSONResponse:
         engine = slot.engine
         if engine is None:
             raise Problem("service.not_ready", "the rule set is still loading", headers=[(b"retry-after", b"1")])
         return JSONResponse(engine.info, headers={"dispatch-ruleset": engine.version})
 
-    @app.post("/v1/admin/reload", response_model=wire.Reloaded, tags=["rule set"],
-              summary="Reload the rule set from its directory; a bad one is refused and the old one keeps serving",
-              responses={422: {"description": "the rule set on disk is invalid; the old one keeps serving",
-                               "content": {MEDIA_TYPE: {"schema": wire.RulesetProblem.model_json_schema()}}},
-                         **_problem_responses(401)})  # fmt: skip
+    @app.post(
+        "/v1/admin/reload",
+        response_model=wire.Reloaded,
+        tags=["rule set"],
+        summary="Reload the rule set from its directory; a bad one is refused and the old one keeps serving",
+        responses={
+            422: {
+                "description": "the rule set on disk is invalid; the old one keeps serving",
+                "content": {MEDIA_TYPE: {"schema": wire.RulesetProblem.model_json_schema()}},
+            },
+            **_problem_responses(401),
+        },
+    )
     async def reload(request: Request) -> dict:
         if settings.admin_token and request.headers.get("authorization") != f"Bearer {settings.admin_token}":
-            raise Problem("request.unauthorized", "POST /v1/admin/reload needs Authorization: Bearer <token>",
-                          headers=[(b"www-authenticate", b"Bearer")])  # fmt: skip
+            raise Problem(
+                "request.unauthorized",
+                "POST /v1/admin/reload needs Authorization: Bearer <token>",
+                headers=[(b"www-authenticate", b"Bearer")],
+            )
         previous = slot.engine.version if slot.engine else None
         try:
             engine = await slot.load()
@@ -255,8 +298,12 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
             metrics.reload("refused")
             raise ruleset_problem(err, settings.rules) from None
         metrics.reload("ok")
-        return {"version": engine.version, "previous": previous, "loaded_at": engine.info["loaded_at"],
-                "load_seconds": engine.info["load_seconds"]}  # fmt: skip
+        return {
+            "version": engine.version,
+            "previous": previous,
+            "loaded_at": engine.info["loaded_at"],
+            "load_seconds": engine.info["load_seconds"],
+        }
 
     if settings.bench_routes:
         _bench_routes(app, slot, settings, metrics)
@@ -292,8 +339,15 @@ def _exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = [FieldError("/" + "/".join(str(p) for p in e.get("loc", ())[1:]), "request.invalid",
-                             e.get("msg", "invalid"), e.get("input")) for e in exc.errors()]  # fmt: skip
+        errors = [
+            FieldError(
+                "/" + "/".join(str(p) for p in e.get("loc", ())[1:]),
+                "request.invalid",
+                e.get("msg", "invalid"),
+                e.get("input"),
+            )
+            for e in exc.errors()
+        ]
         return problem_response(Problem("request.invalid", "the request does not have the expected shape", errors))
 
     @app.exception_handler(Exception)

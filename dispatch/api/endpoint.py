@@ -108,11 +108,17 @@ class Endpoint:
         headers: list[tuple[bytes, bytes]] = []
         try:
             if scope["method"] != "POST":
-                raise Problem("request.method_not_allowed", f"{scope['method']} {self.name}: use POST",
-                              headers=[(b"allow", b"POST")])  # fmt: skip
+                raise Problem(
+                    "request.method_not_allowed",
+                    f"{scope['method']} {self.name}: use POST",
+                    headers=[(b"allow", b"POST")],
+                )
             if engine is None:
-                raise Problem("service.not_ready", "the rule set is still loading: retry shortly",
-                              headers=[(b"retry-after", b"1")])  # fmt: skip
+                raise Problem(
+                    "service.not_ready",
+                    "the rule set is still loading: retry shortly",
+                    headers=[(b"retry-after", b"1")],
+                )
             headers.append((RULESET_HEADER, engine.version_bytes))
             json_body, declared = request_content(scope["headers"])
             if not json_body:
@@ -153,8 +159,9 @@ class DispatchEndpoint(Endpoint):
 
     counts_case_errors = True
 
-    def __init__(self, slot: Slot, settings: Settings, metrics: Metrics, name: str = "/v1/dispatch",
-                 constant: bool = False):  # fmt: skip
+    def __init__(
+        self, slot: Slot, settings: Settings, metrics: Metrics, name: str = "/v1/dispatch", constant: bool = False
+    ):
         super().__init__(slot, settings, metrics, name)
         self.max_batch = settings.max_batch
         self.constant = constant

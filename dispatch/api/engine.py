@@ -100,16 +100,27 @@ class Engine:
         key = ((rule + 1) * o.n_items + item) * o.n_locals + o._local_of_col[col]
         outcome = o.by_key.get(key) or o.get(key, rule, item, case.area)
         if outcome.delta is None:
-            return b"".join((ID_OPEN, orjson.dumps(case.id), outcome.rendered, self._closing_paths[case.area])), \
-                outcome.status  # fmt: skip
+            return b"".join(
+                (ID_OPEN, orjson.dumps(case.id), outcome.rendered, self._closing_paths[case.area])
+            ), outcome.status
         try:
             due = moment + outcome.delta
         except OverflowError:
-            raise CaseError("request.bad_time", "reported_at", case.reported_at,
-                            "reported_at plus the deadline lies past the year 9999") from None  # fmt: skip
+            raise CaseError(
+                "request.bad_time",
+                "reported_at",
+                case.reported_at,
+                "reported_at plus the deadline lies past the year 9999",
+            ) from None
         # the layout of render.py, written out here: on the hot path a call costs as much as a piece
-        parts = (ID_OPEN, orjson.dumps(case.id), DUE_OPEN, orjson.dumps(due), outcome.rendered,
-                 self._closing_paths[case.area])  # fmt: skip
+        parts = (
+            ID_OPEN,
+            orjson.dumps(case.id),
+            DUE_OPEN,
+            orjson.dumps(due),
+            outcome.rendered,
+            self._closing_paths[case.area],
+        )
         return b"".join(parts), outcome.status
 
     def answer_or_error(self, raw: object, index: int, tally: Tally) -> bytes:
@@ -165,8 +176,9 @@ class Engine:
         lo, hi = np.ascontiguousarray(field_lo[:, 0]), np.ascontiguousarray(field_hi[:, 0])
         heads = np.zeros((n, int((hi - lo).max()) + HEAD_EXTRA), dtype=np.uint8)
         clock = self._clock
-        write_heads(buf, lo, hi, enc.wall, enc.offset, seconds, clock.steady_from, clock.steady_offset, enc.naive, flags,
-                    heads)  # fmt: skip
+        write_heads(
+            buf, lo, hi, enc.wall, enc.offset, seconds, clock.steady_from, clock.steady_offset, enc.naive, flags, heads
+        )
         # three pieces a case, joined at memcpy speed (a byte loop in numba copies at a tenth of
         # it): the head, the template's rest, the area path with the closing brace and a comma
         flat: list = [None] * (3 * n)
@@ -209,10 +221,19 @@ class Engine:
             parts = [self.answer_or_error(c, j, tally) for j, c in enumerate(cases)]
             return RESULTS_OPEN + b",".join(parts) + b"]}"
         paths = self._paths
-        parts = list(map(b"".join, zip(
-            [ID_OPEN] * len(cases), _id_json(case_ids), dues, o.rendered[ids].tolist(),
-            [paths.get(a, b"") for a in areas], [b"}"] * len(cases),
-        )))  # fmt: skip
+        parts = list(
+            map(
+                b"".join,
+                zip(
+                    [ID_OPEN] * len(cases),
+                    _id_json(case_ids),
+                    dues,
+                    o.rendered[ids].tolist(),
+                    [paths.get(a, b"") for a in areas],
+                    [b"}"] * len(cases),
+                ),
+            )
+        )
         statuses = o.statuses[ids]
         for j in bad:
             parts[j] = self.answer_or_error(cases[j], j, tally)

@@ -40,8 +40,9 @@ def explain_body(engine: Engine, body: bytes) -> dict:
 def batch_unsupported(doc: dict | list) -> Problem:
     """A batch, {"cases": [...]} or an array: explain takes one case, and says so rather than list what it lacks."""
     at = "" if type(doc) is list else "/cases"
-    detail = ("explain takes one case, not a batch: send each case as its own JSON object "
-              "(POST /v1/dispatch answers batches)")  # fmt: skip
+    detail = (
+        "explain takes one case, not a batch: send each case as its own JSON object (POST /v1/dispatch answers batches)"
+    )
     return Problem("request.batch_unsupported", detail, [FieldError(at, "request.batch_unsupported", detail)])
 
 

@@ -15,8 +15,15 @@ from dispatch.api.problems import FieldError, Problem, pointer
 
 ID_MAX_CHARS = 256
 REQUIRED = ("id", "event", "source")  # area too, unless a location stands in for it
-_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
-               bool: "a boolean", type(None): "null"}  # fmt: skip
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
 
 
 class CaseIn(NamedTuple):
@@ -41,8 +48,11 @@ def batch_cases(doc: dict, max_batch: int) -> list:
     """The raw `cases` array of a batch request; Problem when it is not an array or too long."""
     cases = doc["cases"]
     if type(cases) is not list:
-        raise Problem("request.invalid", f"cases must be an array, not {_kind(cases)}",
-                      [FieldError("/cases", "request.invalid", "cases must be an array", cases)])  # fmt: skip
+        raise Problem(
+            "request.invalid",
+            f"cases must be an array, not {_kind(cases)}",
+            [FieldError("/cases", "request.invalid", "cases must be an array", cases)],
+        )
     if len(cases) > max_batch:
         detail = f"a batch holds at most {max_batch} cases, this one {len(cases)}: split it"
         raise Problem("request.too_large", detail, [FieldError("/cases", "request.too_large", detail, len(cases))])
@@ -63,8 +73,14 @@ def read_case(obj: object, at: str = "") -> CaseIn | list[FieldError]:
     """The case in `obj` (the JSON value at pointer `at`), or every field error found in it."""
     if type(obj) is dict and "location" not in obj:
         i, e, a, s, r = obj.get("id"), obj.get("event"), obj.get("area"), obj.get("source"), obj.get("reported_at")
-        if (type(i) is str and type(e) is str and type(a) is str and type(s) is str
-                and (r is None or type(r) is str) and 0 < len(i) <= ID_MAX_CHARS):  # fmt: skip
+        if (
+            type(i) is str
+            and type(e) is str
+            and type(a) is str
+            and type(s) is str
+            and (r is None or type(r) is str)
+            and 0 < len(i) <= ID_MAX_CHARS
+        ):
             return CaseIn(i, e, a, s, r)
     return _checked(obj, at)
 
@@ -91,10 +107,13 @@ def _checked(obj: object, at: str) -> CaseIn | list[FieldError]:
     location_ok = "location" in obj and _check_location(obj["location"], at + pointer("location"), errors)
     if "area" not in obj:
         if location_ok:
-            errors.append(FieldError(
-                at + pointer("location"), "request.location_unsupported",
-                "a location is not resolved to an area yet (the grid map is not loaded): send area",
-            ))  # fmt: skip
+            errors.append(
+                FieldError(
+                    at + pointer("location"),
+                    "request.location_unsupported",
+                    "a location is not resolved to an area yet (the grid map is not loaded): send area",
+                )
+            )
         elif "location" not in obj:
             bad("area", "area is required")
     elif type(obj["area"]) is not str:
@@ -117,8 +136,11 @@ def _check_location(loc: object, at: str, errors: list[FieldError]) -> bool:
             errors.append(FieldError(at + pointer(name), "request.invalid", detail, value))
             ok = False
         elif not -bound <= value <= bound:
-            errors.append(FieldError(at + pointer(name), "request.invalid",
-                                     f"location.{name} must lie in [-{bound}, {bound}]", value))  # fmt: skip
+            errors.append(
+                FieldError(
+                    at + pointer(name), "request.invalid", f"location.{name} must lie in [-{bound}, {bound}]", value
+                )
+            )
             ok = False
     return ok
 

@@ -56,8 +56,14 @@ class FieldError:
 class Problem(Exception):
     """An error answer. `code` picks status and title; `errors` name the bad fields."""
 
-    def __init__(self, code: str, detail: str, errors: Sequence[FieldError] = (),
-                 headers: Iterable[tuple[bytes, bytes]] = (), extra: dict | None = None):  # fmt: skip
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        errors: Sequence[FieldError] = (),
+        headers: Iterable[tuple[bytes, bytes]] = (),
+        extra: dict | None = None,
+    ):
         super().__init__(detail)
         self.code = code
         self.status, self.title = CODES[code]
@@ -115,13 +121,21 @@ def ruleset_problem(err: RuleSetError, root: str) -> Problem:
     """A rule set that failed to load: every diagnostic at file:line:col, as `dispatch check` prints it."""
     diagnostics = [diagnostic_wire(d) for d in err.diagnostics]
     n = sum(1 for d in err.diagnostics if d.severity.value == "error")
-    return Problem("ruleset.invalid", f"{root}: {n} error(s); the old rule set keeps serving",
-                   extra={"diagnostics": diagnostics})  # fmt: skip
+    return Problem(
+        "ruleset.invalid", f"{root}: {n} error(s); the old rule set keeps serving", extra={"diagnostics": diagnostics}
+    )
 
 
 def diagnostic_wire(d: Diagnostic) -> dict:
-    return {"at": str(d.place), "code": d.code, "severity": d.severity.value, "message": d.message,
-            "path": d.place.path, "line": d.place.line, "col": d.place.col}  # fmt: skip
+    return {
+        "at": str(d.place),
+        "code": d.code,
+        "severity": d.severity.value,
+        "message": d.message,
+        "path": d.place.path,
+        "line": d.place.line,
+        "col": d.place.col,
+    }
 
 
 def internal_problem() -> Problem:

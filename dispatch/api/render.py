@@ -27,8 +27,19 @@ from dispatch.core.dispatcher import Dispatcher
 ID_OPEN = b'{"id":'
 DUE_OPEN = b',"deadline":{"due":'
 # member order on the wire (wire_decision and the templates agree on it)
-ORDER = ("id", "deadline", "status", "department", "co_handlers", "command_system", "rule", "difficult", "ruleset",
-         "reason", "area_path")  # fmt: skip
+ORDER = (
+    "id",
+    "deadline",
+    "status",
+    "department",
+    "co_handlers",
+    "command_system",
+    "rule",
+    "difficult",
+    "ruleset",
+    "reason",
+    "area_path",
+)
 
 
 def hours(value: float) -> int | float:
@@ -38,8 +49,11 @@ def hours(value: float) -> int | float:
 
 def wire_decision(d: Decision, root: str = "") -> dict:
     """A Decision as the wire shows it (the reference the fast rendering must equal)."""
-    due = None if d.deadline_hours is None else {"due": d.due, "hours": hours(d.deadline_hours),
-                                                  "origin": d.deadline_origin}  # fmt: skip
+    due = (
+        None
+        if d.deadline_hours is None
+        else {"due": d.due, "hours": hours(d.deadline_hours), "origin": d.deadline_origin}
+    )
     doc = {
         "id": d.case_id,
         "deadline": due,  # the due time: orjson writes RFC 3339, the offset in whole minutes
@@ -48,12 +62,13 @@ def wire_decision(d: Decision, root: str = "") -> dict:
         "co_handlers": [{"code": u.code, "name": u.name} for u in d.co_handlers],
         "command_system": d.command_system,
         "rule": {"id": d.rule.id, "file": rule_file(d.rule.path, root), "line": d.rule.line, "basis": d.rule.basis}
-        if d.rule else None,
+        if d.rule
+        else None,
         "difficult": d.difficult,
         "ruleset": d.ruleset,
         "reason": d.reason,
         "area_path": list(d.area_path),
-    }  # fmt: skip
+    }
     return doc
 
 

@@ -51,8 +51,13 @@ class Slot:
             gc.unfreeze()  # the old engine's objects may be collected once requests let go of them
             previous, self.engine, self.failure = self.engine, engine, None
             _freeze()
-            log.info("serving rule set %s version %s (was %s) in %.2f s", self.root, engine.version,
-                     previous.version if previous else "none", engine.info.get("load_seconds", 0.0))  # fmt: skip
+            log.info(
+                "serving rule set %s version %s (was %s) in %.2f s",
+                self.root,
+                engine.version,
+                previous.version if previous else "none",
+                engine.info.get("load_seconds", 0.0),
+            )
             return engine
 
 

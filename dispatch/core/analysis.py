@@ -82,8 +82,9 @@ def cell_coverage(dispatcher: Dispatcher, day: date) -> Coverage:
     return Coverage({s.value: int(n) for s, n in zip(STATUS_CODES, counts, strict=True)}, "cells")
 
 
-def cell_statuses_by_group(dispatcher: Dispatcher, grid_cols: np.ndarray, grid_group: np.ndarray, n_groups: int,
-                           day: date) -> np.ndarray:  # fmt: skip
+def cell_statuses_by_group(
+    dispatcher: Dispatcher, grid_cols: np.ndarray, grid_group: np.ndarray, n_groups: int, day: date
+) -> np.ndarray:
     """int64[items, n_groups, statuses]: how many (item, grid_cols[g], source) cells on `day` end in each status,
     counted in group grid_group[g] (int32[grids]; one group for all gives cell_coverage, a group per town the map)."""
     t = dispatcher.tables
@@ -93,8 +94,9 @@ def cell_statuses_by_group(dispatcher: Dispatcher, grid_cols: np.ndarray, grid_g
         raise ValueError(f"column index out of range [0, {t.n_columns})")
     if grid_group.size and (int(grid_group.min()) < 0 or int(grid_group.max()) >= n_groups):
         raise ValueError(f"group index out of range [0, {n_groups})")
-    kernels._count_cell_statuses(counts, grid_cols, grid_group, len(t.sources), day_number(day),
-                                 dispatcher.status_arrays, dispatcher.lookup)  # fmt: skip
+    kernels._count_cell_statuses(
+        counts, grid_cols, grid_group, len(t.sources), day_number(day), dispatcher.status_arrays, dispatcher.lookup
+    )
     return counts
 
 
@@ -103,11 +105,14 @@ def volume_coverage(dispatcher: Dispatcher, history: History) -> Coverage:
     idx = dispatcher.match_encoded(history.items, history.cols, history.srcs, history.days)
     return _count(dispatcher.statuses(history.items, history.cols, idx), "cases")
 
+
 def ruleset_counts(ruleset: RuleSet) -> dict[str, object]:
     """What a maintainer wants to see at a glance: how big each part of the rule set is."""
     depth_names = {1: "categories", 2: "subcategories"}
     events = Counter(
-        "items" if ruleset.events.is_leaf(c) else depth_names.get(ruleset.events.depth(c), f"level{ruleset.events.depth(c)}")
+        "items"
+        if ruleset.events.is_leaf(c)
+        else depth_names.get(ruleset.events.depth(c), f"level{ruleset.events.depth(c)}")
         for c in ruleset.events.order
     )
     areas = Counter(a.level for a in ruleset.areas)
@@ -153,8 +158,15 @@ class CellClasses(NamedTuple):
     pair_weight: np.ndarray
 
 
-def changed_cells(old: Dispatcher, new: Dispatcher, items: np.ndarray, pairs: np.ndarray, srcs: np.ndarray,
-                  day_points: np.ndarray, classes: CellClasses) -> tuple[np.ndarray, int]:  # fmt: skip
+def changed_cells(
+    old: Dispatcher,
+    new: Dispatcher,
+    items: np.ndarray,
+    pairs: np.ndarray,
+    srcs: np.ndarray,
+    day_points: np.ndarray,
+    classes: CellClasses,
+) -> tuple[np.ndarray, int]:
     """The cells where `old` and `new` may answer differently, and the cells re-decided by an equal rule.
 
     A cell is (common item k, area class p, common source s, day point d); items, pairs and
@@ -163,9 +175,11 @@ def changed_cells(old: Dispatcher, new: Dispatcher, items: np.ndarray, pairs: np
     d = -1: every day alike), for the caller to compare exactly; and the count of cells
     that another rule decides with the same outcome class, weighted by pair_weight.
     """
-    for name, a, n_a, n_b in (("item", items, len(old.tables.items), len(new.tables.items)),
-                              ("column", pairs, old.tables.n_columns, new.tables.n_columns),
-                              ("source", srcs, len(old.tables.sources), len(new.tables.sources))):  # fmt: skip
+    for name, a, n_a, n_b in (
+        ("item", items, len(old.tables.items), len(new.tables.items)),
+        ("column", pairs, old.tables.n_columns, new.tables.n_columns),
+        ("source", srcs, len(old.tables.sources), len(new.tables.sources)),
+    ):
         if a.size and (a.min() < 0 or a[:, 0].max() >= n_a or a[:, 1].max() >= n_b):
             raise ValueError(f"{name} index out of range")
     cap = 1 << 16

@@ -46,8 +46,9 @@ def read_reported_at(ruleset: RuleSet, text: str | None) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except (ValueError, TypeError):
-        raise CaseError("request.bad_time", "reported_at", text,
-                        f"reported_at {text!r} is not an ISO 8601 timestamp") from None  # fmt: skip
+        raise CaseError(
+            "request.bad_time", "reported_at", text, f"reported_at {text!r} is not an ISO 8601 timestamp"
+        ) from None
 
 
 CASE_FIELDS = ("id", "event", "area", "source", "reported_at")
@@ -65,7 +66,9 @@ def case_from_mapping(ruleset: RuleSet, doc: object, default_id: str = "case") -
         value = doc.get(name)
         required = name in ("event", "area", "source")
         if (value is None and required) or (value is not None and not isinstance(value, str)):
-            raise CaseError("request.invalid", name, value, f"{name} must be a string" + (" (required)" if required else ""))
+            raise CaseError(
+                "request.invalid", name, value, f"{name} must be a string" + (" (required)" if required else "")
+            )
     moment = read_reported_at(ruleset, doc.get("reported_at"))
     return Case(doc.get("id") or default_id, doc["event"], doc["area"], doc["source"], moment)
 
@@ -76,13 +79,17 @@ def check_case(ruleset: RuleSet, case: Case) -> None:
         raise CaseError("request.unknown_event", "event", case.event, f"unknown event code {case.event!r}")
     if not ruleset.events.is_leaf(case.event):
         raise CaseError(
-            "request.not_an_item", "event", case.event,
+            "request.not_an_item",
+            "event",
+            case.event,
             f"event {case.event!r} is a category, not a work item: send the item code",
-        )  # fmt: skip
+        )
     if case.area not in ruleset.areas:
         raise CaseError("request.unknown_area", "area", case.area, f"unknown area code {case.area!r}")
     if case.source not in ruleset.manifest.sources:
         raise CaseError(
-            "request.unknown_source", "source", case.source,
+            "request.unknown_source",
+            "source",
+            case.source,
             f"unknown source {case.source!r} (known: {', '.join(ruleset.manifest.sources)})",
-        )  # fmt: skip
+        )

@@ -119,8 +119,9 @@ class _Selectors:
     id_order: np.ndarray  # int64[n]: position of each rule's id in sorted id order
 
 
-def select(ruleset: RuleSet, ev: _EventRanges, cols: _Columns, sources: dict[str, int],
-           gts: dict[str, int]) -> _Selectors:  # fmt: skip
+def select(
+    ruleset: RuleSet, ev: _EventRanges, cols: _Columns, sources: dict[str, int], gts: dict[str, int]
+) -> _Selectors:
     rules = ruleset.rules
     n = len(rules)
     events, areas = _Factor([r.event for r in rules]), _Factor([r.area for r in rules])
@@ -184,8 +185,10 @@ def compile_tables(ruleset: RuleSet) -> Tables:
     def in_rank_order(mask: np.ndarray) -> dict[str, np.ndarray]:
         """Selector arrays of the rules under `mask` (by rank), ascending rank, int32."""
         picked = rule_by_rank[mask]
-        arrays = {name: getattr(sel, name)[picked] for name in
-                  ("item_lo", "item_hi", "col_lo", "col_hi", "grid_type", "source", "day_from", "day_to")}  # fmt: skip
+        arrays = {
+            name: getattr(sel, name)[picked]
+            for name in ("item_lo", "item_hi", "col_lo", "col_hi", "grid_type", "source", "day_from", "day_to")
+        }
         arrays["rank"] = rank[mask]
         return {k: np.ascontiguousarray(v, dtype=np.int32) for k, v in arrays.items()}
 
@@ -204,8 +207,19 @@ def compile_tables(ruleset: RuleSet) -> Tables:
 
     base = np.full((n_items, n_cols), NO_RULE, dtype=np.int32)
     src_plane = np.full((int(reached.sum()), n_cols), NO_RULE, dtype=np.int32)
-    _paint_rules(base, src_row, src_plane, cols.grid_type, plain["rank"], plain["item_lo"], plain["item_hi"],
-                 plain["col_lo"], plain["col_hi"], plain["grid_type"], plain["source"])  # fmt: skip
+    _paint_rules(
+        base,
+        src_row,
+        src_plane,
+        cols.grid_type,
+        plain["rank"],
+        plain["item_lo"],
+        plain["item_hi"],
+        plain["col_lo"],
+        plain["col_hi"],
+        plain["grid_type"],
+        plain["source"],
+    )
 
     # windowed rules: lists by (item, column block), highest rank first, checked at match time
     order = np.arange(len(win["rank"]) - 1, -1, -1)

@@ -66,14 +66,13 @@ def read_bytes(file: Path, display: str, problems: list[Diagnostic]) -> bytes | 
     except FileNotFoundError:
         problems.append(Diagnostic("file.unreadable", "no such file", Place(display)))
     except (OSError, ValueError) as err:  # ValueError: a NUL in the name
-        problems.append(Diagnostic("file.unreadable", f"cannot read file: {getattr(err, 'strerror', None) or err}",
-                                   Place(display)))  # fmt: skip
+        problems.append(
+            Diagnostic("file.unreadable", f"cannot read file: {getattr(err, 'strerror', None) or err}", Place(display))
+        )
     return None
 
 
-def read_csv(
-    file: Path, display: str, required: tuple[str, ...], problems: list[Diagnostic]
-) -> Iterator[Row]:
+def read_csv(file: Path, display: str, required: tuple[str, ...], problems: list[Diagnostic]) -> Iterator[Row]:
     """Yield the data rows of `file`; append every problem to `problems`.
 
     A UTF-8 BOM, CRLF line ends and quoted fields (with commas or line breaks) load.
@@ -88,7 +87,9 @@ def read_csv(
         return
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        problems.append(Diagnostic("file.binary", "file contains a NUL byte: not a CSV text file", Place(display, line)))
+        problems.append(
+            Diagnostic("file.binary", "file contains a NUL byte: not a CSV text file", Place(display, line))
+        )
         return
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:

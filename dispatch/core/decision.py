@@ -69,8 +69,12 @@ def due_time(moment: datetime, delta: timedelta) -> datetime:
     try:
         return moment + delta
     except OverflowError:
-        raise CaseError("request.bad_time", "reported_at", moment.isoformat(),
-                        "reported_at is so late that the due time falls past the year 9999") from None  # fmt: skip
+        raise CaseError(
+            "request.bad_time",
+            "reported_at",
+            moment.isoformat(),
+            "reported_at is so late that the due time falls past the year 9999",
+        ) from None
 
 
 def _unit(ruleset: RuleSet, code: str, area: str) -> Unit | None:

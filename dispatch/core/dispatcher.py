@@ -81,7 +81,9 @@ class Dispatcher:
     Immutable once built; a reload builds a new Dispatcher and swaps the reference.
     """
 
-    def __init__(self, ruleset: RuleSet, tables: Tables | None = None, render: Callable[[Decision], object] | None = None):
+    def __init__(
+        self, ruleset: RuleSet, tables: Tables | None = None, render: Callable[[Decision], object] | None = None
+    ):
         self.ruleset = ruleset
         self.tables = tables if tables is not None else compile_tables(ruleset)
         if self.tables.version != ruleset.version:
@@ -101,9 +103,20 @@ class Dispatcher:
         self._src_plane = memoryview(t.src_plane)
         self._win_ptr = memoryview(t.win_ptr)
         self._blocks = (len(t.win_ptr) - 1) // len(t.items)
-        self._win_views = tuple(memoryview(a) for a in (
-            t.win_ids, t.win_rank, t.win_from, t.win_to, t.win_col_lo, t.win_col_hi, t.win_source, t.win_grid_type,
-            t.col_grid_type))  # fmt: skip
+        self._win_views = tuple(
+            memoryview(a)
+            for a in (
+                t.win_ids,
+                t.win_rank,
+                t.win_from,
+                t.win_to,
+                t.win_col_lo,
+                t.win_col_hi,
+                t.win_source,
+                t.win_grid_type,
+                t.col_grid_type,
+            )
+        )
         self._rule_by_rank = memoryview(t.rule_by_rank)
         # for statuses in bulk: which rules say @local, which columns' areas have a local government
         rule_is_local = np.asarray([r.department == LOCAL for r in ruleset.rules], dtype=bool)
@@ -186,8 +199,16 @@ class Dispatcher:
 
     # -- many cases -------------------------------------------------------------------
 
-    def match_encoded(self, items: np.ndarray, cols: np.ndarray, srcs: np.ndarray, days: np.ndarray,
-                      out: np.ndarray | None = None, *, checked: bool = True) -> np.ndarray:  # fmt: skip
+    def match_encoded(
+        self,
+        items: np.ndarray,
+        cols: np.ndarray,
+        srcs: np.ndarray,
+        days: np.ndarray,
+        out: np.ndarray | None = None,
+        *,
+        checked: bool = True,
+    ) -> np.ndarray:
         """int32[n] rule indices (-1: no rule) for encoded cases, through the numba kernel.
 
         checked=False skips the bounds checks (a third of the match's time at 1,000 cases):
@@ -205,8 +226,11 @@ class Dispatcher:
 
     def _check_bounds(self, items: np.ndarray, cols: np.ndarray, srcs: np.ndarray) -> None:
         # the kernel runs without bounds checks: an index out of range must not reach it
-        for name, a, n in (("item", items, len(self._item)), ("column", cols, self.tables.n_columns),
-                           ("source", srcs, len(self._src))):  # fmt: skip
+        for name, a, n in (
+            ("item", items, len(self._item)),
+            ("column", cols, self.tables.n_columns),
+            ("source", srcs, len(self._src)),
+        ):
             if a.size and (int(a.min()) < 0 or int(a.max()) >= n):
                 raise ValueError(f"{name} index out of range [0, {n})")
 
@@ -215,8 +239,9 @@ class Dispatcher:
         out = np.empty(items.shape[0], dtype=np.int8)
         return kernels._statuses(items, cols, rule_idx, out, self.status_arrays)
 
-    def match_strings(self, events: Sequence[str], areas: Sequence[str], sources: Sequence[str],
-                      stamps: Sequence[str]) -> Batch:  # fmt: skip
+    def match_strings(
+        self, events: Sequence[str], areas: Sequence[str], sources: Sequence[str], stamps: Sequence[str]
+    ) -> Batch:
         """Match a batch given as code strings and ISO 8601 timestamps, all in bulk.
 
         A case with an unknown code or a malformed timestamp is not matched: its
@@ -237,8 +262,9 @@ class Dispatcher:
             rule[~good] = -1
         return Batch(rule, bad, items, cols, srcs, days)
 
-    def read_spans(self, body: np.ndarray, field_lo: np.ndarray, field_hi: np.ndarray, flags: np.ndarray,
-                   now_wall: int) -> SpanCases:  # fmt: skip
+    def read_spans(
+        self, body: np.ndarray, field_lo: np.ndarray, field_hi: np.ndarray, flags: np.ndarray, now_wall: int
+    ) -> SpanCases:
         """Encode n cases whose members lie in `body` (uint8): member f of case j is body[field_lo[j, f]:field_hi[j, f]]
         (order SPAN_FIELDS; -1: absent, and a report time absent is `now_wall`).
 
@@ -248,10 +274,29 @@ class Dispatcher:
         """
         n = flags.shape[0]
         i32 = np.int32
-        out = SpanCases(np.empty(n, i32), np.empty(n, i32), np.empty(n, i32), np.empty(n, i32), np.empty(n, i32),
-                        np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int8))  # fmt: skip
-        kernels._encode_spans(body, field_lo, field_hi, now_wall, self.item_codes.table, self.area_codes.table,
-                              self.source_codes.table, self.clock.zone_from, self.clock.zone_offset, flags, out)  # fmt: skip
+        out = SpanCases(
+            np.empty(n, i32),
+            np.empty(n, i32),
+            np.empty(n, i32),
+            np.empty(n, i32),
+            np.empty(n, i32),
+            np.empty(n, np.int64),
+            np.empty(n, np.int64),
+            np.empty(n, np.int8),
+        )
+        kernels._encode_spans(
+            body,
+            field_lo,
+            field_hi,
+            now_wall,
+            self.item_codes.table,
+            self.area_codes.table,
+            self.source_codes.table,
+            self.clock.zone_from,
+            self.clock.zone_offset,
+            flags,
+            out,
+        )
         return out
 
     def warm(self) -> None:

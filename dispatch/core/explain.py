@@ -74,8 +74,12 @@ def explain_case(dispatcher: Dispatcher, case: Case, near_limit: int = NEAR_MISS
     try:
         decision = dispatcher.dispatch(case)
     except OverflowError:  # a time at the edge of what datetime holds, once moved to the rule set's zone
-        raise CaseError("request.bad_time", "reported_at", case.reported_at.isoformat(),
-                        "reported_at lies outside the times the rule set's zone can read") from None  # fmt: skip
+        raise CaseError(
+            "request.bad_time",
+            "reported_at",
+            case.reported_at.isoformat(),
+            "reported_at lies outside the times the rule set's zone can read",
+        ) from None
     found = matching_rules(ruleset, case)
     winner = found[0] if found else None
     ranked = []
@@ -84,8 +88,15 @@ def explain_case(dispatcher: Dispatcher, case: Case, near_limit: int = NEAR_MISS
         why = "wins" if lost is None else why_lost(ruleset, rule, winner, lost)
         ranked.append(Ranked(rank, rule, ruleset.precedence(rule), lost, why))
     misses = near_misses(ruleset, case, winner)
-    return Explanation(ruleset, case, local_day(ruleset, case.reported_at), decision, tuple(ranked),
-                       tuple(misses[:near_limit]), len(misses))  # fmt: skip
+    return Explanation(
+        ruleset,
+        case,
+        local_day(ruleset, case.reported_at),
+        decision,
+        tuple(ranked),
+        tuple(misses[:near_limit]),
+        len(misses),
+    )
 
 
 # -- why a rule lost ------------------------------------------------------------------------
@@ -123,11 +134,15 @@ def why_lost(ruleset: RuleSet, loser: Rule, winner: Rule, component: int) -> str
     if component == 0:
         return f"lower priority {loser.priority} < {winner.priority}"
     if component == 1:
-        return (f"less specific event: {event_level(ruleset, loser.event)} {loser.event} "
-                f"vs {event_level(ruleset, winner.event)} {winner.event}")  # fmt: skip
+        return (
+            f"less specific event: {event_level(ruleset, loser.event)} {loser.event} "
+            f"vs {event_level(ruleset, winner.event)} {winner.event}"
+        )
     if component == 2:
-        return (f"less specific area: {area_level(ruleset, loser.area)} {loser.area} "
-                f"vs {area_level(ruleset, winner.area)} {winner.area}")  # fmt: skip
+        return (
+            f"less specific area: {area_level(ruleset, loser.area)} {loser.area} "
+            f"vs {area_level(ruleset, winner.area)} {winner.area}"
+        )
     if component == 3:
         return f"no grid type given (winner: {winner.grid_type})"
     if component == 4:
@@ -135,7 +150,10 @@ def why_lost(ruleset: RuleSet, loser: Rule, winner: Rule, component: int) -> str
     if component == 5:
         return f"no date window given (winner: {window_text(winner)})"
     same = (loser.department, loser.co_handlers, loser.deadline_hours) == (
-        winner.department, winner.co_handlers, winner.deadline_hours)  # fmt: skip
+        winner.department,
+        winner.co_handlers,
+        winner.deadline_hours,
+    )
     return f"tie: larger id than {winner.id} ({'duplicate' if same else 'conflict: dispatch check rejects this'})"
 
 
@@ -159,8 +177,14 @@ def near_misses(ruleset: RuleSet, case: Case, winner: Rule | None) -> list[NearM
         failed = []
         if rule.grid_type is not None and rule.grid_type != grid_type:
             has = f"a {grid_type} grid" if grid_type else f"in no basic grid ({ruleset.areas[case.area].level} level)"
-            failed.append(("grid_type", f"grid type {rule.grid_type} != {grid_type}" if grid_type
-                           else f"grid type {rule.grid_type}: the case's area is {has}"))  # fmt: skip
+            failed.append(
+                (
+                    "grid_type",
+                    f"grid type {rule.grid_type} != {grid_type}"
+                    if grid_type
+                    else f"grid type {rule.grid_type}: the case's area is {has}",
+                )
+            )
         if rule.source is not None and rule.source != case.source:
             failed.append(("source", f"source {rule.source} != {case.source}"))
         if not rule.active_on(day):
@@ -180,8 +204,12 @@ def _local(ruleset: RuleSet, area: str) -> dict | None:
     for node in ruleset.areas.path(area):
         code = ruleset.governors.get(node.code)
         if code is not None:
-            return {"department": code, "name": ruleset.departments[code].name, "governs": node.code,
-                    "governs_name": node.name}  # fmt: skip
+            return {
+                "department": code,
+                "name": ruleset.departments[code].name,
+                "governs": node.code,
+                "governs_name": node.name,
+            }
     return None
 
 
@@ -195,8 +223,10 @@ def _deadline_source(ruleset: RuleSet, item: str) -> str | None:
 
 def no_match_policy(ruleset: RuleSet, case: Case, decision: Decision) -> str:
     if decision.status is Status.PROVISIONAL:
-        return ("no rule matches and the item is urgent: the local government acts first "
-                "(provisional, 先行处置) and the case enters the difficult-case process (疑难案件)")  # fmt: skip
+        return (
+            "no rule matches and the item is urgent: the local government acts first "
+            "(provisional, 先行处置) and the case enters the difficult-case process (疑难案件)"
+        )
     if ruleset.item_urgent(case.event):
         return "no rule matches and the item is urgent, but no local government governs the area: manual"
     return "no rule matches and the item is not urgent: to the seat operators (manual)"
@@ -222,42 +252,76 @@ def explanation_dict(x: Explanation, root: str = "") -> dict:
     uses_local = (winner is not None and winner.department == LOCAL) or d.status is Status.PROVISIONAL
     return {
         "ruleset": {"name": rs.manifest.name, "version": rs.version},
-        "case": {"id": case.id, "event": case.event, "area": case.area, "source": case.source,
-                 "reported_at": case.reported_at.isoformat(), "day": x.day.isoformat()},
-        "event_path": [{"code": n.code, "name": n.name, "level": event_level(rs, n.code)}
-                       for n in reversed(list(rs.events.path(case.event)))],
-        "area_path": [{"code": a.code, "name": a.name, "level": a.level, "grid_type": a.grid_type}
-                      for a in reversed(list(rs.areas.path(case.area)))],
-        "item": {"deadline_hours": _hours(item_hours), "deadline_set_on": _deadline_source(rs, case.event),
-                 "urgent": rs.item_urgent(case.event), "command_system": d.command_system},
+        "case": {
+            "id": case.id,
+            "event": case.event,
+            "area": case.area,
+            "source": case.source,
+            "reported_at": case.reported_at.isoformat(),
+            "day": x.day.isoformat(),
+        },
+        "event_path": [
+            {"code": n.code, "name": n.name, "level": event_level(rs, n.code)}
+            for n in reversed(list(rs.events.path(case.event)))
+        ],
+        "area_path": [
+            {"code": a.code, "name": a.name, "level": a.level, "grid_type": a.grid_type}
+            for a in reversed(list(rs.areas.path(case.area)))
+        ],
+        "item": {
+            "deadline_hours": _hours(item_hours),
+            "deadline_set_on": _deadline_source(rs, case.event),
+            "urgent": rs.item_urgent(case.event),
+            "command_system": d.command_system,
+        },
         "decision": {
             "status": d.status.value,
             "department": {"code": d.department.code, "name": d.department.name} if d.department else None,
             "local": _local(rs, case.area) if uses_local else None,
             "co_handlers": [{"code": u.code, "name": u.name} for u in d.co_handlers],
-            "deadline": None if d.deadline_hours is None else {
-                "hours": _hours(d.deadline_hours), "origin": d.deadline_origin, "item_hours": _hours(item_hours),
-                "due": d.due.isoformat() if d.due else None},
-            "rule": None if d.rule is None else {  # the compiled decision's rule, as /v1/dispatch names it
-                "id": d.rule.id, "file": rule_file(d.rule.path, root), "line": d.rule.line, "basis": d.rule.basis},
+            "deadline": None
+            if d.deadline_hours is None
+            else {
+                "hours": _hours(d.deadline_hours),
+                "origin": d.deadline_origin,
+                "item_hours": _hours(item_hours),
+                "due": d.due.isoformat() if d.due else None,
+            },
+            "rule": None
+            if d.rule is None
+            else {  # the compiled decision's rule, as /v1/dispatch names it
+                "id": d.rule.id,
+                "file": rule_file(d.rule.path, root),
+                "line": d.rule.line,
+                "basis": d.rule.basis,
+            },
             "difficult": d.difficult,
             "reason": d.reason,
         },
         "no_match": no_match_policy(rs, case, d) if d.rule is None else None,
         "key": list(KEY_NAMES),
         "matching": [
-            {"rank": r.rank, **_rule_ref(r.rule), "event": r.rule.event, "area": r.rule.area,
-             "grid_type": r.rule.grid_type, "source": r.rule.source,
-             "valid_from": r.rule.valid_from.isoformat() if r.rule.valid_from else None,
-             "valid_to": r.rule.valid_to.isoformat() if r.rule.valid_to else None,
-             "department": r.rule.department, "priority": r.rule.priority, "precedence": list(r.key),
-             "outcome": "wins" if r.lost_on is None else "lost",
-             "lost_on": None if r.lost_on is None else ("id" if r.lost_on == TIE else KEY_NAMES[r.lost_on]),
-             "why": r.why}
+            {
+                "rank": r.rank,
+                **_rule_ref(r.rule),
+                "event": r.rule.event,
+                "area": r.rule.area,
+                "grid_type": r.rule.grid_type,
+                "source": r.rule.source,
+                "valid_from": r.rule.valid_from.isoformat() if r.rule.valid_from else None,
+                "valid_to": r.rule.valid_to.isoformat() if r.rule.valid_to else None,
+                "department": r.rule.department,
+                "priority": r.rule.priority,
+                "precedence": list(r.key),
+                "outcome": "wins" if r.lost_on is None else "lost",
+                "lost_on": None if r.lost_on is None else ("id" if r.lost_on == TIE else KEY_NAMES[r.lost_on]),
+                "why": r.why,
+            }
             for r in x.ranked
         ],
-        "near_misses": [{**_rule_ref(m.rule), "selector": m.selector, "why": m.why, "would_win": m.would_win}
-                        for m in x.near_misses],
+        "near_misses": [
+            {**_rule_ref(m.rule), "selector": m.selector, "why": m.why, "would_win": m.would_win} for m in x.near_misses
+        ],
         "near_misses_total": x.near_miss_total,
         "agree": x.agree,
     }

@@ -63,8 +63,9 @@ class EncodedCases:
     unknown: dict[str, int]
 
 
-def encode_cases(columns: CaseColumns, dispatcher: Dispatcher,
-                 joined: dict[str, np.ndarray] | None = None) -> EncodedCases:  # fmt: skip
+def encode_cases(
+    columns: CaseColumns, dispatcher: Dispatcher, joined: dict[str, np.ndarray] | None = None
+) -> EncodedCases:
     """The cases of `columns` in `dispatcher`'s indices, by its codebooks and clock kernels.
 
     `joined`: the columns already joined (CaseColumns.joined_all), when several rule sets
@@ -95,8 +96,11 @@ def _read_rare_times(columns: CaseColumns, dispatcher: Dispatcher, days: np.ndar
             days[j] = day_of(dispatcher.ruleset, datetime.fromisoformat(text))
         except ValueError:
             if len(problems) < 100:
-                problems.append(Diagnostic("value.datetime", f"reported_at {text!r} is not ISO 8601",
-                                           columns.place("reported_at", j)))  # fmt: skip
+                problems.append(
+                    Diagnostic(
+                        "value.datetime", f"reported_at {text!r} is not ISO 8601", columns.place("reported_at", j)
+                    )
+                )
     if problems:
         raise HistoryError(problems)
 
@@ -195,8 +199,13 @@ def read_case_columns(path: str | Path) -> CaseColumns:
     width = len(names)
     per_row = np.searchsorted(commas, ends) - np.searchsorted(commas, begins)
     for j in np.flatnonzero(per_row != width - 1)[:100].tolist():
-        problems.append(Diagnostic("csv.field_count", f"row has {per_row[j] + 1} field(s), the header has {width}",
-                                   Place(display, int(lines[j]))))  # fmt: skip
+        problems.append(
+            Diagnostic(
+                "csv.field_count",
+                f"row has {per_row[j] + 1} field(s), the header has {width}",
+                Place(display, int(lines[j])),
+            )
+        )
     if problems:
         raise HistoryError(problems)
     cuts = commas.reshape(len(ends), width - 1)
@@ -205,8 +214,14 @@ def read_case_columns(path: str | Path) -> CaseColumns:
     picked = [names.index(c) for c in HISTORY_COLUMNS]
     starts = np.stack([field_starts[k] for k in picked]).astype(np.int64)
     stops = np.stack([field_stops[k] for k in picked]).astype(np.int64)
-    return CaseColumns(display, raw, starts.reshape(len(HISTORY_COLUMNS), -1), stops.reshape(len(HISTORY_COLUMNS), -1),
-                       lines, _field_numbers(names))  # fmt: skip
+    return CaseColumns(
+        display,
+        raw,
+        starts.reshape(len(HISTORY_COLUMNS), -1),
+        stops.reshape(len(HISTORY_COLUMNS), -1),
+        lines,
+        _field_numbers(names),
+    )
 
 
 def _field_numbers(names: list[str]) -> tuple[int, ...]:

@@ -18,8 +18,7 @@ from dispatch.core.tables import BLOCK_SHIFT
 
 
 @njit
-def _paint_rules(base, src_row, src_plane, col_grid_type,
-                rank, item_lo, item_hi, col_lo, col_hi, grid_type, source):  # fmt: skip
+def _paint_rules(base, src_row, src_plane, col_grid_type, rank, item_lo, item_hi, col_lo, col_hi, grid_type, source):
     """Paint window-less rules, in ascending rank, onto their item x column rectangles.
 
     A later (higher-ranked) rule overwrites an earlier one, so each cell ends holding
@@ -257,8 +256,9 @@ def _diff_cells(rec, counts, items, pairs, srcs, day_points, same, lk_a, lk_b):
                     uniform = False
                     break
             if uniform:
-                n_rec = _diff_record(rec, cap, n_rec, counts, k, p, -1, -1, out_a[j0], out_b[j0],
-                                     n_srcs * n_days * pair_weight[p], same)
+                n_rec = _diff_record(
+                    rec, cap, n_rec, counts, k, p, -1, -1, out_a[j0], out_b[j0], n_srcs * n_days * pair_weight[p], same
+                )
                 continue
             days_only = True  # every source answers alike on each day
             for s in range(1, ns):
@@ -268,8 +268,20 @@ def _diff_cells(rec, counts, items, pairs, srcs, day_points, same, lk_a, lk_b):
                         days_only = False
             if days_only:
                 for d in range(nd):
-                    n_rec = _diff_record(rec, cap, n_rec, counts, k, p, -1, d, out_a[j0 + d], out_b[j0 + d],
-                                         n_srcs * pair_weight[p], same)
+                    n_rec = _diff_record(
+                        rec,
+                        cap,
+                        n_rec,
+                        counts,
+                        k,
+                        p,
+                        -1,
+                        d,
+                        out_a[j0 + d],
+                        out_b[j0 + d],
+                        n_srcs * pair_weight[p],
+                        same,
+                    )
                 continue
             for s in range(ns):
                 js = j0 + s * nd
@@ -279,12 +291,14 @@ def _diff_cells(rec, counts, items, pairs, srcs, day_points, same, lk_a, lk_b):
                         same_days = False
                         break
                 if same_days:
-                    n_rec = _diff_record(rec, cap, n_rec, counts, k, p, s, -1, out_a[js], out_b[js],
-                                         n_days * pair_weight[p], same)
+                    n_rec = _diff_record(
+                        rec, cap, n_rec, counts, k, p, s, -1, out_a[js], out_b[js], n_days * pair_weight[p], same
+                    )
                     continue
                 for d in range(nd):
-                    n_rec = _diff_record(rec, cap, n_rec, counts, k, p, s, d, out_a[js + d], out_b[js + d],
-                                         pair_weight[p], same)
+                    n_rec = _diff_record(
+                        rec, cap, n_rec, counts, k, p, s, d, out_a[js + d], out_b[js + d], pair_weight[p], same
+                    )
     counts[0] = n_rec
     return counts
 

@@ -20,9 +20,20 @@ TAXONOMY_COLUMNS = ("code", "name", "parent", "deadline_hours", "urgent", "comma
 AREA_COLUMNS = ("code", "name", "parent", "level", "grid_type", "region")
 DEPARTMENT_COLUMNS = ("code", "name", "command_system", "governs")
 RULE_COLUMNS = (
-    "id", "event", "area", "grid_type", "source", "department", "co_handlers",
-    "deadline_hours", "valid_from", "valid_to", "priority", "basis", "note",
-)  # fmt: skip
+    "id",
+    "event",
+    "area",
+    "grid_type",
+    "source",
+    "department",
+    "co_handlers",
+    "deadline_hours",
+    "valid_from",
+    "valid_to",
+    "priority",
+    "basis",
+    "note",
+)
 
 _TRUE = {"true", "yes", "1", "y", "是"}
 _FALSE = {"false", "no", "0", "n", "否", ""}
@@ -209,7 +220,11 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic]) -> Manifest 
         else:
             ok = isinstance(value, str) and value
         if not ok:
-            problems.append(Diagnostic("manifest.bad_value", f"{key!r} must be a non-empty {kind.__name__} of strings", Place(where)))
+            problems.append(
+                Diagnostic(
+                    "manifest.bad_value", f"{key!r} must be a non-empty {kind.__name__} of strings", Place(where)
+                )
+            )
             return default
         return value
 
@@ -229,8 +244,9 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic]) -> Manifest 
             problems.append(Diagnostic("manifest.bad_value", f"unknown timezone {timezone!r}", Place(where)))
     for pattern in rules or ():
         if Path(pattern).is_absolute() or "\x00" in pattern:
-            problems.append(Diagnostic("manifest.bad_value", f"rules pattern {pattern!r} must be a relative path",
-                                       Place(where)))  # fmt: skip
+            problems.append(
+                Diagnostic("manifest.bad_value", f"rules pattern {pattern!r} must be a relative path", Place(where))
+            )
     if sources and len(set(sources)) != len(sources):
         problems.append(Diagnostic("manifest.bad_value", "sources lists a source twice", Place(where)))
     if len(problems) != before:
@@ -278,7 +294,9 @@ def parse_ruleset(root: str | Path) -> tuple[ParsedRuleSet | None, list[Diagnost
     files = rule_files(root, manifest)
     if not files:
         problems.append(
-            Diagnostic("manifest.no_rule_files", f"rules {list(manifest.rules)} match no file", Place(f"{display}/{MANIFEST}"))
+            Diagnostic(
+                "manifest.no_rule_files", f"rules {list(manifest.rules)} match no file", Place(f"{display}/{MANIFEST}")
+            )
         )
     rules: list[Rule] = []
     for file in files:

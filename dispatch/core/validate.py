@@ -47,7 +47,9 @@ def _valid_tree_nodes(nodes: Sequence[EventNode | Area], kind: str, problems: li
             on_trail.add(current)
             if node.parent is not None and node.parent not in by_code:
                 problems.append(
-                    Diagnostic(f"{kind}.unknown_parent", f"parent {node.parent!r} of {current!r} is not defined", node.place)
+                    Diagnostic(
+                        f"{kind}.unknown_parent", f"parent {node.parent!r} of {current!r} is not defined", node.place
+                    )
                 )
                 ok = False
                 break
@@ -73,7 +75,9 @@ def _check_events(parsed: ParsedRuleSet, events: Tree[EventNode], problems: list
         if events.is_leaf(node.code) and all(n.deadline_hours is None for n in events.path(node.code)):
             problems.append(
                 Diagnostic(
-                    "taxonomy.missing_deadline", f"item {node.code!r} has no deadline_hours (nor has any ancestor)", node.place
+                    "taxonomy.missing_deadline",
+                    f"item {node.code!r} has no deadline_hours (nor has any ancestor)",
+                    node.place,
                 )
             )
 
@@ -141,9 +145,17 @@ def _check_rules(
         if rule.area != ANY and rule.area not in areas:
             bad("rule.unknown_area", f"unknown area code {rule.area!r}", "area")
         if rule.grid_type is not None and rule.grid_type not in grid_types:
-            bad("rule.unknown_grid_type", f"unknown grid type {rule.grid_type!r} (known: {', '.join(sorted(grid_types))})", "grid_type")
+            bad(
+                "rule.unknown_grid_type",
+                f"unknown grid type {rule.grid_type!r} (known: {', '.join(sorted(grid_types))})",
+                "grid_type",
+            )
         if rule.source is not None and rule.source not in sources:
-            bad("rule.unknown_source", f"unknown source {rule.source!r} (known: {', '.join(parsed.manifest.sources)})", "source")
+            bad(
+                "rule.unknown_source",
+                f"unknown source {rule.source!r} (known: {', '.join(parsed.manifest.sources)})",
+                "source",
+            )
         if rule.department != LOCAL and rule.department not in departments:
             bad("rule.unknown_department", f"unknown department {rule.department!r}", "department")
         for co in rule.co_handlers:
@@ -213,8 +225,10 @@ def _split_areas(ruleset: RuleSet) -> set[str]:
 
 
 def _describe(rule: Rule) -> str:
-    return f"{rule.department}" + (f" with {';'.join(rule.co_handlers)}" if rule.co_handlers else "") + (
-        f" in {rule.deadline_hours:g} h" if rule.deadline_hours else ""
+    return (
+        f"{rule.department}"
+        + (f" with {';'.join(rule.co_handlers)}" if rule.co_handlers else "")
+        + (f" in {rule.deadline_hours:g} h" if rule.deadline_hours else "")
     )
 
 
@@ -293,4 +307,3 @@ def validate(parsed: ParsedRuleSet) -> tuple[RuleSet | None, list[Diagnostic]]:
     if any(p.severity is Severity.ERROR for p in problems):
         return None, problems
     return ruleset, problems
-

@@ -25,14 +25,39 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
     m = parsed.manifest
     return {
         "manifest": [[m.name, m.timezone, sorted(m.sources), sorted(m.command_systems.items())]],
-        "events": ([e.code, e.name, e.parent or "", _number(e.deadline_hours), str(e.urgent), e.command_system or "",
-                    e.opening_criteria, e.closing_criteria] for e in parsed.events),
+        "events": (
+            [
+                e.code,
+                e.name,
+                e.parent or "",
+                _number(e.deadline_hours),
+                str(e.urgent),
+                e.command_system or "",
+                e.opening_criteria,
+                e.closing_criteria,
+            ]
+            for e in parsed.events
+        ),
         "areas": ([a.code, a.name, a.parent or "", a.level, a.grid_type or "", a.region or ""] for a in parsed.areas),
         "departments": ([d.code, d.name, d.command_system or "", d.governs or ""] for d in parsed.departments),
-        "rules": ([r.id, r.event, r.area, r.grid_type or "", r.source or "", r.department, list(r.co_handlers),
-                   _number(r.deadline_hours), str(r.valid_from or ""), str(r.valid_to or ""), str(r.priority), r.basis]
-                  for r in parsed.rules),
-    }  # fmt: skip
+        "rules": (
+            [
+                r.id,
+                r.event,
+                r.area,
+                r.grid_type or "",
+                r.source or "",
+                r.department,
+                list(r.co_handlers),
+                _number(r.deadline_hours),
+                str(r.valid_from or ""),
+                str(r.valid_to or ""),
+                str(r.priority),
+                r.basis,
+            ]
+            for r in parsed.rules
+        ),
+    }
 
 
 def ruleset_version(parsed: ParsedRuleSet) -> str:

@@ -52,8 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     ruleset.add_argument("out_dir", help="directory to write (created if missing)")
     ruleset.add_argument("--scale", type=_positive, default=1, help="number of district clones (default 1)")
     ruleset.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    ruleset.add_argument("--sample", type=int, default=SAMPLE_CASES,
-                         help=f"cases in cases-sample.csv, 0 for none (default {SAMPLE_CASES})")  # fmt: skip
+    ruleset.add_argument(
+        "--sample",
+        type=int,
+        default=SAMPLE_CASES,
+        help=f"cases in cases-sample.csv, 0 for none (default {SAMPLE_CASES})",
+    )
     ruleset.set_defaults(run=_ruleset)
 
     cases = commands.add_parser("cases", help="write a case history CSV for a rule-set directory")

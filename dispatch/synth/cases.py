@@ -29,8 +29,12 @@ SAFETY_ON_SAFETY_ITEMS = 0.8  # share of safety-source cases that concern work-s
 GRID_WEIGHT = {"community": 3.0, "village": 1.5, "park": 1.0}
 SAFETY_PARK_BOOST = 4.0  # safety inspections go to industrial parks
 # where a report lands: (town, basic grid, unit grid) shares by source
-LEVEL_MIX = {"grid": (0.0, 0.15, 0.85), "supervisor": (0.0, 0.3, 0.7), "12345": (0.6, 0.3, 0.1),
-             "safety": (0.0, 0.6, 0.4)}  # fmt: skip
+LEVEL_MIX = {
+    "grid": (0.0, 0.15, 0.85),
+    "supervisor": (0.0, 0.3, 0.7),
+    "12345": (0.6, 0.3, 0.1),
+    "safety": (0.0, 0.6, 0.4),
+}
 DEFAULT_LEVEL_MIX = (0.2, 0.4, 0.4)
 # hour-of-day profiles: patrol in working hours, the hotline into the evening
 _PATROL_HOURS = (1, 1, 1, 1, 1, 2, 4, 8, 14, 16, 15, 12, 8, 10, 14, 15, 13, 9, 5, 3, 2, 2, 1, 1)

@@ -25,15 +25,35 @@ from dispatch.core.model import ANY, LOCAL, Rule, RuleSet
 from dispatch.core.reference import dispatch_case, winning_rule
 from dispatch.synth.ruleset import DEFAULT_SEED
 
-HEADER = ("id", "event", "area", "source", "reported_at", "expected_department", "expected_status", "expected_rule",
-          "note")  # fmt: skip
+HEADER = (
+    "id",
+    "event",
+    "area",
+    "source",
+    "reported_at",
+    "expected_department",
+    "expected_status",
+    "expected_rule",
+    "note",
+)
 PER_KIND = 100
 NO_MATCH_PER_STATUS = 60
 ORDINARY_DAY = datetime(2026, 5, 12)  # outside every seasonal window of the Daxing set
 TRIES = 6  # cases built per sampled rule before it is given up (another rule takes every one)
 # the kinds of rules, in the file's order; kind_of() picks the first that applies
-KINDS = ("priority override", "seasonal window", "safety source", "12345 source", "supervisor source",
-         "unit-grid rule", "basic-grid exception", "grid-type split", "town override", "catch-all", "district default")  # fmt: skip
+KINDS = (
+    "priority override",
+    "seasonal window",
+    "safety source",
+    "12345 source",
+    "supervisor source",
+    "unit-grid rule",
+    "basic-grid exception",
+    "grid-type split",
+    "town override",
+    "catch-all",
+    "district default",
+)
 
 
 def kind_of(ruleset: RuleSet, rule: Rule) -> str:
@@ -91,7 +111,9 @@ class _Builder:
             return ORDINARY_DAY + timedelta(days=self.rng.randint(0, 20))
         start = rule.valid_from or (rule.valid_to - timedelta(days=30))
         end = rule.valid_to or (start + timedelta(days=30))
-        return datetime.combine(start, datetime.min.time()) + timedelta(days=self.rng.randrange(max(1, (end - start).days)))
+        return datetime.combine(start, datetime.min.time()) + timedelta(
+            days=self.rng.randrange(max(1, (end - start).days))
+        )
 
     def source_for(self, rule: Rule) -> str:
         return rule.source or self.rng.choice(self.rs.manifest.sources)
@@ -99,17 +121,38 @@ class _Builder:
     def add(self, case: Case, note: str) -> Decision:
         d = dispatch_case(self.rs, case)
         gid = f"G{len(self.rows) + 1:04d}"
-        self.rows.append((gid, case.event, case.area, case.source, case.reported_at.isoformat(timespec="seconds"),
-                          d.department.code if d.department and d.status is not Status.MANUAL else "",
-                          d.status.value, d.rule.id if d.rule else "", note))  # fmt: skip
+        self.rows.append(
+            (
+                gid,
+                case.event,
+                case.area,
+                case.source,
+                case.reported_at.isoformat(timespec="seconds"),
+                d.department.code if d.department and d.status is not Status.MANUAL else "",
+                d.status.value,
+                d.rule.id if d.rule else "",
+                note,
+            )
+        )
         return d
 
     def describe(self, rule: Rule, case: Case) -> str:
-        where = "every area" if rule.area == ANY else f"{self.rs.areas[rule.area].level} {rule.area} {self.rs.areas[rule.area].name}"
+        where = (
+            "every area"
+            if rule.area == ANY
+            else f"{self.rs.areas[rule.area].level} {rule.area} {self.rs.areas[rule.area].name}"
+        )
         what = "every item" if rule.event == ANY else rule.event
-        filters = [f for f in (rule.grid_type and f"{rule.grid_type} grids", rule.source and f"source {rule.source}",
-                               rule.has_window and f"window {window_text(rule)}",
-                               rule.priority and f"priority {rule.priority}") if f]  # fmt: skip
+        filters = [
+            f
+            for f in (
+                rule.grid_type and f"{rule.grid_type} grids",
+                rule.source and f"source {rule.source}",
+                rule.has_window and f"window {window_text(rule)}",
+                rule.priority and f"priority {rule.priority}",
+            )
+            if f
+        ]
         dept = rule.department
         if dept == LOCAL:
             dept = f"@local ({self.rs.local_department(case.area)})"
@@ -141,8 +184,11 @@ class _Builder:
     def out_of_season(self, rules: list[Rule], n: int) -> None:
         """Cases a seasonal rule would take in its window, reported outside it: another rule (or none) decides."""
         for rule in self.rng.sample(rules, min(n, len(rules))):
-            day = (datetime.combine(rule.valid_to, datetime.min.time()) + timedelta(days=self.rng.randint(10, 60))
-                   if rule.valid_to else datetime.combine(rule.valid_from, datetime.min.time()) - timedelta(days=10))  # fmt: skip
+            day = (
+                datetime.combine(rule.valid_to, datetime.min.time()) + timedelta(days=self.rng.randint(10, 60))
+                if rule.valid_to
+                else datetime.combine(rule.valid_from, datetime.min.time()) - timedelta(days=10)
+            )
             case = self.case_for(rule, day)
             if case is None:
                 continue
@@ -159,8 +205,13 @@ class _Builder:
             if not any(want.values()):
                 return
             items = urgent_items if want[Status.PROVISIONAL] and self.rng.random() < 0.7 else self.items
-            case = Case("", self.rng.choice(items), self.rng.choice(self.areas), self.rng.choice(sources),
-                        self.moment(ORDINARY_DAY + timedelta(days=self.rng.randint(0, 20))))  # fmt: skip
+            case = Case(
+                "",
+                self.rng.choice(items),
+                self.rng.choice(self.areas),
+                self.rng.choice(sources),
+                self.moment(ORDINARY_DAY + timedelta(days=self.rng.randint(0, 20))),
+            )
             if winning_rule(self.rs, case) is not None:
                 continue
             urgent = self.rs.item_urgent(case.event)
@@ -202,7 +253,9 @@ def golden_csv(rows: list[tuple[str, ...]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def write_golden(ruleset_dir: str | Path, out_csv: str | Path, seed: int = DEFAULT_SEED, per_kind: int = PER_KIND) -> int:
+def write_golden(
+    ruleset_dir: str | Path, out_csv: str | Path, seed: int = DEFAULT_SEED, per_kind: int = PER_KIND
+) -> int:
     """Write golden cases approved from the rule set in `ruleset_dir`; return how many."""
     rows = golden_rows(load_ruleset(ruleset_dir), seed, per_kind)
     Path(out_csv).write_bytes(golden_csv(rows))

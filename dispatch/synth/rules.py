@@ -331,8 +331,14 @@ UNCOVERED = frozenset(
 )
 
 # covered only where the grid type says so: elsewhere (and for town-level reports) no rule
-PARTIAL_GRID_TYPE = {"28001": COMMUNITY, "29001": VILLAGE, "29002": VILLAGE, "29003": VILLAGE, "29004": VILLAGE,
-                     "06010005": VILLAGE}  # fmt: skip
+PARTIAL_GRID_TYPE = {
+    "28001": COMMUNITY,
+    "29001": VILLAGE,
+    "29002": VILLAGE,
+    "29003": VILLAGE,
+    "29004": VILLAGE,
+    "06010005": VILLAGE,
+}
 # covered only by town rules in rural towns (straw burning is a rural matter)
 RURAL_ONLY = frozenset({"13005"})
 # one rule at priority 10 pre-empts every area and source: leaks go to the utility first
@@ -521,9 +527,10 @@ class Layers:
         if self.mode.get(sub) == "sub":
             return [sub]
         return [
-            i for i in self.d.items(sub)
+            i
+            for i in self.d.items(sub)
             if self.d.covered(i) and not self.d.in_priority(i) and i not in PARTIAL_GRID_TYPE
-        ]  # fmt: skip
+        ]
 
     def deadline(self, code: str) -> float:
         e = self.d.events[code]
@@ -572,16 +579,28 @@ class Layers:
         for cat in self.d.categories:
             if cat in CATEGORY_DEFAULTS:
                 o = self.d.owners[cat]
-                self.add(event=cat, area=D, department=o.department, co_handlers=o.co_handlers, basis=o.basis,
-                         note="大类默认责任单位")  # fmt: skip
+                self.add(
+                    event=cat,
+                    area=D,
+                    department=o.department,
+                    co_handlers=o.co_handlers,
+                    basis=o.basis,
+                    note="大类默认责任单位",
+                )
             for sub in self.d.subs(cat):
                 if sub in UNCOVERED or sub in PARTIAL_GRID_TYPE or sub in RURAL_ONLY:
                     continue
                 o = self.d.owner(sub)
                 if self.mode[sub] == "sub":
                     if not (cat in CATEGORY_DEFAULTS and sub not in self.d.owners):
-                        self.add(event=sub, area=D, department=o.department, co_handlers=o.co_handlers,
-                                 basis=o.basis, note="小类默认责任单位")  # fmt: skip
+                        self.add(
+                            event=sub,
+                            area=D,
+                            department=o.department,
+                            co_handlers=o.co_handlers,
+                            basis=o.basis,
+                            note="小类默认责任单位",
+                        )
                     # variants for some items, never all: the subcategory rule must still win somewhere
                     varied = [i for i in self.d.items(sub) if self.rng.random() < 0.12]
                     for item in varied[: len(self.d.items(sub)) - 1]:
@@ -591,23 +610,41 @@ class Layers:
                     if self.rng.random() < 0.15:
                         self._variant(item, o)
                     else:
-                        self.add(event=item, area=D, department=o.department, co_handlers=o.co_handlers,
-                                 basis=o.basis)  # fmt: skip
+                        self.add(event=item, area=D, department=o.department, co_handlers=o.co_handlers, basis=o.basis)
         for code, (lead, cos) in sorted(PRIORITY_ITEMS.items()):
             o = self.d.owner(code)
-            self.add(event=code, area=D, department=f"dx-{lead}", priority=10,
-                     co_handlers=tuple(c if c == LOCAL else f"dx-{c}" for c in cos), basis=o.basis,
-                     note="泄漏险情：不论区域和来源，专业单位先行处置")  # fmt: skip
+            self.add(
+                event=code,
+                area=D,
+                department=f"dx-{lead}",
+                priority=10,
+                co_handlers=tuple(c if c == LOCAL else f"dx-{c}" for c in cos),
+                basis=o.basis,
+                note="泄漏险情：不论区域和来源，专业单位先行处置",
+            )
 
     def _variant(self, item: str, o: Owner) -> None:
         """An item whose district rule differs from its subcategory's: a deadline or a co-handler."""
         faster = self.stepped(item, -1)
         if faster is not None and self.rng.random() < 0.6:
-            self.add(event=item, area=D, department=o.department, co_handlers=o.co_handlers, deadline_hours=faster,
-                     basis=o.basis, note="本区处置时限严于立案标准")  # fmt: skip
+            self.add(
+                event=item,
+                area=D,
+                department=o.department,
+                co_handlers=o.co_handlers,
+                deadline_hours=faster,
+                basis=o.basis,
+                note="本区处置时限严于立案标准",
+            )
             return
-        self.add(event=item, area=D, department=o.department, co_handlers=(*o.co_handlers, "dx-zhzx"), basis=o.basis,
-                 note="需协调的事项，指挥中心协办")  # fmt: skip
+        self.add(
+            event=item,
+            area=D,
+            department=o.department,
+            co_handlers=(*o.co_handlers, "dx-zhzx"),
+            basis=o.basis,
+            note="需协调的事项，指挥中心协办",
+        )
 
     def partial(self) -> None:
         """Subcategories covered for one grid type only, and rural-only ones."""
@@ -618,15 +655,28 @@ class Layers:
                 lead, cos = LOCAL, (lead,)
             codes = [code] if len(code) == 8 or self.mode[code] == "sub" else self.targets(code)
             for t in codes:
-                self.add(event=t, area=D, grid_type=grid_type, department=lead, co_handlers=cos,
-                         basis=o.basis, note=f"仅{_GRID_LABEL[grid_type]}适用")  # fmt: skip
+                self.add(
+                    event=t,
+                    area=D,
+                    grid_type=grid_type,
+                    department=lead,
+                    co_handlers=cos,
+                    basis=o.basis,
+                    note=f"仅{_GRID_LABEL[grid_type]}适用",
+                )
         for sub in sorted(RURAL_ONLY):
             o = self.d.owner(sub)
             for town in self.d.towns:
                 if town.region == RURAL:
                     for t in self.targets(sub):
-                        self.add(event=t, area=town.code, department=LOCAL, co_handlers=o.co_handlers, basis=o.basis,
-                                 note="农村地区由镇政府负责")  # fmt: skip
+                        self.add(
+                            event=t,
+                            area=town.code,
+                            department=LOCAL,
+                            co_handlers=o.co_handlers,
+                            basis=o.basis,
+                            note="农村地区由镇政府负责",
+                        )
 
     def village_split(self) -> None:
         for sub in VILLAGE_LOCAL:
@@ -634,16 +684,29 @@ class Layers:
             if o.department == LOCAL:
                 continue
             for t in self.targets(sub):
-                self.add(event=t, area=D, grid_type=VILLAGE, department=LOCAL, co_handlers=(o.department,),
-                         basis=LOCAL_PRACTICE, note="村庄范围由乡镇政府负责，行业部门协办")  # fmt: skip
+                self.add(
+                    event=t,
+                    area=D,
+                    grid_type=VILLAGE,
+                    department=LOCAL,
+                    co_handlers=(o.department,),
+                    basis=LOCAL_PRACTICE,
+                    note="村庄范围由乡镇政府负责，行业部门协办",
+                )
 
     def park_split(self) -> None:
         for sub in PARK_SAFETY:
             o = self.d.owner(sub)
             for t in self.targets(sub):
-                self.add(event=t, area=D, grid_type=PARK, department=o.department,
-                         co_handlers=tuple(dict.fromkeys((*o.co_handlers, LOCAL))), basis=o.basis,
-                         note="园区企业集中，属地园区管理机构协办")  # fmt: skip
+                self.add(
+                    event=t,
+                    area=D,
+                    grid_type=PARK,
+                    department=o.department,
+                    co_handlers=tuple(dict.fromkeys((*o.co_handlers, LOCAL))),
+                    basis=o.basis,
+                    note="园区企业集中，属地园区管理机构协办",
+                )
 
     def town_matrix(self) -> None:
         """Town overrides: rural towns handle street-level matters; A/B/C deadline classes by region."""
@@ -662,8 +725,9 @@ class Layers:
                     else ((), f"{town.name}属地负责")
                 )
                 for t in self.targets(sub):
-                    self.add(event=t, area=town.code, department=LOCAL, co_handlers=cos, basis=LOCAL_PRACTICE,
-                             note=note)  # fmt: skip
+                    self.add(
+                        event=t, area=town.code, department=LOCAL, co_handlers=cos, basis=LOCAL_PRACTICE, note=note
+                    )
         for cat in DEADLINE_CLASS_CATEGORIES:
             for sub in self.d.subs(cat):
                 if self.mode[sub] != "item" or sub in PARTIAL_GRID_TYPE or sub in RURAL_ONLY or sub in UNCOVERED:
@@ -680,8 +744,16 @@ class Layers:
                             continue
                         hours = self.stepped(item, steps)
                         if hours is not None:
-                            self.add(event=item, area=town.code, grid_type=grid_type, department=o.department,
-                                     co_handlers=o.co_handlers, deadline_hours=hours, basis=o.basis, note=label)  # fmt: skip
+                            self.add(
+                                event=item,
+                                area=town.code,
+                                grid_type=grid_type,
+                                department=o.department,
+                                co_handlers=o.co_handlers,
+                                deadline_hours=hours,
+                                basis=o.basis,
+                                note=label,
+                            )
 
     def town_mediation(self) -> None:
         """Rural and fringe towns settle disputes and register residents through their own offices."""
@@ -693,9 +765,14 @@ class Layers:
             for town in self.d.towns[1:]:  # the district seat (兴丰街道) is served by the bureaus directly
                 if self.rng.random() < p[town.region]:
                     for t in self.targets(sub):
-                        self.add(event=t, area=town.code, department=LOCAL, co_handlers=(o.department,),
-                                 basis=LAWS["jdbsc"] if town.name.endswith("街道") else LOCAL_PRACTICE,
-                                 note="乡镇（街道）司法所、综治中心就地化解")  # fmt: skip
+                        self.add(
+                            event=t,
+                            area=town.code,
+                            department=LOCAL,
+                            co_handlers=(o.department,),
+                            basis=LAWS["jdbsc"] if town.name.endswith("街道") else LOCAL_PRACTICE,
+                            note="乡镇（街道）司法所、综治中心就地化解",
+                        )
 
     def grid_exceptions(self) -> None:
         rng = self.rng
@@ -707,31 +784,60 @@ class Layers:
                 for sub in OLD_COMMUNITY:
                     o = self.d.owner(sub)
                     for t in self.targets(sub):
-                        self.add(event=t, area=grid.code, department=LOCAL, co_handlers=("dx-wyzx",),
-                                 basis=LAWS["wy"], note="无物业老旧小区：街道（乡镇）兜底管理")  # fmt: skip
+                        self.add(
+                            event=t,
+                            area=grid.code,
+                            department=LOCAL,
+                            co_handlers=("dx-wyzx",),
+                            basis=LAWS["wy"],
+                            note="无物业老旧小区：街道（乡镇）兜底管理",
+                        )
         for grid in parks:
             for sub in sorted(rng.sample(PARK_SAFETY, rng.randint(3, 7))):
                 o = self.d.owner(sub)
                 for t in self.targets(sub):
-                    self.add(event=t, area=grid.code, department=LOCAL, co_handlers=(o.department,),
-                             basis="工作惯例：园区管理机构先行处置", note=f"{grid.name}园区管委会负责")  # fmt: skip
+                    self.add(
+                        event=t,
+                        area=grid.code,
+                        department=LOCAL,
+                        co_handlers=(o.department,),
+                        basis="工作惯例：园区管理机构先行处置",
+                        note=f"{grid.name}园区管委会负责",
+                    )
         for grid in villages:
             roll = rng.random()
             if roll < 0.1:
                 for sub in CLEARANCE_VILLAGE:
                     o = self.d.owner(sub)
                     for t in self.targets(sub):
-                        self.add(event=t, area=grid.code, department=LOCAL, co_handlers=("dx-cgzf",),
-                                 basis=LAWS["wfjs"], note="拆迁腾退村：由乡镇统筹，城管执法协办")  # fmt: skip
+                        self.add(
+                            event=t,
+                            area=grid.code,
+                            department=LOCAL,
+                            co_handlers=("dx-cgzf",),
+                            basis=LAWS["wfjs"],
+                            note="拆迁腾退村：由乡镇统筹，城管执法协办",
+                        )
             elif roll < 0.32:
                 for sub in RIVER_VILLAGE:
                     for t in self.targets(sub):
-                        self.add(event=t, area=grid.code, department="dx-hzb", co_handlers=(LOCAL,),
-                                 basis=LAWS["hh"], note="沿河村庄：河长制办公室牵头")  # fmt: skip
+                        self.add(
+                            event=t,
+                            area=grid.code,
+                            department="dx-hzb",
+                            co_handlers=(LOCAL,),
+                            basis=LAWS["hh"],
+                            note="沿河村庄：河长制办公室牵头",
+                        )
         fallback = [g for g in parks if rng.random() < 0.15]
         for grid in fallback:
-            self.add(event="*", area=grid.code, department=LOCAL, basis=FALLBACK_BASIS,
-                     note="园区内无明确权属的事项由属地兜底")  # fmt: skip
+            self.add(
+                event="*",
+                area=grid.code,
+                department=LOCAL,
+                basis=FALLBACK_BASIS,
+                note="园区内无明确权属的事项由属地兜底",
+            )
 
     def unit_exceptions(self) -> None:
         rng = self.rng
@@ -741,9 +847,14 @@ class Layers:
             for grid in sorted(rng.sample(grids, 6), key=lambda g: g.code):
                 unit = rng.choice(self.d.units[grid.code])
                 for t in self.targets(sub)[:2]:
-                    self.add(event=t, area=unit.code, department=f"dx-{lead}",
-                             co_handlers=tuple(c if c == LOCAL else f"dx-{c}" for c in cos),
-                             basis=self.d.owner(sub).basis, note=note)  # fmt: skip
+                    self.add(
+                        event=t,
+                        area=unit.code,
+                        department=f"dx-{lead}",
+                        co_handlers=tuple(c if c == LOCAL else f"dx-{c}" for c in cos),
+                        basis=self.d.owner(sub).basis,
+                        note=note,
+                    )
 
     def sources(self) -> None:
         d = self.d
@@ -754,8 +865,15 @@ class Layers:
                 o = d.owner(sub)
                 for t in self.targets(sub):
                     cos = tuple(c for c in dict.fromkeys((*o.co_handlers, o.department, LOCAL)) if c != "dx-yj")
-                    self.add(event=t, area=D, source="safety", department="dx-yj", co_handlers=cos,
-                             basis="区应急管理局三定方案", note="安全生产系统上报：应急管理局统筹，行业部门和属地协办")  # fmt: skip
+                    self.add(
+                        event=t,
+                        area=D,
+                        source="safety",
+                        department="dx-yj",
+                        co_handlers=cos,
+                        basis="区应急管理局三定方案",
+                        note="安全生产系统上报：应急管理局统筹，行业部门和属地协办",
+                    )
         for cat in d.categories:
             if d.events[cat].command_system not in ("social", "governance"):
                 continue
@@ -767,16 +885,31 @@ class Layers:
                     if self.rng.random() < 0.5:
                         continue
                     hours = 168.0 if len(t) == 8 and not self.d.events[t].urgent and self.deadline(t) > 168 else None
-                    self.add(event=t, area=D, source="12345", department=o.department,
-                             co_handlers=(*o.co_handlers, "dx-zwfw"), deadline_hours=hours, basis=LAWS["jsjb"],
-                             note="12345接诉即办：政务服务局督办")  # fmt: skip
+                    self.add(
+                        event=t,
+                        area=D,
+                        source="12345",
+                        department=o.department,
+                        co_handlers=(*o.co_handlers, "dx-zwfw"),
+                        deadline_hours=hours,
+                        basis=LAWS["jsjb"],
+                        note="12345接诉即办：政务服务局督办",
+                    )
         for sub in HOTLINE_UTILITY:
             o = d.owner(sub)
             for t in self.targets(sub):
                 if len(t) != 8 or d.events[t].urgent or self.deadline(t) <= 24:
                     continue
-                self.add(event=t, area=D, source="12345", department=o.department, co_handlers=o.co_handlers,
-                         deadline_hours=24.0, basis=LAWS["jsjb"], note="水电气热诉求24小时办结")  # fmt: skip
+                self.add(
+                    event=t,
+                    area=D,
+                    source="12345",
+                    department=o.department,
+                    co_handlers=o.co_handlers,
+                    deadline_hours=24.0,
+                    basis=LAWS["jsjb"],
+                    note="水电气热诉求24小时办结",
+                )
         for sub in HOTLINE_TOWN:
             o = d.owner(sub)
             if o.department == LOCAL:
@@ -784,15 +917,27 @@ class Layers:
             for town in d.towns[1:]:  # the district seat (兴丰街道) is served by the bureaus directly
                 if self.rng.random() < 0.45:
                     for t in self.targets(sub):
-                        self.add(event=t, area=town.code, source="12345", department=LOCAL,
-                                 co_handlers=(o.department,), basis=LAWS["jsjb"],
-                                 note="接诉即办：街乡吹哨、部门报到")  # fmt: skip
+                        self.add(
+                            event=t,
+                            area=town.code,
+                            source="12345",
+                            department=LOCAL,
+                            co_handlers=(o.department,),
+                            basis=LAWS["jsjb"],
+                            note="接诉即办：街乡吹哨、部门报到",
+                        )
         for sub in SUPERVISOR:
             o = d.owner(sub)
             for t in self.targets(sub)[:3]:
-                self.add(event=t, area=D, source="supervisor", department=o.department,
-                         co_handlers=(*o.co_handlers, "dx-zhzx"), basis=o.basis,
-                         note="监督员上报：指挥中心跟踪督办")  # fmt: skip
+                self.add(
+                    event=t,
+                    area=D,
+                    source="supervisor",
+                    department=o.department,
+                    co_handlers=(*o.co_handlers, "dx-zhzx"),
+                    basis=o.basis,
+                    note="监督员上报：指挥中心跟踪督办",
+                )
 
     def seasons(self) -> None:
         d = self.d
@@ -800,45 +945,111 @@ class Layers:
             for sub in HEATING_SUBS:
                 for t in self.targets(sub):
                     hours = None if len(t) != 8 or d.events[t].urgent or self.deadline(t) <= 24 else 24.0
-                    self.add(event=t, area=D, department="dx-rl", co_handlers=("dx-cgw",), deadline_hours=hours,
-                             valid_from=lo, valid_to=hi, basis=LAWS["gr"], note="采暖季：热力公司负责，城管委监督")  # fmt: skip
+                    self.add(
+                        event=t,
+                        area=D,
+                        department="dx-rl",
+                        co_handlers=("dx-cgw",),
+                        deadline_hours=hours,
+                        valid_from=lo,
+                        valid_to=hi,
+                        basis=LAWS["gr"],
+                        note="采暖季：热力公司负责，城管委监督",
+                    )
                     if sub == "28005":
-                        self.add(event=t, area=D, grid_type=VILLAGE, department=LOCAL, co_handlers=("dx-gd",),
-                                 valid_from=lo, valid_to=hi, basis=LAWS["gr"],
-                                 note="采暖季：农村煤改电取暖由乡镇负责，供电公司协办")  # fmt: skip
+                        self.add(
+                            event=t,
+                            area=D,
+                            grid_type=VILLAGE,
+                            department=LOCAL,
+                            co_handlers=("dx-gd",),
+                            valid_from=lo,
+                            valid_to=hi,
+                            basis=LAWS["gr"],
+                            note="采暖季：农村煤改电取暖由乡镇负责，供电公司协办",
+                        )
             for town in d.towns:
                 lead, cos = (LOCAL, ("dx-cgw",)) if town.region != URBAN else ("dx-hwzx", (LOCAL,))
                 for t in self.targets("10001"):
-                    self.add(event=t, area=town.code, department=lead, co_handlers=cos, valid_from=lo, valid_to=hi,
-                             basis=LAWS["srhw"], note="冬季扫雪铲冰：属地负责")  # fmt: skip
+                    self.add(
+                        event=t,
+                        area=town.code,
+                        department=lead,
+                        co_handlers=cos,
+                        valid_from=lo,
+                        valid_to=hi,
+                        basis=LAWS["srhw"],
+                        note="冬季扫雪铲冰：属地负责",
+                    )
         for lo, hi in FLOOD:
             for sub in FLOOD_SUBS:
                 for t in self.targets(sub):
                     hours = None
                     if len(t) == 8 and not d.events[t].urgent and self.deadline(t) > 2:
                         hours = 2.0
-                    self.add(event=t, area=D, department="dx-ps", co_handlers=("dx-shuiwu", LOCAL),
-                             deadline_hours=hours, valid_from=lo, valid_to=hi, basis=LAWS["ps"],
-                             note="汛期：排水集团抢险，水务局和属地协办")  # fmt: skip
+                    self.add(
+                        event=t,
+                        area=D,
+                        department="dx-ps",
+                        co_handlers=("dx-shuiwu", LOCAL),
+                        deadline_hours=hours,
+                        valid_from=lo,
+                        valid_to=hi,
+                        basis=LAWS["ps"],
+                        note="汛期：排水集团抢险，水务局和属地协办",
+                    )
             for town in d.towns:
                 if town.region == RURAL:
                     for t in self.targets("12004"):
-                        self.add(event=t, area=town.code, department=LOCAL, co_handlers=("dx-shuiwu",),
-                                 valid_from=lo, valid_to=hi, basis=LAWS["ps"], note="汛期：农村防汛属地负责")  # fmt: skip
+                        self.add(
+                            event=t,
+                            area=town.code,
+                            department=LOCAL,
+                            co_handlers=("dx-shuiwu",),
+                            valid_from=lo,
+                            valid_to=hi,
+                            basis=LAWS["ps"],
+                            note="汛期：农村防汛属地负责",
+                        )
         for t in self.targets("09011"):
-            self.add(event=t, area=D, department="dx-jt", co_handlers=("dx-cgzf",), valid_from=GB47678_IN_FORCE,
-                     basis=LAWS["fjdc"], note="自2026-07-01起共享单车由区交通局牵头")  # fmt: skip
+            self.add(
+                event=t,
+                area=D,
+                department="dx-jt",
+                co_handlers=("dx-cgzf",),
+                valid_from=GB47678_IN_FORCE,
+                basis=LAWS["fjdc"],
+                note="自2026-07-01起共享单车由区交通局牵头",
+            )
         lo, hi = NATIONAL_DAY
         for town in d.towns[:3]:
             for sub in ("09006", "09001"):
                 for t in self.targets(sub):
-                    self.add(event=t, area=town.code, department="dx-cgzf", co_handlers=(LOCAL,), priority=10,
-                             deadline_hours=1.0, valid_from=lo, valid_to=hi, basis="区城管执法局三定方案",
-                             note="国庆重大活动保障：城管执法直接处置")  # fmt: skip
+                    self.add(
+                        event=t,
+                        area=town.code,
+                        department="dx-cgzf",
+                        co_handlers=(LOCAL,),
+                        priority=10,
+                        deadline_hours=1.0,
+                        valid_from=lo,
+                        valid_to=hi,
+                        basis="区城管执法局三定方案",
+                        note="国庆重大活动保障：城管执法直接处置",
+                    )
         lo, hi = TWO_SESSIONS
         for t in self.targets("06010"):
-            self.add(event=t, area=d.towns[0].code, department="dx-hwzx", priority=10, deadline_hours=2.0,
-                     valid_from=lo, valid_to=hi, basis=LAWS["srhw"], note="全国两会期间环境保障")  # fmt: skip
+            self.add(
+                event=t,
+                area=d.towns[0].code,
+                department="dx-hwzx",
+                priority=10,
+                deadline_hours=2.0,
+                valid_from=lo,
+                valid_to=hi,
+                basis=LAWS["srhw"],
+                note="全国两会期间环境保障",
+            )
 
 
 def _outcome(row: RuleRow) -> tuple:
@@ -848,8 +1059,9 @@ def _outcome(row: RuleRow) -> tuple:
 _GRID_LABEL = {COMMUNITY: "社区", VILLAGE: "村庄", PARK: "园区"}
 
 
-def build_rules(events: Iterable[Event], areas: Iterable[Area], departments: Iterable[Department],
-                rng: random.Random) -> list[RuleRow]:  # fmt: skip
+def build_rules(
+    events: Iterable[Event], areas: Iterable[Area], departments: Iterable[Department], rng: random.Random
+) -> list[RuleRow]:
     """Every rule of one district (Daxing's codes), in the order the layers wrote them."""
     layers = Layers(District(events, areas, departments), rng)
     layers.choose_modes()

@@ -39,17 +39,50 @@ RULE_FILES = {
     "seasonal": "SEA",
 }
 OTHER_BEIJING_DISTRICTS = {
-    "110101": "东城区", "110102": "西城区", "110105": "朝阳区", "110106": "丰台区", "110107": "石景山区",
-    "110108": "海淀区", "110109": "门头沟区", "110111": "房山区", "110112": "通州区", "110113": "顺义区",
-    "110114": "昌平区", "110116": "怀柔区", "110117": "平谷区", "110118": "密云区", "110119": "延庆区",
-}  # fmt: skip
+    "110101": "东城区",
+    "110102": "西城区",
+    "110105": "朝阳区",
+    "110106": "丰台区",
+    "110107": "石景山区",
+    "110108": "海淀区",
+    "110109": "门头沟区",
+    "110111": "房山区",
+    "110112": "通州区",
+    "110113": "顺义区",
+    "110114": "昌平区",
+    "110116": "怀柔区",
+    "110117": "平谷区",
+    "110118": "密云区",
+    "110119": "延庆区",
+}
 
-TAXONOMY_HEADER = ("code", "name", "parent", "deadline_hours", "urgent", "command_system",
-                   "opening_criteria", "closing_criteria")  # fmt: skip
+TAXONOMY_HEADER = (
+    "code",
+    "name",
+    "parent",
+    "deadline_hours",
+    "urgent",
+    "command_system",
+    "opening_criteria",
+    "closing_criteria",
+)
 AREA_HEADER = ("code", "name", "parent", "level", "grid_type", "region")
 DEPARTMENT_HEADER = ("code", "name", "command_system", "governs", "note")
-RULE_HEADER = ("id", "event", "area", "grid_type", "source", "department", "co_handlers", "deadline_hours",
-               "valid_from", "valid_to", "priority", "basis", "note")  # fmt: skip
+RULE_HEADER = (
+    "id",
+    "event",
+    "area",
+    "grid_type",
+    "source",
+    "department",
+    "co_handlers",
+    "deadline_hours",
+    "valid_from",
+    "valid_to",
+    "priority",
+    "basis",
+    "note",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +266,7 @@ About 7% of case volume has no matching rule on purpose (ownership unclear: 不�
 government first when the item is urgent.
 {_GOLDEN if scale == 1 else ""}"""
 
+
 _GOLDEN = """
 `golden.csv` holds golden cases for `dispatch test rules/daxing --cases rules/daxing/golden.csv`:
 a few for each kind of rule (district defaults, town overrides, village/community/park splits,
@@ -248,12 +282,21 @@ until someone reviews the change and approves it again.
 def _taxonomy_rows(events: Iterable[Event]) -> Iterator[tuple[str, ...]]:
     for e in events:
         urgent = "" if e.urgent is None else ("true" if e.urgent else "false")
-        yield (e.code, e.name, e.parent or "", _hours(e.deadline_hours), urgent, e.command_system or "",
-               e.opening_criteria, e.closing_criteria)  # fmt: skip
+        yield (
+            e.code,
+            e.name,
+            e.parent or "",
+            _hours(e.deadline_hours),
+            urgent,
+            e.command_system or "",
+            e.opening_criteria,
+            e.closing_criteria,
+        )
 
 
-def write_ruleset(out_dir: str | Path, scale: int = 1, seed: int = DEFAULT_SEED,
-                  sample: int = SAMPLE_CASES) -> dict[str, int]:  # fmt: skip
+def write_ruleset(
+    out_dir: str | Path, scale: int = 1, seed: int = DEFAULT_SEED, sample: int = SAMPLE_CASES
+) -> dict[str, int]:
     """Write the rule set (and a case sample of `sample` cases) to `out_dir`; return the counts.
 
     Rule files in `out_dir/rules/` that this generator does not write are removed, since the

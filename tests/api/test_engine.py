@@ -19,7 +19,7 @@ from dispatch.api.engine import Tally, build_engine
 from dispatch.api.intake import CaseIn, read_case
 from dispatch.api.problems import case_problem, field_error
 from dispatch.api.render import wire_decision
-from dispatch.core.case import Case, read_reported_at
+from dispatch.core.case import Case, local_day, read_reported_at
 from dispatch.core.errors import CaseError
 from dispatch.core.reference import dispatch_case
 from tests.api.conftest import api_ruleset
@@ -131,9 +131,10 @@ def test_single_answer_is_the_cores_decision(engine, case_id, event, area, sourc
     case = CaseIn(case_id, event, area, source, stamp)
     try:
         ruleset = engine.ruleset
-        want = wire_decision(dispatch_case(ruleset, Case(case_id, event, area, source, read_reported_at(ruleset, stamp))),
-                             engine.root)  # fmt: skip
-    except (CaseError, OverflowError):  # OverflowError: the core's due time past 9999 (reported upstream)
+        moment = read_reported_at(ruleset, stamp)
+        local_day(ruleset, moment)  # a time whose local day lies past the year 9999 is no report time
+        want = wire_decision(dispatch_case(ruleset, Case(case_id, event, area, source, moment)), engine.root)
+    except (CaseError, OverflowError):  # OverflowError: the local day, or the due time, past 9999
         with pytest.raises(CaseError):
             engine.answer(case)
         return

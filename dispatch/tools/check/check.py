@@ -36,8 +36,6 @@ class CheckReport:
         return not self.errors and not (strict and self.warnings)
 
 
-
-
 def check_ruleset(root: str | Path, cases: str | Path | None = None, at: date | None = None) -> CheckReport:
     """Load, validate and compile `root` exactly as the service does at start; report everything.
 

@@ -96,4 +96,3 @@ def render_github(report: CheckReport) -> str:
         lines.append(f"::{d.severity.value} {','.join(props)}::{_escape(d.message)}")
     lines.append(summary_line(report))
     return "\n".join(lines)
-

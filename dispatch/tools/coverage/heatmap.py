@@ -16,10 +16,21 @@ from dispatch.tools.coverage.scale import EMPTY, STOPS, ink_of, percent_label, s
 
 # families that carry Chinese glyphs, most wanted first; matplotlib's own DejaVu has none
 CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Hiragino Sans GB", "Heiti SC",
-    "Noto Serif CJK SC", "AR PL UMing CN", "Droid Sans Fallback",
-)  # fmt: skip
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Noto Serif CJK SC",
+    "AR PL UMing CN",
+    "Droid Sans Fallback",
+)
 CELL_INCHES = (0.36, 0.27)  # width, height of one cell
 DPI = 110
 
@@ -64,8 +75,16 @@ def _panel(ax, cmap: CoverageMap, counts: np.ndarray, title: str, colours, font:
             text = percent_label(int(auto[r, c]), int(total[r, c]))
             if text:
                 # in_layout=False: inside the axes anyway, and measuring 1,300 labels doubles the time
-                ax.text(c, r, text, ha="center", va="center", fontsize=6.5, in_layout=False,
-                        color=ink_of(share_of(int(auto[r, c]), int(total[r, c]))))  # fmt: skip
+                ax.text(
+                    c,
+                    r,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    in_layout=False,
+                    color=ink_of(share_of(int(auto[r, c]), int(total[r, c]))),
+                )
     # the totals stand apart from the map behind a white rule
     ax.axvline(n_cols - 1.5, color="white", linewidth=2.5)
     ax.axhline(n_rows - 1.5, color="white", linewidth=2.5)
@@ -116,10 +135,14 @@ def heatmap_figure(cmap: CoverageMap):
     bar.set_label("auto-dispatch share (%)", fontsize=8)
     bar.ax.tick_params(labelsize=7)
     fig.suptitle(f"dispatch coverage: rule set {cmap.name} {cmap.version}", fontsize=11)
-    caption = "categories and towns by code: names in the text and HTML output (no CJK font installed)\n" \
-        if not font else ""  # fmt: skip
-    fig.supxlabel(caption + "a cell reads 100 only when all of it dispatches automatically, 0 only when none does",
-                  fontsize=7, color="#444444")  # fmt: skip
+    caption = (
+        "categories and towns by code: names in the text and HTML output (no CJK font installed)\n" if not font else ""
+    )
+    fig.supxlabel(
+        caption + "a cell reads 100 only when all of it dispatches automatically, 0 only when none does",
+        fontsize=7,
+        color="#444444",
+    )
     if font:
         for text in fig.findobj(lambda a: hasattr(a, "set_fontfamily")):
             text.set_fontfamily([font, "DejaVu Sans"])

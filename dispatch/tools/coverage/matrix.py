@@ -106,8 +106,9 @@ class CoverageMap:
         )
 
 
-def coverage_map(dispatcher: Dispatcher, day: date, history: History | None = None,
-                 cases_file: str | None = None) -> CoverageMap:  # fmt: skip
+def coverage_map(
+    dispatcher: Dispatcher, day: date, history: History | None = None, cases_file: str | None = None
+) -> CoverageMap:
     """Count the statuses of every cell on `day` (and of every case of `history`) by item and town.
 
     A cell is an (item, basic grid, source), as in analyze.cell_coverage: summed over the
@@ -126,8 +127,11 @@ def coverage_map(dispatcher: Dispatcher, day: date, history: History | None = No
         flat = (history.items.astype(np.int64) * len(columns) + group_of_pos[history.areas]) * len(STATUSES) + status
         cases = np.bincount(flat, minlength=cells.size).reshape(cells.shape)
     # an area root is a column only when cells or cases lie in it above the town level
-    keep = [k for k, code in enumerate(columns) if ruleset.areas.depth(code) > 1 or cells[:, k].any()
-            or (cases is not None and cases[:, k].any())]  # fmt: skip
+    keep = [
+        k
+        for k, code in enumerate(columns)
+        if ruleset.areas.depth(code) > 1 or cells[:, k].any() or (cases is not None and cases[:, k].any())
+    ]
     towns = _column_labels(ruleset, [columns[k] for k in keep])
     categories, item_category = _categories(ruleset, t.items)
     return CoverageMap(
@@ -189,8 +193,9 @@ def _level_name(ruleset: RuleSet) -> str:
     return max(set(levels), key=lambda v: (levels.count(v), v)) if levels else "area"
 
 
-def read_coverage_map(root: str | Path, cases: str | Path | None = None,
-                      at: date | None = None) -> tuple[CoverageMap | None, list[Diagnostic]]:  # fmt: skip
+def read_coverage_map(
+    root: str | Path, cases: str | Path | None = None, at: date | None = None
+) -> tuple[CoverageMap | None, list[Diagnostic]]:
     """Load, validate and compile `root` as the service does, read the history, count the map.
 
     (None, diagnostics) when the rule set is not valid; HistoryError (file:line:col) for a

@@ -58,14 +58,18 @@ def _cell(view: str, category: str, town: str, counts: np.ndarray, tip: str, sho
 def _map_table(cmap: CoverageMap, view: str, counts: np.ndarray) -> str:
     """categories x towns x statuses as a coloured table, with the totals of rows and columns."""
     show_count = view == "cases"
-    head = "".join(f'<th title="{escape(t.code)}">{escape(t.name)} <span class="code">{escape(t.short)}</span></th>'
-                   for t in cmap.towns)  # fmt: skip
+    head = "".join(
+        f'<th title="{escape(t.code)}">{escape(t.name)} <span class="code">{escape(t.short)}</span></th>'
+        for t in cmap.towns
+    )
     corner = f'<th class="corner">category \\ {escape(cmap.level)}</th>'
     total_head = f'<th class="total">{ALL}</th>'
     rows = [f'<table class="map" data-view="{view}"><thead><tr>{corner}{head}{total_head}</tr></thead><tbody>']
     for c, row in zip(cmap.categories, counts, strict=True):
-        cells = "".join(_cell(view, c.code, t.code, n, f"{c.code} {c.name} x {t.name}", show_count)
-                        for t, n in zip(cmap.towns, row, strict=True))  # fmt: skip
+        cells = "".join(
+            _cell(view, c.code, t.code, n, f"{c.code} {c.name} x {t.name}", show_count)
+            for t, n in zip(cmap.towns, row, strict=True)
+        )
         total = _cell(view, c.code, ALL, row.sum(axis=0), f"{c.code} {c.name}", show_count, "total")
         rows.append(f"<tr><th>{_label(c)}</th>{cells}{total}</tr>")
     column = counts.sum(axis=0)
@@ -76,8 +80,11 @@ def _map_table(cmap: CoverageMap, view: str, counts: np.ndarray) -> str:
 
 
 def _gaps_table(gaps: list[Gap], with_cases: bool) -> str:
-    head = ("<tr>" + ("<th>cases</th>" if with_cases else "")
-            + "<th>cells</th><th>status</th><th>item</th><th>category</th><th>town</th></tr>")  # fmt: skip
+    head = (
+        "<tr>"
+        + ("<th>cases</th>" if with_cases else "")
+        + "<th>cells</th><th>status</th><th>item</th><th>category</th><th>town</th></tr>"
+    )
     rows = []
     for g in gaps:
         cases = f'<td class="n" data-cases="{g.cases}">{g.cases} / {g.cases_total}</td>' if with_cases else ""
@@ -91,9 +98,11 @@ def _gaps_table(gaps: list[Gap], with_cases: bool) -> str:
 
 def _scale() -> str:
     stops = ", ".join(f"{colour} {100 * at:g}%" for at, colour in STOPS)
-    return (f'0 % <span class="scale" style="background:linear-gradient(to right, {stops})"></span> 100 %'
-            f' auto-dispatch share; <span style="background:{colour_of(None)}">&nbsp;grey&nbsp;</span>'
-            " nothing to count")  # fmt: skip
+    return (
+        f'0 % <span class="scale" style="background:linear-gradient(to right, {stops})"></span> 100 %'
+        f' auto-dispatch share; <span style="background:{colour_of(None)}">&nbsp;grey&nbsp;</span>'
+        " nothing to count"
+    )
 
 
 def render_html(cmap: CoverageMap, top: int = 20) -> str:

@@ -27,8 +27,9 @@ def _view(counts: np.ndarray) -> dict:
     def totals(c: np.ndarray) -> dict:  # c: [..., statuses]
         doc = {s: c[..., k].tolist() for k, s in enumerate(STATUSES)}
         auto, total = c[..., AUTO], c.sum(axis=-1)
-        doc["auto_share"] = np.vectorize(_share, otypes=[object])(auto, total).tolist() if c.ndim > 1 \
-            else _share(int(auto), int(total))  # fmt: skip
+        doc["auto_share"] = (
+            np.vectorize(_share, otypes=[object])(auto, total).tolist() if c.ndim > 1 else _share(int(auto), int(total))
+        )
         return doc
 
     return {
@@ -131,22 +132,31 @@ def render_text(cmap: CoverageMap, top: int = 20) -> str:
     title = f"rule set {cmap.name!r} version {cmap.version}: share of work that dispatches automatically (%)"
     lines = [f"{title}, by event category and {level}", ""]
     total = cells.sum(axis=(0, 1))
-    lines.append(f"by cells: item x basic grid x source on {cmap.day.isoformat()}"
-                 f" ({percent_label(int(total[AUTO]), int(total.sum()), 1)}% auto; {_statuses(total)})")  # fmt: skip
+    lines.append(
+        f"by cells: item x basic grid x source on {cmap.day.isoformat()}"
+        f" ({percent_label(int(total[AUTO]), int(total.sum()), 1)}% auto; {_statuses(total)})"
+    )
     lines += _table(cmap, *_share_rows(cells), "category")
     if cmap.cases is not None:
         cases = cmap.by_category(cmap.cases)
         total = cases.sum(axis=(0, 1))
         unknown = sum((cmap.unknown_cases or {}).values())
         share = percent_label(int(total[AUTO]), int(total.sum()), 1)
-        lines += ["", f"by case volume: {cmap.cases_file}"
-                      f" ({f'{share}% auto' if share else 'no case the rule set knows'}; {_statuses(total)})"
-                      + (f"; {unknown} cases with unknown codes skipped" if unknown else "")]  # fmt: skip
+        lines += [
+            "",
+            f"by case volume: {cmap.cases_file}"
+            f" ({f'{share}% auto' if share else 'no case the rule set knows'}; {_statuses(total)})"
+            + (f"; {unknown} cases with unknown codes skipped" if unknown else ""),
+        ]
         lines += _table(cmap, *_share_rows(cases), "category")
         counts = cases.sum(axis=2)
         lines += ["", "cases"]
-        lines += _table(cmap, [[str(n) for n in row] + [str(row.sum())] for row in counts],
-                        [str(n) for n in counts.sum(axis=0)] + [str(counts.sum())], "category")  # fmt: skip
+        lines += _table(
+            cmap,
+            [[str(n) for n in row] + [str(row.sum())] for row in counts],
+            [str(n) for n in counts.sum(axis=0)] + [str(counts.sum())],
+            "category",
+        )
     lines += ["", *_legend(f"{level}s:", [f"{t.short} {t.name}" for t in cmap.towns])]
     if top:
         lines += ["", *render_gaps(cmap, top)]

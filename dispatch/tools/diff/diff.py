@@ -122,8 +122,10 @@ def limit_breaches(report: DiffReport, max_moved: int | None = None, allow: set[
                 if code not in (MANUAL, UNKNOWN) and code not in allowed:
                     outside_cases[code] += m.cases
         for code in sorted(set(touched) | set(outside_cases)):
-            found.append(f"department {code} ({report.department_name(code)}) is outside --allow-departments: "
-                         f"{touched[code]:,} changed cells, {outside_cases[code]:,} moved cases")  # fmt: skip
+            found.append(
+                f"department {code} ({report.department_name(code)}) is outside --allow-departments: "
+                f"{touched[code]:,} changed cells, {outside_cases[code]:,} moved cases"
+            )
     return found
 
 
@@ -144,8 +146,9 @@ def load_side(root: str | Path, what: str) -> Side:
     return Side(str(root), ruleset, Dispatcher(ruleset))
 
 
-def diff_rulesets(old_root: str | Path, new_root: str | Path, cases: str | Path | None = None,
-                  at: date | None = None) -> DiffReport:  # fmt: skip
+def diff_rulesets(
+    old_root: str | Path, new_root: str | Path, cases: str | Path | None = None, at: date | None = None
+) -> DiffReport:
     """The semantic difference of the rule sets in two directories; raises CannotDiff.
 
     `at`: compare the cells of that day only (default: every day stretch).
@@ -172,8 +175,14 @@ def diff_rulesets(old_root: str | Path, new_root: str | Path, cases: str | Path 
     return diff_sides(old, new, history, at, started, timings)
 
 
-def diff_sides(old: Side, new: Side, history: CaseColumns | None = None, at: date | None = None,
-               started: float | None = None, timings: dict[str, float] | None = None) -> DiffReport:  # fmt: skip
+def diff_sides(
+    old: Side,
+    new: Side,
+    history: CaseColumns | None = None,
+    at: date | None = None,
+    started: float | None = None,
+    timings: dict[str, float] | None = None,
+) -> DiffReport:
     """The diff of two loaded rule sets (and a history read); `timings` gathers seconds by stage."""
     started = time.perf_counter() if started is None else started
     timings = dict(timings or {})
@@ -189,25 +198,37 @@ def diff_sides(old: Side, new: Side, history: CaseColumns | None = None, at: dat
         except HistoryError as err:
             raise CannotDiff(f"case history {history.path}", err.diagnostics) from None
         timings["replay"] = time.perf_counter() - t
-    return DiffReport(old, new, code_changes(old.ruleset, new.ruleset), cells, replay,
-                      time.perf_counter() - started, {k: round(v, 3) for k, v in timings.items()})  # fmt: skip
+    return DiffReport(
+        old,
+        new,
+        code_changes(old.ruleset, new.ruleset),
+        cells,
+        replay,
+        time.perf_counter() - started,
+        {k: round(v, 3) for k, v in timings.items()},
+    )
 
 
 def code_changes(old: RuleSet, new: RuleSet) -> CodeChanges:
     def kinds(rs: RuleSet) -> dict[str, list[str]]:
-        return {"items": rs.events.leaves(), "areas": list(rs.areas.order), "sources": list(rs.manifest.sources),
-                "departments": sorted(rs.departments)}  # fmt: skip
+        return {
+            "items": rs.events.leaves(),
+            "areas": list(rs.areas.order),
+            "sources": list(rs.manifest.sources),
+            "departments": sorted(rs.departments),
+        }
 
     a, b = kinds(old), kinds(new)
     added = {k: [c for c in b[k] if c not in set(a[k])] for k in a}
     removed = {k: [c for c in a[k] if c not in set(b[k])] for k in a}
     rules_a, rules_b = {r.id: r for r in old.rules}, {r.id: r for r in new.rules}
     return CodeChanges(
-        added, removed,
+        added,
+        removed,
         rules_added=sorted(set(rules_b) - set(rules_a)),
         rules_removed=sorted(set(rules_a) - set(rules_b)),
         rules_changed=sorted(i for i in set(rules_a) & set(rules_b) if rules_a[i] != rules_b[i]),
-    )  # fmt: skip
+    )
 
 
 # -- cells --------------------------------------------------------------------------------
@@ -226,24 +247,29 @@ def diff_cells(pairing: Pairing, at: date | None = None) -> CellDiff:
     areas_b = new.ruleset.areas
     common = [code for code in areas_b.order if code in ta.columns]
     pair_of: dict[tuple[int, int], int] = {}
-    area_pair = np.fromiter((pair_of.setdefault((ta.columns[c], tb.columns[c]), len(pair_of)) for c in common),
-                            np.int64, len(common))  # fmt: skip
+    area_pair = np.fromiter(
+        (pair_of.setdefault((ta.columns[c], tb.columns[c]), len(pair_of)) for c in common), np.int64, len(common)
+    )
     pairs = np.asarray(list(pair_of), dtype=np.int32).reshape(-1, 2)
     pair_weight = np.bincount(area_pair, minlength=len(pairs)).astype(np.int64)
     pair_area = [""] * len(pairs)  # one area of each class: its outcome stands for the class
     for code, p in zip(common, area_pair.tolist(), strict=True):
         pair_area[p] = pair_area[p] or code
     pair_same = (pairing.col_gov_a[pairs[:, 0]] == pairing.col_gov_b[pairs[:, 1]]) if len(pairs) else np.zeros(0, bool)
-    items = np.asarray([(old.dispatcher.item_codes.index[c], new.dispatcher.item_codes.index[c]) for c in pairing.items],
-                       dtype=np.int32).reshape(-1, 2)  # fmt: skip
-    srcs = np.asarray([(ta.sources.index(s), tb.sources.index(s)) for s in pairing.sources],
-                      dtype=np.int32).reshape(-1, 2)  # fmt: skip
+    items = np.asarray(
+        [(old.dispatcher.item_codes.index[c], new.dispatcher.item_codes.index[c]) for c in pairing.items],
+        dtype=np.int32,
+    ).reshape(-1, 2)
+    srcs = np.asarray([(ta.sources.index(s), tb.sources.index(s)) for s in pairing.sources], dtype=np.int32).reshape(
+        -1, 2
+    )
     item_same = pairing.item_same_a[items[:, 0]] if len(items) else np.zeros(0, bool)
     compared = len(items) * int(pair_weight.sum()) * len(srcs) * len(day_points)
     if not compared:
         return CellDiff(0, 0, 0, stretches, [])
-    classes = CellClasses(pairing.class_a, pairing.class_b, pairing.rid_a, pairing.rid_b, item_same, pair_same,
-                          pair_weight)  # fmt: skip
+    classes = CellClasses(
+        pairing.class_a, pairing.class_b, pairing.rid_a, pairing.rid_b, item_same, pair_same, pair_weight
+    )
     rec, redecided = changed_cells(old.dispatcher, new.dispatcher, items, pairs, srcs, day_points, classes)
     k, p, s, d, ra, rb = (rec[:, j] for j in range(6))
     oa = pairing.outcomes(old, ra, items[k, 0], pairs[p, 0], lambda j: pair_area[p[j]])
@@ -257,10 +283,29 @@ def diff_cells(pairing: Pairing, at: date | None = None) -> CellDiff:
     what = np.stack([ra[pick], rb[pick], oa[pick], ob[pick]], axis=1).astype(np.int64)
     kinds, change_of = np.unique(what, axis=0, return_inverse=True)
     outcome_list = pairing.outcome_list()
-    changes = [(outcome_list[o_a], outcome_list[o_b], old.ruleset.rules[r_a] if r_a >= 0 else None,
-                new.ruleset.rules[r_b] if r_b >= 0 else None) for r_a, r_b, o_a, o_b in kinds.tolist()]  # fmt: skip
-    groups = group_cells(new.ruleset, pairing.items, common, area_pair, pairing.sources, stretches,
-                         k[pick], p[pick], s[pick], d[pick], change_of.reshape(-1), changes)  # fmt: skip
+    changes = [
+        (
+            outcome_list[o_a],
+            outcome_list[o_b],
+            old.ruleset.rules[r_a] if r_a >= 0 else None,
+            new.ruleset.rules[r_b] if r_b >= 0 else None,
+        )
+        for r_a, r_b, o_a, o_b in kinds.tolist()
+    ]
+    groups = group_cells(
+        new.ruleset,
+        pairing.items,
+        common,
+        area_pair,
+        pairing.sources,
+        stretches,
+        k[pick],
+        p[pick],
+        s[pick],
+        d[pick],
+        change_of.reshape(-1),
+        changes,
+    )
     return CellDiff(compared, int(cells[pick].sum()), redecided, stretches, groups)
 
 
@@ -272,5 +317,3 @@ def _stretches(day_points: np.ndarray, at: date | None) -> list[tuple[date | Non
         return [(None, None)]
     bounds = [day_of_number(int(x)) for x in day_points[1:]]
     return [(None, bounds[0])] + [(bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1)] + [(bounds[-1], None)]
-
-

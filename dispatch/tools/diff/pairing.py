@@ -58,8 +58,9 @@ class Pairing:
         ids: dict[str, int] = {}
 
         def per_rule(rs: RuleSet) -> tuple[np.ndarray, np.ndarray]:
-            cls = [0] + [classes.setdefault((r.department, r.co_handlers, r.deadline_hours), len(classes) + 1)
-                         for r in rs.rules]  # fmt: skip
+            cls = [0] + [
+                classes.setdefault((r.department, r.co_handlers, r.deadline_hours), len(classes) + 1) for r in rs.rules
+            ]
             rid = [0] + [ids.setdefault(r.id, len(ids) + 1) for r in rs.rules]
             return np.asarray(cls, dtype=np.int32), np.asarray(rid, dtype=np.int32)
 
@@ -110,8 +111,12 @@ class Pairing:
 
 def outcome_of(ruleset: RuleSet, case: Case, rule: Rule | None) -> VisibleOutcome:
     d = decide(ruleset, case, rule)
-    return VisibleOutcome(d.status.value, d.department.code if d.department else None,
-                   tuple(u.code for u in d.co_handlers), d.deadline_hours)  # fmt: skip
+    return VisibleOutcome(
+        d.status.value,
+        d.department.code if d.department else None,
+        tuple(u.code for u in d.co_handlers),
+        d.deadline_hours,
+    )
 
 
 def _col_governments(side: Side, dept_id: dict[str, int]) -> np.ndarray:
@@ -125,5 +130,6 @@ def _col_governments(side: Side, dept_id: dict[str, int]) -> np.ndarray:
 
 def _rule_departments(ruleset: RuleSet, dept_id: dict[str, int]) -> np.ndarray:
     """int32[rules]: a rule's department id; -2 for `@local`."""
-    return np.asarray([-2 if r.department == LOCAL else dept_id[r.department] for r in ruleset.rules],
-                      dtype=np.int32).reshape(-1)  # fmt: skip
+    return np.asarray(
+        [-2 if r.department == LOCAL else dept_id[r.department] for r in ruleset.rules], dtype=np.int32
+    ).reshape(-1)

@@ -54,8 +54,9 @@ class Replay:
     moved_at: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def _departments(enc: EncodedCases, rule: np.ndarray, status: np.ndarray,
-                 rule_dept: np.ndarray, col_gov: np.ndarray) -> np.ndarray:  # fmt: skip
+def _departments(
+    enc: EncodedCases, rule: np.ndarray, status: np.ndarray, rule_dept: np.ndarray, col_gov: np.ndarray
+) -> np.ndarray:
     """int32[n] department ids of decided cases: _NO_DEPT for manual, _UNREADABLE for an unknown code."""
     cols = np.where(enc.known, enc.cols, 0)
     by_rule = np.where(rule >= 0, rule_dept[np.maximum(rule, 0)], -2)
@@ -75,8 +76,10 @@ def replay_cases(pairing: Pairing, history: CaseColumns) -> Replay:
     del joined
     n = len(history)
     sides = []
-    for side, enc, rule_dept, col_gov in ((old, a, pairing.rule_dept_a, pairing.col_gov_a),
-                                          (new, b, pairing.rule_dept_b, pairing.col_gov_b)):  # fmt: skip
+    for side, enc, rule_dept, col_gov in (
+        (old, a, pairing.rule_dept_a, pairing.col_gov_a),
+        (new, b, pairing.rule_dept_b, pairing.col_gov_b),
+    ):
         items, cols, srcs = (np.where(enc.known, x, 0).astype(np.int32) for x in (enc.items, enc.cols, enc.srcs))
         rule = side.dispatcher.match_encoded(items, cols, srcs, enc.days)
         rule[~enc.known] = -1
@@ -89,11 +92,15 @@ def replay_cases(pairing: Pairing, history: CaseColumns) -> Replay:
     moved = either & (da != db)
     # same department, both readable: did the status, co-handlers or deadline change?
     both = a.known & b.known & ~moved
-    maybe = both & ~((pairing.class_a[ra + 1] == pairing.class_b[rb + 1]) & pairing.item_same_a[ia]
-                     & (pairing.col_gov_a[ca] == pairing.col_gov_b[cb]))  # fmt: skip
+    maybe = both & ~(
+        (pairing.class_a[ra + 1] == pairing.class_b[rb + 1])
+        & pairing.item_same_a[ia]
+        & (pairing.col_gov_a[ca] == pairing.col_gov_b[cb])
+    )
     j = np.flatnonzero(maybe)
     reworded = 0
     if j.size:
+
         def area_of(x: int) -> str:
             return history.value("area", int(j[x]))
 
@@ -123,8 +130,14 @@ def replay_cases(pairing: Pairing, history: CaseColumns) -> Replay:
     transitions = Counter(zip(sa[changed].tolist(), sb[changed].tolist(), strict=True))
     statuses = {(status_names[x], status_names[y]): c for (x, y), c in sorted(transitions.items(), key=lambda t: -t[1])}
     return Replay(
-        path=history.path, cases=n, replayed=int(either.sum()), unknown={"old": a.unknown, "new": b.unknown},
-        moved=int(moved.sum()), reworded=reworded, moves=moves,
-        load=dict(sorted(load.items(), key=lambda kv: (-abs(kv[1][1] - kv[1][0]), kv[0]))), statuses=statuses,
+        path=history.path,
+        cases=n,
+        replayed=int(either.sum()),
+        unknown={"old": a.unknown, "new": b.unknown},
+        moved=int(moved.sum()),
+        reworded=reworded,
+        moves=moves,
+        load=dict(sorted(load.items(), key=lambda kv: (-abs(kv[1][1] - kv[1][0]), kv[0]))),
+        statuses=statuses,
         moved_at=m,
-    )  # fmt: skip
+    )

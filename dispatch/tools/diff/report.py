@@ -116,10 +116,15 @@ def _verdict(report: DiffReport, breaches: list[str]) -> str:
 def render_text(report: DiffReport, breaches: list[str]) -> str:
     out = [f"dispatch diff {_side(report.old)}", f"          -> {_side(report.new)}"]
     codes = report.codes
-    out.append(f"  rules     by id: {len(codes.rules_added)} added, {len(codes.rules_removed)} removed, "
-               f"{len(codes.rules_changed)} changed" + _ids(codes.rules_added, codes.rules_removed, codes.rules_changed))  # fmt: skip
-    code_words = [f"{kind} +{len(codes.added[kind])} -{len(codes.removed[kind])}" for kind in codes.added
-                  if codes.added[kind] or codes.removed[kind]]  # fmt: skip
+    out.append(
+        f"  rules     by id: {len(codes.rules_added)} added, {len(codes.rules_removed)} removed, "
+        f"{len(codes.rules_changed)} changed" + _ids(codes.rules_added, codes.rules_removed, codes.rules_changed)
+    )
+    code_words = [
+        f"{kind} +{len(codes.added[kind])} -{len(codes.removed[kind])}"
+        for kind in codes.added
+        if codes.added[kind] or codes.removed[kind]
+    ]
     out.append("  codes     " + (", ".join(code_words) if code_words else "none added or removed"))
     for kind in codes.added:
         for sign, found in (("only in new", codes.added[kind]), ("only in old", codes.removed[kind])):
@@ -139,13 +144,19 @@ def _ids(added: list[str], removed: list[str], changed: list[str]) -> str:
 
 def _text_cells(report: DiffReport) -> list[str]:
     c = report.cells
-    out = [f"  cells     {c.changed:,} of {c.compared:,} change outcome ({_share(c.changed, c.compared)})"
-           + (f"; {c.redecided:,} more keep their outcome under another rule" if c.redecided else "")]  # fmt: skip
-    out.append(f"            a cell: item x area x source x day stretch ({len(c.stretches)} stretches"
-               f" between the rule sets' window bounds); {len(c.groups)} groups of subtrees")  # fmt: skip
+    out = [
+        f"  cells     {c.changed:,} of {c.compared:,} change outcome ({_share(c.changed, c.compared)})"
+        + (f"; {c.redecided:,} more keep their outcome under another rule" if c.redecided else "")
+    ]
+    out.append(
+        f"            a cell: item x area x source x day stretch ({len(c.stretches)} stretches"
+        f" between the rule sets' window bounds); {len(c.groups)} groups of subtrees"
+    )
     for g in c.groups[:TEXT_GROUPS]:
-        out.append(f"    {g.cells:>11,}  {_events_words(report, g)} | {_sources_words(report, g.sources)}"
-                   f" | {_stretch_words(c, g.stretches)}")  # fmt: skip
+        out.append(
+            f"    {g.cells:>11,}  {_events_words(report, g)} | {_sources_words(report, g.sources)}"
+            f" | {_stretch_words(c, g.stretches)}"
+        )
         out.append(f"{'':17}x {_areas_words(report, g)}")
         out.append(f"{'':17}{_outcome_words(report, g.old, g.old_rule)}")
         out.append(f"{'':14}-> {_outcome_words(report, g.new, g.new_rule)}")
@@ -156,25 +167,35 @@ def _text_cells(report: DiffReport) -> list[str]:
 
 
 def _text_cases(report: DiffReport, r: Replay) -> list[str]:
-    out = [(f"  cases     {r.cases:,} in {r.path}: {r.moved:,} move department ({_share(r.moved, r.replayed)}), "
-           f"{r.reworded:,} keep it but change status, co-handlers or deadline")]  # fmt: skip
+    out = [
+        (
+            f"  cases     {r.cases:,} in {r.path}: {r.moved:,} move department ({_share(r.moved, r.replayed)}), "
+            f"{r.reworded:,} keep it but change status, co-handlers or deadline"
+        )
+    ]
     for side in ("old", "new"):
         unknown = {k: v for k, v in r.unknown[side].items() if v}
         if unknown:
-            out.append(f"            unknown to the {side} set: " + ", ".join(f"{v:,} by {k}" for k, v in unknown.items()))
+            out.append(
+                f"            unknown to the {side} set: " + ", ".join(f"{v:,} by {k}" for k, v in unknown.items())
+            )
     if r.moves:
         out.append("    moves")
         for m in r.moves[:TEXT_MOVES]:  # no padding: names are Chinese, two columns a character
-            out.append(f"      {m.cases:>9,}  {_dept_words(report, m.old)} -> {_dept_words(report, m.new)}"
-                       f"  e.g. {', '.join(m.examples)}")  # fmt: skip
+            out.append(
+                f"      {m.cases:>9,}  {_dept_words(report, m.old)} -> {_dept_words(report, m.new)}"
+                f"  e.g. {', '.join(m.examples)}"
+            )
         if len(r.moves) > TEXT_MOVES:
             out.append(f"      ... {len(r.moves) - TEXT_MOVES} more moves")
     shifted = [(code, o, n) for code, (o, n) in r.load.items() if o != n]
     if shifted:
         out.append(f"    load      {'old':>8} {'new':>8} {'delta':>8}  share old -> new")
         for code, o, n in shifted[:TEXT_LOAD]:
-            out.append(f"      {o:>16,} {n:>8,} {n - o:>+8,}  {_share(o, r.replayed)} -> {_share(n, r.replayed)}"
-                       f"  {_dept_words(report, code)}")  # fmt: skip
+            out.append(
+                f"      {o:>16,} {n:>8,} {n - o:>+8,}  {_share(o, r.replayed)} -> {_share(n, r.replayed)}"
+                f"  {_dept_words(report, code)}"
+            )
         if len(shifted) > TEXT_LOAD:
             out.append(f"      ... {len(shifted) - TEXT_LOAD} more departments")
     if r.statuses:
@@ -197,7 +218,12 @@ def report_json(report: DiffReport, breaches: list[str], limits: dict | None = N
     """The report as plain data with stable keys (render_json dumps it)."""
 
     def side(s: Side) -> dict:
-        return {"root": s.root, "name": s.ruleset.manifest.name, "version": s.ruleset.version, "rules": len(s.ruleset.rules)}
+        return {
+            "root": s.root,
+            "name": s.ruleset.manifest.name,
+            "version": s.ruleset.version,
+            "rules": len(s.ruleset.rules),
+        }
 
     c, codes = report.cells, report.codes
     doc = {
@@ -207,8 +233,11 @@ def report_json(report: DiffReport, breaches: list[str], limits: dict | None = N
         "changed": not report.unchanged,
         "breaches": breaches,
         "limits": limits or {},
-        "codes": {"added": codes.added, "removed": codes.removed,
-                  "rules": {"added": codes.rules_added, "removed": codes.rules_removed, "changed": codes.rules_changed}},
+        "codes": {
+            "added": codes.added,
+            "removed": codes.removed,
+            "rules": {"added": codes.rules_added, "removed": codes.rules_removed, "changed": codes.rules_changed},
+        },
         "cells": {
             "compared": c.compared,
             "changed": c.changed,
@@ -216,10 +245,16 @@ def report_json(report: DiffReport, breaches: list[str], limits: dict | None = N
             "stretches": [{"from": lo and lo.isoformat(), "to": hi and hi.isoformat()} for lo, hi in c.stretches],
             "groups": [
                 {
-                    "cells": g.cells, "items": g.items, "area_count": g.area_count,
-                    "events": list(g.events), "areas": list(g.areas), "lone_areas": list(g.lone_areas),
-                    "sources": list(g.sources), "stretches": list(g.stretches),
-                    "old": _outcome_json(g.old, g.old_rule), "new": _outcome_json(g.new, g.new_rule),
+                    "cells": g.cells,
+                    "items": g.items,
+                    "area_count": g.area_count,
+                    "events": list(g.events),
+                    "areas": list(g.areas),
+                    "lone_areas": list(g.lone_areas),
+                    "sources": list(g.sources),
+                    "stretches": list(g.stretches),
+                    "old": _outcome_json(g.old, g.old_rule),
+                    "new": _outcome_json(g.new, g.new_rule),
                 }
                 for g in c.groups
             ],
@@ -227,17 +262,23 @@ def report_json(report: DiffReport, breaches: list[str], limits: dict | None = N
         "cases": None,
         "seconds": round(report.seconds, 3),
         "timings": report.timings,
-    }  # fmt: skip
+    }
     r = report.replay
     if r is not None:
         doc["cases"] = {
-            "path": r.path, "cases": r.cases, "replayed": r.replayed, "unknown": r.unknown,
-            "moved": r.moved, "reworded": r.reworded,
+            "path": r.path,
+            "cases": r.cases,
+            "replayed": r.replayed,
+            "unknown": r.unknown,
+            "moved": r.moved,
+            "reworded": r.reworded,
             "moves": [{"from": m.old, "to": m.new, "cases": m.cases, "examples": m.examples} for m in r.moves],
-            "load": [{"department": code, "name": report.department_name(code), "old": o, "new": n, "delta": n - o}
-                     for code, (o, n) in r.load.items()],
+            "load": [
+                {"department": code, "name": report.department_name(code), "old": o, "new": n, "delta": n - o}
+                for code, (o, n) in r.load.items()
+            ],
             "statuses": [{"from": a, "to": b, "cases": n} for (a, b), n in r.statuses.items()],
-        }  # fmt: skip
+        }
     return doc
 
 
@@ -261,40 +302,76 @@ def render_markdown(report: DiffReport, breaches: list[str]) -> str:
         head += f", {r.moved:,} of {r.replayed:,} cases move department"
     out = [f"### dispatch diff: {head}", ""]
     codes = report.codes
-    out.append(f"{verdict} · `{report.old.root}` ({report.old.ruleset.version}) → `{report.new.root}` "
-               f"({report.new.ruleset.version}) · rules by id: {len(codes.rules_added)} added, "
-               f"{len(codes.rules_removed)} removed, {len(codes.rules_changed)} changed")  # fmt: skip
+    out.append(
+        f"{verdict} · `{report.old.root}` ({report.old.ruleset.version}) → `{report.new.root}` "
+        f"({report.new.ruleset.version}) · rules by id: {len(codes.rules_added)} added, "
+        f"{len(codes.rules_removed)} removed, {len(codes.rules_changed)} changed"
+    )
     out += [f"- {_cell(b)}" for b in breaches]
-    one_side = [f"{kind} +{len(codes.added[kind])} −{len(codes.removed[kind])}" for kind in codes.added
-                if codes.added[kind] or codes.removed[kind]]  # fmt: skip
+    one_side = [
+        f"{kind} +{len(codes.added[kind])} −{len(codes.removed[kind])}"
+        for kind in codes.added
+        if codes.added[kind] or codes.removed[kind]
+    ]
     if one_side:
         out += ["", f"Codes in one set only (not compared): {', '.join(one_side)}"]
     if r is not None and r.moves:
-        out += ["", (f"**Cases** replayed from `{r.path}` ({r.reworded:,} more keep their department but change "
-                "status, co-handlers or deadline)"), "", "| from | to | cases | e.g. |", "|---|---|---:|---|"]  # fmt: skip
+        out += [
+            "",
+            (
+                f"**Cases** replayed from `{r.path}` ({r.reworded:,} more keep their department but change "
+                "status, co-handlers or deadline)"
+            ),
+            "",
+            "| from | to | cases | e.g. |",
+            "|---|---|---:|---|",
+        ]
         for m in r.moves[:MD_ROWS]:
-            out.append(f"| {_cell(_dept_words(report, m.old))} | {_cell(_dept_words(report, m.new))} | {m.cases:,} "
-                       f"| {', '.join(m.examples)} |")  # fmt: skip
+            out.append(
+                f"| {_cell(_dept_words(report, m.old))} | {_cell(_dept_words(report, m.new))} | {m.cases:,} "
+                f"| {', '.join(m.examples)} |"
+            )
         _cut(out, r.moves, "moves")
         shifted = [(code, o, n) for code, (o, n) in r.load.items() if o != n]
         out += ["", "| department | old | new | Δ | share old → new |", "|---|---:|---:|---:|---|"]
         for code, o, n in shifted[:MD_ROWS]:
-            out.append(f"| {_cell(_dept_words(report, code))} | {o:,} | {n:,} | {n - o:+,} "
-                       f"| {_share(o, r.replayed)} → {_share(n, r.replayed)} |")  # fmt: skip
+            out.append(
+                f"| {_cell(_dept_words(report, code))} | {o:,} | {n:,} | {n - o:+,} "
+                f"| {_share(o, r.replayed)} → {_share(n, r.replayed)} |"
+            )
         _cut(out, shifted, "departments")
         if r.statuses:
             out += ["", "Status: " + ", ".join(f"{a} → {b} {n:,}" for (a, b), n in r.statuses.items())]
     elif r is not None:
         out += ["", f"No case of the {r.replayed:,} replayed from `{r.path}` moves department."]
     if c.groups:
-        out += ["", (f"<details><summary><b>Cells</b>: {c.changed:,} of {c.compared:,} (item × area × source × day "
-                f"stretch) in {len(c.groups)} groups</summary>"), "",
-                "| cells | items | areas | sources | days | old | new |", "|---:|---|---|---|---|---|---|"]  # fmt: skip
+        out += [
+            "",
+            (
+                f"<details><summary><b>Cells</b>: {c.changed:,} of {c.compared:,} (item × area × source × day "
+                f"stretch) in {len(c.groups)} groups</summary>"
+            ),
+            "",
+            "| cells | items | areas | sources | days | old | new |",
+            "|---:|---|---|---|---|---|---|",
+        ]
         for g in c.groups[:MD_ROWS]:
-            out.append("| " + " | ".join(_cell(x) for x in (
-                f"{g.cells:,}", _events_words(report, g), _areas_words(report, g), _sources_words(report, g.sources),
-                _stretch_words(c, g.stretches), _outcome_words(report, g.old, g.old_rule, short=True),
-                _outcome_words(report, g.new, g.new_rule, short=True))) + " |")  # fmt: skip
+            out.append(
+                "| "
+                + " | ".join(
+                    _cell(x)
+                    for x in (
+                        f"{g.cells:,}",
+                        _events_words(report, g),
+                        _areas_words(report, g),
+                        _sources_words(report, g.sources),
+                        _stretch_words(c, g.stretches),
+                        _outcome_words(report, g.old, g.old_rule, short=True),
+                        _outcome_words(report, g.new, g.new_rule, short=True),
+                    )
+                )
+                + " |"
+            )
         _cut(out, c.groups, "groups")
         out += ["", "</details>"]
     return "\n".join(out)
@@ -311,10 +388,24 @@ def _cut(out: list[str], rows: list, what: str) -> None:
 def render_cannot(err: CannotDiff, fmt: str) -> str:
     """The diagnostics of a rule set or history that stopped the diff, as `dispatch check` prints them."""
     if fmt == "json":
-        return json.dumps({
-            "ok": False, "error": str(err),
-            "diagnostics": [{"code": d.code, "severity": d.severity.value, "message": d.message, "path": d.place.path,
-                             "line": d.place.line, "col": d.place.col} for d in err.diagnostics],
-        }, ensure_ascii=False, indent=2)  # fmt: skip
+        return json.dumps(
+            {
+                "ok": False,
+                "error": str(err),
+                "diagnostics": [
+                    {
+                        "code": d.code,
+                        "severity": d.severity.value,
+                        "message": d.message,
+                        "path": d.place.path,
+                        "line": d.place.line,
+                        "col": d.place.col,
+                    }
+                    for d in err.diagnostics
+                ],
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
     lines = [str(d) for d in err.diagnostics] + [f"cannot diff: {err}"]
     return "\n".join(["```", *lines, "```"] if fmt == "markdown" else lines)

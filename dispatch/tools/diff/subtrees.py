@@ -55,8 +55,9 @@ class _Forest:
         pos = {c: i for i, c in enumerate(order)}
         self.codes = list(order)
         self.end = np.asarray([tree.end(c) for c in order], dtype=np.int64)
-        self.parent = np.asarray([pos[tree[c].parent] if tree[c].parent is not None else -1 for c in order],
-                                 dtype=np.int64)  # fmt: skip
+        self.parent = np.asarray(
+            [pos[tree[c].parent] if tree[c].parent is not None else -1 for c in order], dtype=np.int64
+        )
         counted_before = np.zeros(len(order) + 1, dtype=np.int64)
         counted_before[1:] = np.cumsum(counted)
         self.size = counted_before[self.end] - counted_before[: len(order)]  # counted positions in each subtree
@@ -78,12 +79,26 @@ class _Forest:
         edges[rows, cols] += 1
         np.add.at(edges, (rows, self.end[cols]), -1)
         lone = members & (np.cumsum(edges[:, :n], axis=1) == 0)
-        return [(tuple(np.flatnonzero(r).tolist()), tuple(np.flatnonzero(x).tolist())) for r, x in zip(top, lone, strict=True)]
+        return [
+            (tuple(np.flatnonzero(r).tolist()), tuple(np.flatnonzero(x).tolist()))
+            for r, x in zip(top, lone, strict=True)
+        ]
 
 
-def group_cells(ruleset: RuleSet, items: Sequence[str], areas: Sequence[str], area_pair: np.ndarray,
-                sources: Sequence[str], stretches: Sequence, k: np.ndarray, p: np.ndarray, s: np.ndarray,
-                d: np.ndarray, change_of: np.ndarray, changes: list[tuple]) -> list[CellGroup]:  # fmt: skip
+def group_cells(
+    ruleset: RuleSet,
+    items: Sequence[str],
+    areas: Sequence[str],
+    area_pair: np.ndarray,
+    sources: Sequence[str],
+    stretches: Sequence,
+    k: np.ndarray,
+    p: np.ndarray,
+    s: np.ndarray,
+    d: np.ndarray,
+    change_of: np.ndarray,
+    changes: list[tuple],
+) -> list[CellGroup]:
     """Changed-cell records (see analysis.changed_cells) as CellGroups, most cells first.
 
     items: common item codes (by k); areas: common area codes in the new tree's pre-order,
@@ -123,18 +138,29 @@ def group_cells(ruleset: RuleSet, items: Sequence[str], areas: Sequence[str], ar
         change = int(change_of[j0])
         src = all_sources if s[j0] < 0 else (int(s[j0]),)
         day = all_stretches if d[j0] < 0 else (int(d[j0]),)
-        for ev_roots, ar_roots, n_items, n_areas in _collapse(k[rows], p[rows], item_pos, pair_ptr, pair_areas,
-                                                              ev_forest, ar_forest, len(ev_order), len(ar_order)):  # fmt: skip
+        for ev_roots, ar_roots, n_items, n_areas in _collapse(
+            k[rows], p[rows], item_pos, pair_ptr, pair_areas, ev_forest, ar_forest, len(ev_order), len(ar_order)
+        ):
             lines.setdefault((change, ev_roots, ar_roots), []).append([src, day, n_items, n_areas])
     groups = []
     for (change, ev_roots, ar_roots), parts in lines.items():
         old, new, old_rule, new_rule = changes[change]
         for src, day, n_items, n_areas in _merge(parts):
-            groups.append(CellGroup(
-                tuple(ev_forest.codes[x] for x in ev_roots), tuple(ar_forest.codes[x] for x in ar_roots[0]),
-                tuple(ar_forest.codes[x] for x in ar_roots[1]), tuple(sources[x] for x in src), day, old, new,
-                old_rule, new_rule, n_items, n_areas,
-            ))  # fmt: skip
+            groups.append(
+                CellGroup(
+                    tuple(ev_forest.codes[x] for x in ev_roots),
+                    tuple(ar_forest.codes[x] for x in ar_roots[0]),
+                    tuple(ar_forest.codes[x] for x in ar_roots[1]),
+                    tuple(sources[x] for x in src),
+                    day,
+                    old,
+                    new,
+                    old_rule,
+                    new_rule,
+                    n_items,
+                    n_areas,
+                )
+            )
     groups.sort(key=lambda g: (-g.cells, g.events, g.areas, g.sources, g.stretches))
     return groups
 

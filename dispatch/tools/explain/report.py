@@ -27,8 +27,11 @@ def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | N
     lines = [
         f"case      {c['id']}: {c['event']} {item['name']}, source {c['source']}, reported {c['reported_at']} (day {c['day']})",
         "event     " + " > ".join(f"{e['code']} {e['name']}" for e in doc["event_path"]),
-        "area      " + " > ".join(f"{a['code']} {a['name']} ({a['level']}{', ' + a['grid_type'] if a['grid_type'] else ''})"
-                                  for a in doc["area_path"]),
+        "area      "
+        + " > ".join(
+            f"{a['code']} {a['name']} ({a['level']}{', ' + a['grid_type'] if a['grid_type'] else ''})"
+            for a in doc["area_path"]
+        ),
     ]
     dept = dec["department"]
     line = f"decision  {dec['status']}" + (f" -> {dept['code']} {dept['name']}" if dept else "")
@@ -58,8 +61,10 @@ def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | N
     else:
         lines.append(f"rule      none: {doc['no_match']}")
     if not x.agree:
-        lines.append(f"WARNING   the compiled tables and the reference matcher disagree: a bug, please report "
-                     f"(compiled: {x.decision.rule.id if x.decision.rule else None})")  # fmt: skip
+        lines.append(
+            f"WARNING   the compiled tables and the reference matcher disagree: a bug, please report "
+            f"(compiled: {x.decision.rule.id if x.decision.rule else None})"
+        )
     lines.append("")
     n = len(x.ranked)
     if n:
@@ -68,10 +73,22 @@ def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | N
         lines.append("matching rules: none")
     shown = x.ranked if max_ranked is None else x.ranked[:max_ranked]
     if shown:
-        rows = [[str(r.rank), r.rule.id, f"{r.rule.place.path}:{r.rule.place.line}", r.rule.event, r.rule.area,
-                 r.rule.grid_type or "-", r.rule.source or "-", window_text(r.rule) if r.rule.has_window else "-",
-                 r.rule.department, ",".join(map(str, r.key)), r.why if r.lost_on is None else "lost: " + r.why]
-                for r in shown]  # fmt: skip
+        rows = [
+            [
+                str(r.rank),
+                r.rule.id,
+                f"{r.rule.place.path}:{r.rule.place.line}",
+                r.rule.event,
+                r.rule.area,
+                r.rule.grid_type or "-",
+                r.rule.source or "-",
+                window_text(r.rule) if r.rule.has_window else "-",
+                r.rule.department,
+                ",".join(map(str, r.key)),
+                r.why if r.lost_on is None else "lost: " + r.why,
+            ]
+            for r in shown
+        ]
         header = ["#", "rule", "file:line", "event", "area", "grid", "source", "window", "department", "key", "outcome"]
         lines.extend(table(header, rows))
         if len(shown) < n:
@@ -79,9 +96,13 @@ def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | N
     misses = x.near_misses if max_near is None else x.near_misses[:max_near]
     if misses:
         lines.append("")
-        lines.append(f"near misses: {x.near_miss_total} rule(s) on the item's path and in the case's area fail one selector")
-        rows = [[m.rule.id, f"{m.rule.place.path}:{m.rule.place.line}", m.why, "would win" if m.would_win else ""]
-                for m in misses]  # fmt: skip
+        lines.append(
+            f"near misses: {x.near_miss_total} rule(s) on the item's path and in the case's area fail one selector"
+        )
+        rows = [
+            [m.rule.id, f"{m.rule.place.path}:{m.rule.place.line}", m.why, "would win" if m.would_win else ""]
+            for m in misses
+        ]
         lines.extend(table(["rule", "file:line", "failed selector", ""], rows))
         if len(misses) < x.near_miss_total:
             lines.append(f"  ... and {x.near_miss_total - len(misses)} more")

@@ -66,8 +66,11 @@ def read_golden(path: str | Path) -> list[GoldenCase]:
     if Path(path).suffix.lower() in JSON_SUFFIXES:
         cases = list(_json_lines(Path(path), display, problems))
     else:
-        cases = [c for c in (_from_row(row, problems) for row in
-                             read_csv(Path(path), display, GOLDEN_COLUMNS, problems)) if c is not None]  # fmt: skip
+        cases = [
+            c
+            for c in (_from_row(row, problems) for row in read_csv(Path(path), display, GOLDEN_COLUMNS, problems))
+            if c is not None
+        ]
     seen: dict[str, Place] = {}
     for c in cases:
         if c.id in seen:
@@ -109,8 +112,18 @@ def _golden(get, place, problems: list[Diagnostic]) -> GoldenCase | None:
         bad("expected_department", "value.required", f"a {status} case needs an expected_department")
     if len(problems) != before:
         return None
-    return GoldenCase(get("id"), get("event"), get("area"), get("source"), moment, department, status,
-                      get("expected_rule"), get("note"), place(None))  # fmt: skip
+    return GoldenCase(
+        get("id"),
+        get("event"),
+        get("area"),
+        get("source"),
+        moment,
+        department,
+        status,
+        get("expected_rule"),
+        get("note"),
+        place(None),
+    )
 
 
 def _json_lines(path: Path, display: str, problems: list[Diagnostic]):
@@ -127,13 +140,20 @@ def _json_lines(path: Path, display: str, problems: list[Diagnostic]):
             problems.append(Diagnostic("json.malformed", f"not JSON: {err.msg}", Place(display, number, err.colno)))
             continue
         if not isinstance(doc, dict):
-            problems.append(Diagnostic("json.malformed", "a golden case must be a JSON object", Place(display, number, 1)))
+            problems.append(
+                Diagnostic("json.malformed", "a golden case must be a JSON object", Place(display, number, 1))
+            )
             continue
         missing = [k for k in GOLDEN_COLUMNS if k not in doc and k != "expected_department"]  # none: manual
-        odd = [k for k in (*GOLDEN_COLUMNS, *OPTIONAL_COLUMNS) if k in doc and not isinstance(doc[k], (str, type(None)))]
+        odd = [
+            k for k in (*GOLDEN_COLUMNS, *OPTIONAL_COLUMNS) if k in doc and not isinstance(doc[k], (str, type(None)))
+        ]
         if missing or odd:
-            why = (f"missing key(s): {', '.join(missing)}" if missing else "") + \
-                  ("; " if missing and odd else "") + (f"not a string: {', '.join(odd)}" if odd else "")  # fmt: skip
+            why = (
+                (f"missing key(s): {', '.join(missing)}" if missing else "")
+                + ("; " if missing and odd else "")
+                + (f"not a string: {', '.join(odd)}" if odd else "")
+            )
             problems.append(Diagnostic("golden.bad_case", why, Place(display, number)))
             continue
         yield _golden(lambda k, doc=doc: (doc.get(k) or "").strip(), lambda _c, n=number: Place(display, n), problems)
@@ -167,8 +187,10 @@ class GoldenResult:
         else:
             got = [self.status or "", self.department or "-", f"rule {self.rule}" if c.expected_rule else ""]
         width = [max(len(a), len(b)) for a, b in zip(want, got + [""] * (len(want) - len(got)))]
-        return [("expected  " + "  ".join(v.ljust(w) for v, w in zip(want, width))).rstrip(),
-                ("got       " + "  ".join(v.ljust(w) for v, w in zip(got, width))).rstrip()]  # fmt: skip
+        return [
+            ("expected  " + "  ".join(v.ljust(w) for v, w in zip(want, width))).rstrip(),
+            ("got       " + "  ".join(v.ljust(w) for v, w in zip(got, width))).rstrip(),
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +224,9 @@ class GoldenReport:
         return not self.failures and self.coverage_met
 
 
-def run_golden(dispatcher: Dispatcher, cases: list[GoldenCase], path: str = "", root: str = "",
-               min_coverage: float | None = None) -> GoldenReport:  # fmt: skip
+def run_golden(
+    dispatcher: Dispatcher, cases: list[GoldenCase], path: str = "", root: str = "", min_coverage: float | None = None
+) -> GoldenReport:
     """Dispatch every golden case on the compiled tables and compare with what it expects."""
     started = time.perf_counter()
     ruleset = dispatcher.ruleset
@@ -220,15 +243,27 @@ def run_golden(dispatcher: Dispatcher, cases: list[GoldenCase], path: str = "", 
         if got_rule is not None:
             decided.add(got_rule)
         got_dept = d.department.code if d.department else ""
-        mismatches = tuple(name for name, want, got in (
-            ("status", c.expected_status, d.status.value),
-            ("department", c.expected_department, got_dept),
-            ("rule", c.expected_rule or got_rule, got_rule),
-        ) if want != got)  # fmt: skip
+        mismatches = tuple(
+            name
+            for name, want, got in (
+                ("status", c.expected_status, d.status.value),
+                ("department", c.expected_department, got_dept),
+                ("rule", c.expected_rule or got_rule, got_rule),
+            )
+            if want != got
+        )
         text = explanation_text(explain_case(dispatcher, case), max_ranked=5, max_near=3) if mismatches else None
         outcomes.append(GoldenResult(c, d.status.value, got_dept, got_rule, None, mismatches, text))
     rules_by_file = Counter(r.place.path for r in ruleset.rules)
     exercised = Counter(r.place.path for r in ruleset.rules if r.id in decided)
-    return GoldenReport(path, root, ruleset.manifest.name, ruleset.version, outcomes,
-                        dict(sorted(rules_by_file.items())), {f: exercised.get(f, 0) for f in sorted(rules_by_file)},
-                        time.perf_counter() - started, min_coverage)  # fmt: skip
+    return GoldenReport(
+        path,
+        root,
+        ruleset.manifest.name,
+        ruleset.version,
+        outcomes,
+        dict(sorted(rules_by_file.items())),
+        {f: exercised.get(f, 0) for f in sorted(rules_by_file)},
+        time.perf_counter() - started,
+        min_coverage,
+    )

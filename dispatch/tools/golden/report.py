@@ -58,17 +58,29 @@ def render_json(report: GoldenReport) -> str:
         "cases": len(report.outcomes),
         "failed": len(report.failures),
         "seconds": round(report.seconds, 4),
-        "coverage": {"share": round(report.coverage, 4), "min_percent": report.min_coverage,
-                     "met": report.coverage_met,
-                     "by_file": {f: {"rules": n, "exercised": report.exercised_by_file[f]}
-                                 for f, n in report.rules_by_file.items()}},
+        "coverage": {
+            "share": round(report.coverage, 4),
+            "min_percent": report.min_coverage,
+            "met": report.coverage_met,
+            "by_file": {
+                f: {"rules": n, "exercised": report.exercised_by_file[f]} for f, n in report.rules_by_file.items()
+            },
+        },
         "failures": [
-            {"id": o.case.id, "at": str(o.case.place), "note": o.case.note, "mismatches": list(o.mismatches),
-             "expected": {"status": o.case.expected_status, "department": o.case.expected_department or None,
-                          "rule": o.case.expected_rule or None},
-             "got": None if o.error else {"status": o.status, "department": o.department or None, "rule": o.rule},
-             "error": {"code": o.error.code, "field": o.error.field, "message": str(o.error)} if o.error else None,
-             "explanation": o.explanation}
+            {
+                "id": o.case.id,
+                "at": str(o.case.place),
+                "note": o.case.note,
+                "mismatches": list(o.mismatches),
+                "expected": {
+                    "status": o.case.expected_status,
+                    "department": o.case.expected_department or None,
+                    "rule": o.case.expected_rule or None,
+                },
+                "got": None if o.error else {"status": o.status, "department": o.department or None, "rule": o.rule},
+                "error": {"code": o.error.code, "field": o.error.field, "message": str(o.error)} if o.error else None,
+                "explanation": o.explanation,
+            }
             for o in report.failures
         ],
     }
@@ -89,8 +101,12 @@ def junit_xml(report: GoldenReport) -> bytes:
     if report.min_coverage is not None:
         tc = ET.Element("testcase", classname=report.path, name=f"rule coverage >= {report.min_coverage:g}%", time="0")
         if not report.coverage_met:
-            failure = ET.SubElement(tc, "failure", type="golden.coverage",
-                                    message=f"rule coverage {report.coverage:.1%} is below {report.min_coverage:g}%")
+            failure = ET.SubElement(
+                tc,
+                "failure",
+                type="golden.coverage",
+                message=f"rule coverage {report.coverage:.1%} is below {report.min_coverage:g}%",
+            )
             failure.text = "\n".join(coverage_lines(report))
         cases.append(tc)
     failures = sum(1 for tc in cases if tc.find("failure") is not None)
@@ -98,7 +114,11 @@ def junit_xml(report: GoldenReport) -> bytes:
     suites = ET.Element("testsuites", name="dispatch test", **attrs)
     suite = ET.SubElement(suites, "testsuite", name=report.path, skipped="0", **attrs)
     props = ET.SubElement(suite, "properties")
-    for name, value in (("ruleset", report.root), ("version", report.version), ("rule_coverage", f"{report.coverage:.4f}")):
+    for name, value in (
+        ("ruleset", report.root),
+        ("version", report.version),
+        ("rule_coverage", f"{report.coverage:.4f}"),
+    ):
         ET.SubElement(props, "property", name=name, value=value)
     suite.extend(cases)
     ET.indent(suites)
