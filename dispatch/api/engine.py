@@ -17,7 +17,7 @@ import orjson
 
 from dispatch.api.heads import HEAD_EXTRA, write_heads
 from dispatch.api.intake import ID_MAX_CHARS, CaseIn, read_case
-from dispatch.api.problems import case_problem, field_error, pointer
+from dispatch.api.problems import case_problem, field_error, pointer, ruleset_name
 from dispatch.api.render import DUE_OPEN, ID_OPEN, Renderer
 from dispatch.api.scan import scan_batch
 from dispatch.core.analysis import cell_coverage, ruleset_counts
@@ -323,7 +323,7 @@ def build_engine(root: str) -> Engine:
         "name": ruleset.manifest.name,
         "title": ruleset.manifest.title,
         "version": ruleset.version,
-        "root": str(root),
+        "root": ruleset_name(str(root)),
         "timezone": ruleset.manifest.timezone,
         "loaded_at": engine.loaded_at.isoformat(timespec="seconds"),
         "load_seconds": round(time.perf_counter() - started, 3),

@@ -8,7 +8,8 @@ and a list of field errors that name the field by JSON pointer and echo the bad 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import orjson
 
@@ -118,21 +119,32 @@ def case_problem(errors: Sequence[FieldError]) -> Problem:
 
 
 def ruleset_problem(err: RuleSetError, root: str) -> Problem:
-    """A rule set that failed to load: every diagnostic at file:line:col, as `dispatch check` prints it."""
-    diagnostics = [diagnostic_wire(d) for d in err.diagnostics]
+    """A rule set that failed to load: every diagnostic at file:line:col, as `dispatch check` prints it,
+    with files named relative to the rule directory (a caller learns nothing of the server's disk)."""
+    diagnostics = [diagnostic_wire(d, root) for d in err.diagnostics]
     n = sum(1 for d in err.diagnostics if d.severity.value == "error")
     return Problem(
-        "ruleset.invalid", f"{root}: {n} error(s); the old rule set keeps serving", extra={"diagnostics": diagnostics}
+        "ruleset.invalid",
+        f"{ruleset_name(root)}: {n} error(s); the old rule set keeps serving",
+        extra={"diagnostics": diagnostics},
     )
 
 
-def diagnostic_wire(d: Diagnostic) -> dict:
+def ruleset_name(root: str) -> str:
+    """How answers name a rule directory: its own name, never its place on the server's disk."""
+    return Path(root).name or "."
+
+
+def diagnostic_wire(d: Diagnostic, root: str = "") -> dict:
+    prefix = root.rstrip("/") + "/"
+    path = d.place.path[len(prefix) :] if root and d.place.path.startswith(prefix) else d.place.path
+    place = replace(d.place, path=path)
     return {
-        "at": str(d.place),
+        "at": str(place),
         "code": d.code,
         "severity": d.severity.value,
         "message": d.message,
-        "path": d.place.path,
+        "path": path,
         "line": d.place.line,
         "col": d.place.col,
     }

@@ -242,11 +242,12 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic]) -> Manifest 
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
             problems.append(Diagnostic("manifest.bad_value", f"unknown timezone {timezone!r}", Place(where)))
+    for key, value in (("taxonomy", taxonomy), ("areas", areas), ("departments", departments)):
+        if value and not _inside(root, value):
+            problems.append(_outside(key, value, text, where))
     for pattern in rules or ():
-        if Path(pattern).is_absolute() or "\x00" in pattern:
-            problems.append(
-                Diagnostic("manifest.bad_value", f"rules pattern {pattern!r} must be a relative path", Place(where))
-            )
+        if not _inside(root, pattern, pattern=True):
+            problems.append(_outside("rules", pattern, text, where))
     if sources and len(set(sources)) != len(sources):
         problems.append(Diagnostic("manifest.bad_value", "sources lists a source twice", Place(where)))
     if len(problems) != before:
@@ -264,11 +265,57 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic]) -> Manifest 
     )
 
 
-def rule_files(root: Path, manifest: Manifest) -> list[Path]:
-    """The rule files the manifest's globs name, each once, sorted."""
+def _inside(root: Path, name: str, pattern: bool = False) -> bool:
+    """Whether the file (or every file a glob) `name` names lies inside `root`: a relative path with no
+    `..` part, that resolves (symlinks followed) inside the rule directory."""
+    if not name or "\x00" in name or "\\" in name:
+        return False
+    path = Path(name)
+    if path.is_absolute() or ".." in path.parts:
+        return False
+    if pattern:  # a glob's files are checked one by one as they are found (rule_files)
+        return True
+    return _resolves_inside(root, root / path)
+
+
+def _resolves_inside(root: Path, file: Path) -> bool:
+    try:
+        return file.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
+def _outside(key: str, value: str, text: str, where: str) -> Diagnostic:
+    """A manifest path that leaves the rule directory, at the line of the manifest that names it."""
+    line = next(
+        (n for n, row in enumerate(text.splitlines(), 1) if value in row and not row.lstrip().startswith("#")), 0
+    )
+    return Diagnostic(
+        "manifest.outside",
+        f"{key} {value!r} must name a file inside the rule directory: a relative path, no '..', no symlink out",
+        Place(where, line),
+    )
+
+
+def rule_files(root: Path, manifest: Manifest, problems: list[Diagnostic] | None = None, where: str = "") -> list[Path]:
+    """The rule files the manifest's globs name, each once, sorted; a file that resolves outside the
+    rule directory (a symlink out) is left out and reported."""
     found: set[Path] = set()
     for pattern in manifest.rules:
-        found.update(p for p in root.glob(pattern) if p.is_file())
+        for p in root.glob(pattern):
+            if not p.is_file():
+                continue
+            if _resolves_inside(root, p):
+                found.add(p)
+            elif problems is not None:
+                rel = Path(os.path.relpath(p, root)).as_posix()
+                problems.append(
+                    Diagnostic(
+                        "manifest.outside",
+                        f"rules {pattern!r} matches {rel}, which leads outside the rule directory (a symlink out)",
+                        Place(where),
+                    )
+                )
     return sorted(found)
 
 
@@ -291,7 +338,11 @@ def parse_ruleset(root: str | Path) -> tuple[ParsedRuleSet | None, list[Diagnost
     events = table(manifest.taxonomy, TAXONOMY_COLUMNS, _event)
     areas = table(manifest.areas, AREA_COLUMNS, _area)
     departments = table(manifest.departments, DEPARTMENT_COLUMNS, _department)
-    files = rule_files(root, manifest)
+    where = f"{display}/{MANIFEST}"
+    outside = len(problems)
+    files = rule_files(root, manifest, problems, where)
+    if len(problems) > outside:
+        return None, problems  # a rule file out of bounds: nothing of it is read
     if not files:
         problems.append(
             Diagnostic(

@@ -459,3 +459,30 @@ def test_gbk_manifest_is_said_to_be_gbk(make_ruleset):
     assert d.code == "file.encoding"
     assert "GBK" in d.message
     assert d.place.line == 11  # municipal = "市政市容"
+
+
+@pytest.mark.parametrize("link", ["departments.csv", "rules/leak.csv"])
+def test_symlinks_out_of_the_rule_directory_are_refused_and_never_read(tmp_path, link):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("code,name\nroot:x:0:0,root\n", encoding="utf-8")
+    root = tmp_path / "rules"
+    shutil.copytree(MINI, root)
+    (root / link).unlink(missing_ok=True)
+    (root / link).symlink_to(secret)
+    ruleset, diagnostics = read_ruleset(root)
+    assert ruleset is None
+    line = 7 if link == "departments.csv" else 0  # the manifest's line naming it; a glob's match has none
+    assert [(d.code, d.place.path, d.place.line) for d in diagnostics] == [
+        ("manifest.outside", f"{root}/ruleset.toml", line)
+    ]
+    assert not any("root:x" in d.message for d in diagnostics)
+
+
+def test_a_symlink_inside_the_rule_directory_is_fine(tmp_path):
+    root = tmp_path / "rules"
+    shutil.copytree(MINI, root)
+    (root / "rules" / "municipal.csv").rename(root / "municipal-real.csv")
+    (root / "rules" / "municipal.csv").symlink_to(root / "municipal-real.csv")
+    ruleset, diagnostics = read_ruleset(root)
+    assert ruleset is not None, diagnostics
+    assert ruleset.version == load_ruleset(MINI).version
