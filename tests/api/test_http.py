@@ -316,7 +316,7 @@ def test_a_rule_set_that_fails_at_start_says_why_on_readyz(tmp_path):
             __import__("time").sleep(0.02)
         doc = problem_of(r, 503, "service.not_ready")
         assert [d["code"] for d in doc["diagnostics"]] == ["csv.missing_column"]
-        assert doc["diagnostics"][0]["at"] == f"{rules}/rules/municipal.csv:1"
+        assert doc["diagnostics"][0]["at"] == "rules/municipal.csv:1"  # relative to the rule directory
 
 
 def test_reload_swaps_a_good_rule_set_and_refuses_a_bad_one(tmp_path):
@@ -339,7 +339,8 @@ def test_reload_swaps_a_good_rule_set_and_refuses_a_bad_one(tmp_path):
                              encoding="utf-8")  # fmt: skip
         bad = problem_of(c.post("/v1/admin/reload"), 422, "ruleset.invalid")
         where = [d["at"] for d in bad["diagnostics"]]
-        assert any(w.startswith(f"{rules}/rules/municipal.csv:6:") for w in where), where
+        assert any(w.startswith("rules/municipal.csv:6:") for w in where), where
+        assert str(rules) not in str(bad)  # no path of the server's disk
         assert all(d["code"] for d in bad["diagnostics"])
         third = c.dispatch(case())
         assert third.headers["dispatch-ruleset"] == r.json["version"]  # the old one keeps serving
