@@ -14,6 +14,13 @@ DEFAULT_RULES = "rules/daxing"
 # can make a worker parse (orjson holds the whole body and its objects in memory at once).
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_BATCH = 10_000
+# the edge (protocol.py), after nginx's and Envoy's defaults: nginx reads 4 x 8 KiB of headers and
+# Envoy 60 KiB, Envoy at most 100 fields; timeouts far above what a 1 ms service needs from an
+# honest client; connections: the usual limit of 1,024 file descriptors less room for files,
+# the reload and the workers' pipes
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+DEFAULT_MAX_HEADERS = 100
+DEFAULT_MAX_CONNECTIONS = 900
 
 
 class SettingsError(ValueError):
@@ -30,6 +37,12 @@ class Settings:
     workers: int = 1
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_batch: int = DEFAULT_MAX_BATCH
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES  # request line and headers; more: 431
+    max_headers: int = DEFAULT_MAX_HEADERS  # header fields; more: 431
+    header_timeout: float = 10.0  # seconds from a request's first byte to its last header; later: 408
+    body_timeout: float = 30.0  # seconds from the headers to the body's last byte; later: 408
+    idle_timeout: float = 75.0  # seconds a connection may wait for a request (nginx's keepalive_timeout)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # per worker; past it the longest idle is closed, or 503
     # background: the server answers /healthz (and 503 on /readyz) while the rule set
     # loads; off, the server opens its socket only once warm, which is what uvicorn's
     # rolling restart of N workers (SIGHUP) needs to retire an old worker only after
@@ -61,7 +74,19 @@ class Settings:
         return out
 
     def __post_init__(self) -> None:
-        for name in ("port", "workers", "max_body_bytes", "max_batch"):
+        for name in ("header_timeout", "body_timeout", "idle_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 < value < 86400:
+                raise SettingsError(f"{name} must be a number of seconds in (0, 86400), not {value!r}")
+        for name in (
+            "port",
+            "workers",
+            "max_body_bytes",
+            "max_batch",
+            "max_header_bytes",
+            "max_headers",
+            "max_connections",
+        ):
             value = getattr(self, name)
             low = 0 if name == "port" else 1
             if not isinstance(value, int) or value < low:
@@ -87,4 +112,9 @@ def _parse(name: str, kind: str, raw: str) -> Any:
             return int(raw.replace("_", ""))
         except ValueError:
             raise SettingsError(f"{var}={raw!r}: not an integer") from None
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{var}={raw!r}: not a number") from None
     return raw

@@ -17,6 +17,7 @@ import uvicorn
 
 from dispatch.api import create_app
 from dispatch.api.engine import build_engine
+from dispatch.api.server import edge_options
 from dispatch.api.settings import Settings
 from tests.conftest import MINI
 
@@ -94,7 +95,7 @@ class Server:
         self.settings = replace(settings, port=free_port())
         self.app = create_app(self.settings, build=build)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.settings.port, log_level="warning",
-                                access_log=False, lifespan="on")  # fmt: skip
+                                access_log=False, lifespan="on", **edge_options(self.settings))  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.client = Client(self.settings.port)

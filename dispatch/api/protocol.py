@@ -1,0 +1,221 @@
+"""Protocol: uvicorn's httptools protocol with the limits and timeouts an edge needs, each with a clear answer.
+
+uvicorn enforces none of these for httptools (it has a keep-alive timeout and a
+concurrency limit that answers 503 in plain text): a 233 MiB header was read whole,
+a connection that never sent a byte was held forever, and 1,100 idle sockets starved
+every health probe. Here, per connection:
+
+- request line and headers: at most `max_header_bytes` bytes (counted as they arrive,
+  before the parser buffers them) and `max_headers` fields, else 431;
+- the headers within `header_timeout` seconds of the request's first byte, and the body
+  within `body_timeout` of the headers, else 408 (a connection that sent nothing of a
+  request is closed without an answer after `idle_timeout`, as between requests);
+- at most `max_connections` per worker: at the limit, a new connection first evicts the
+  connection idle longest (as nginx reuses idle keep-alive connections), so a flood of
+  idle sockets cannot lock probes out; when none is idle it gets 503 and is closed.
+
+Every refusal is problem+json (problems.py), with Connection: close.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from dispatch.api.problems import MEDIA_TYPE, Problem
+from dispatch.api.settings import Settings
+
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_header_bytes: int
+    max_headers: int
+    header_timeout: float
+    body_timeout: float
+    idle_timeout: float
+    max_connections: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.max_header_bytes,
+            settings.max_headers,
+            settings.header_timeout,
+            settings.body_timeout,
+            settings.idle_timeout,
+            settings.max_connections,
+        )
+
+
+def _limits_of(config) -> Limits:
+    """The limits of the app this protocol serves: its Settings, found under uvicorn's wrappers."""
+    app = config.loaded_app
+    for _ in range(8):
+        settings = getattr(getattr(app, "state", None), "settings", None)
+        if isinstance(settings, Settings):
+            return Limits.of(settings)
+        app = getattr(app, "app", None)
+    return Limits.of(Settings())
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback after answering: stops the parser on this connection."""
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol with limits (see the module's docstring); the server's `http` class."""
+
+    def __init__(self, config, server_state, app_state, _loop=None):
+        super().__init__(config, server_state, app_state, _loop)
+        # the server's connections waiting for a request, oldest first
+        self._idle: OrderedDict[GuardedProtocol, None] = server_state.__dict__.setdefault("_idle", OrderedDict())
+        limits = config.__dict__.get("_dispatch_limits")
+        if limits is None:
+            limits = config.__dict__["_dispatch_limits"] = _limits_of(config)
+        self.limits = limits
+        self._phase = "idle"  # idle -> headers -> body -> app (and back to idle after the response)
+        self._header_bytes = 0
+        self._header_count = 0
+        self._tail = b""  # the last bytes of the header phase, to find a \r\n\r\n split across reads
+        self._timer = None
+        self._refused = False
+
+    # -- connections ----------------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        limits = self.limits
+        if len(self.connections) > limits.max_connections:
+            oldest = next(iter(self._idle), None)
+            if oldest is not None:
+                oldest._close_idle()
+            else:
+                self._refuse(503, "service.busy", "too many connections: retry shortly", retry_after=True)
+                return
+        self._become_idle(limits.idle_timeout)
+
+    def connection_lost(self, exc) -> None:
+        self._idle.pop(self, None)
+        self._cancel_timer()
+        super().connection_lost(exc)
+
+    def _become_idle(self, timeout: float) -> None:
+        self._phase = "idle"
+        self._idle[self] = None
+        self._arm(timeout, self._close_idle)
+
+    def _close_idle(self) -> None:
+        self._idle.pop(self, None)
+        self._cancel_timer()
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        self._unset_keepalive_if_required()
+        if self._phase in ("idle", "headers") and not self._header_room(data):
+            self._refuse(
+                431,
+                "request.header_too_large",
+                f"the request line and headers pass {self.limits.max_header_bytes} bytes",
+            )
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._unsupported_upgrade_warning()
+        except httptools.HttpParserError:
+            if not self._refused:
+                msg = "Invalid HTTP request received."
+                self.logger.warning(msg)
+                self.send_400_response(msg)
+
+    def _header_room(self, data: bytes) -> bool:
+        """Whether the header phase stays within max_header_bytes with `data` (which may hold the body's start)."""
+        limit = self.limits.max_header_bytes
+        if self._header_bytes + len(data) <= limit:
+            self._header_bytes += len(data)
+            self._tail = (self._tail + data)[-3:]
+            return True
+        end = (self._tail + data).find(b"\r\n\r\n")
+        return end >= 0 and self._header_bytes - len(self._tail) + end + 4 <= limit
+
+    def on_message_begin(self) -> None:
+        self._idle.pop(self, None)
+        self._phase = "headers"
+        self._header_count = 0
+        self._arm(self.limits.header_timeout, self._headers_late)
+        super().on_message_begin()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        if self._header_count > self.limits.max_headers:
+            self._refuse(431, "request.header_too_large", f"more than {self.limits.max_headers} header fields")
+            raise _Refused
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._phase = "body"
+        self._arm(self.limits.body_timeout, self._body_late)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel_timer()
+        self._phase = "app"
+        self._header_bytes, self._tail = 0, b""
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # arms uvicorn's keep-alive timer: the idle timeout between requests
+        if not self.transport.is_closing() and self._phase == "app":
+            self._idle[self] = None
+            self._phase = "idle"
+
+    # -- timeouts -------------------------------------------------------------------------
+
+    def _arm(self, seconds: float, handler) -> None:
+        self._cancel_timer()
+        self._timer = self.loop.call_later(seconds, handler)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _headers_late(self) -> None:
+        self._refuse(408, "request.timeout", f"the headers did not arrive within {self.limits.header_timeout:g} s")
+
+    def _body_late(self) -> None:
+        if self.cycle is not None and self.cycle.response_started:
+            self.transport.close()  # the app answered already (say, a 413 before reading): just go
+            return
+        self._refuse(408, "request.timeout", f"the body did not arrive within {self.limits.body_timeout:g} s")
+
+    # -- refusing ----------------------------------------------------------------------------
+
+    def _refuse(self, status: int, code: str, detail: str, retry_after: bool = False) -> None:
+        """Answer problem+json `status` and close; the connection reads nothing more."""
+        self._refused = True
+        self._idle.pop(self, None)
+        self._cancel_timer()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True  # the app must not answer on this connection any more
+            self.cycle.message_event.set()
+        if self.transport.is_closing():
+            return
+        body = Problem(code, detail).body()
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
+        head += [b"content-type: ", MEDIA_TYPE.encode(), b"\r\n", b"content-length: %d\r\n" % len(body)]
+        head += [b"x-content-type-options: nosniff\r\n", b"connection: close\r\n"]
+        if retry_after:
+            head.append(b"retry-after: 1\r\n")
+        self.transport.write(b"".join(head) + b"\r\n" + body)
+        self.transport.close()
