@@ -11,10 +11,12 @@ entries are in app.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from dispatch.api.engine import Engine, Tally
 from dispatch.api.intake import CaseIn, batch_cases, is_batch, not_an_object, parse_body, read_case
@@ -102,6 +104,10 @@ class Endpoint:
         """The JSON answer to a body within the limit; raises Problem for a bad one."""
         raise NotImplementedError
 
+    async def answer_async(self, engine: Engine, body: bytes) -> bytes:
+        """answer(), where the event loop should run it (an endpoint may move large work off the loop)."""
+        return self.answer(engine, body)
+
     async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         engine = self.slot.engine
@@ -128,7 +134,7 @@ class Endpoint:
             if declared is not None and declared > self.max_body:
                 raise _too_large(self.max_body)
             body = await read_body(receive, self.max_body)
-            status, answer, media = 200, self.answer(engine, body), JSON
+            status, answer, media = 200, await self.answer_async(engine, body), JSON
         except Problem as problem:
             status, answer, media = problem.status, problem.body(), PROBLEM
             headers.extend(problem.headers)
@@ -168,31 +174,54 @@ class DispatchEndpoint(Endpoint):
 
     def answer(self, engine: Engine, body: bytes) -> bytes:
         """The JSON answer to a well-sent request body; raises Problem for a bad one."""
+        document, tally = self.answer_counted(engine, body)
+        self.metrics.tally(tally.statuses, tally.errors)
+        return document
+
+    async def answer_async(self, engine: Engine, body: bytes) -> bytes:
+        """A batch is answered in the batch thread, so that it cannot hold up the small requests the loop
+        serves meanwhile (its kernels release the GIL); the counts go to the metrics back on the loop."""
+        if self.constant or b'"cases"' not in body:
+            return self.answer(engine, body)
+        loop = asyncio.get_running_loop()
+        document, tally = await loop.run_in_executor(_batch_thread(), self.answer_counted, engine, body)
+        self.metrics.tally(tally.statuses, tally.errors)
+        return document
+
+    def answer_counted(self, engine: Engine, body: bytes) -> tuple[bytes, Tally]:
+        """The JSON answer and what it decided; raises Problem for a bad request. Any thread."""
+        tally = Tally.empty()
         if not self.constant and b'"cases"' in body and _BATCH.match(body):  # `in` first: a single case skips the regex
-            tally = Tally.empty()
             document = engine.batch_from_body(body, self.max_batch, tally)
             if document is not None:
-                self.metrics.tally(tally.statuses, tally.errors)
-                return document
+                return document, tally
         doc = parse_body(body)
         if is_batch(doc):
             cases = batch_cases(doc, self.max_batch)
             if self.constant:
-                return b'{"results":[' + b",".join([engine.sample_answer] * len(cases)) + b"]}"
-            tally = Tally.empty()
-            document = engine.batch_from_cases(cases, tally)
-            self.metrics.tally(tally.statuses, tally.errors)
-            return document
+                return b'{"results":[' + b",".join([engine.sample_answer] * len(cases)) + b"]}", tally
+            return engine.batch_from_cases(cases, tally), tally
         if type(doc) is not dict:
             raise not_an_object(doc)
         case = read_case(doc)
         if type(case) is not CaseIn:
             raise case_problem(case)
         if self.constant:
-            return engine.sample_answer
+            return engine.sample_answer, tally
         try:
             answer, status = engine.answer(case)
         except CaseError as err:
             raise case_problem([field_error(err)]) from None
-        self.metrics.decisions[status] += 1
-        return answer
+        tally.statuses[status] += 1
+        return answer, tally
+
+
+_BATCHES: list[ThreadPoolExecutor] = []
+
+
+def _batch_thread() -> ThreadPoolExecutor:
+    """The worker's one batch thread: batches queue for it in arrival order, one at a time, as they
+    did on the loop; the loop stays free for single cases and probes."""
+    if not _BATCHES:
+        _BATCHES.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-batch"))
+    return _BATCHES[0]

@@ -19,10 +19,10 @@ from dispatch.api.heads import HEAD_EXTRA, write_heads
 from dispatch.api.intake import ID_MAX_CHARS, CaseIn, read_case
 from dispatch.api.problems import case_problem, field_error, pointer, ruleset_name
 from dispatch.api.render import DUE_OPEN, ID_OPEN, Renderer
-from dispatch.api.scan import scan_batch
+from dispatch.api.scan import FLAG_ID, FLAG_SHAPE, scan_batch
 from dispatch.core.analysis import cell_coverage, ruleset_counts
 from dispatch.core.case import Case, check_case
-from dispatch.core.dispatcher import FLAG_TIME, SPAN_FIELDS, Dispatcher
+from dispatch.core.dispatcher import FLAG_CODE, FLAG_TIME, SPAN_FIELDS, Dispatcher
 from dispatch.core.errors import CaseError
 from dispatch.core.load import load_ruleset
 from dispatch.core.outcomes import NO_DUE, ODD_DUE, STATUS_CODES
@@ -54,6 +54,10 @@ class Tally:
     def error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1
 
+    def errors_listed(self) -> list[str]:
+        """Every error code counted, as many times as counted."""
+        return [code for code, n in self.errors.items() for _ in range(n)]
+
 
 class Engine:
     """A Dispatcher and its Renderer, plus what GET /v1/ruleset tells about the rule set."""
@@ -79,6 +83,7 @@ class Engine:
         self._rule_index = dispatcher.rule_index
         self.info: dict = {}
         self.sample_answer = b"{}"
+        self._errors = ErrorAnswers()
 
     # -- one case -------------------------------------------------------------------
 
@@ -98,7 +103,7 @@ class Engine:
         rule = self._rule_index(item, col, src, day)
         o = self.outcomes
         key = ((rule + 1) * o.n_items + item) * o.n_locals + o._local_of_col[col]
-        outcome = o.by_key.get(key) or o.get(key, rule, item, case.area)
+        outcome = o.current.by_key.get(key) or o.get(key, rule, item, case.area)
         if outcome.delta is None:
             return b"".join(
                 (ID_OPEN, orjson.dumps(case.id), outcome.rendered, self._closing_paths[case.area])
@@ -146,15 +151,16 @@ class Engine:
         """The answer document {"results": [...]} to a batch body in the plain form (see scan.py);
         None when the body is not in that form or holds more than `limit` cases (then the
         general path, parse_body and batch_from_cases, answers it)."""
-        o, r = self.outcomes, self.renderer
-        o.reset_if_full(limit + 1)
+        r = self.renderer
+        o = self.outcomes.for_batch(limit + 1)  # this batch's set: whole, whatever other threads do
         # a plain case takes at least 40 bytes ({"id":"","event":"","area":"","source":""}):
         # room for what the body can hold, not for the limit
         cap = min(limit + 1, len(body) // 40 + 1)
         field_lo, field_hi = np.empty((cap, len(SPAN_FIELDS)), np.int64), np.empty((cap, len(SPAN_FIELDS)), np.int64)
         flags = np.empty(cap, np.int8)
+        case_lo, case_hi = np.empty(cap, np.int64), np.empty(cap, np.int64)
         buf = np.frombuffer(body, dtype=np.uint8)
-        n = scan_batch(buf, ID_MAX_CHARS, field_lo, field_hi, flags)
+        n = scan_batch(buf, ID_MAX_CHARS, field_lo, field_hi, flags, case_lo, case_hi)
         if n < 0 or n > limit:
             return None
         if n == 0:
@@ -165,7 +171,7 @@ class Engine:
         items, cols = enc.items, enc.cols
         # every index comes from the Codebooks' own tables: the bounds checks have nothing to find
         rules = d.match_encoded(items, cols, enc.srcs, enc.days, checked=False)
-        keys = o.keys(rules, items, cols)
+        keys = self.outcomes.keys(rules, items, cols)
         ids = o.known_ids(keys, flags)
         missing = np.flatnonzero((ids < 0) & (flags == 0))
         if len(missing):  # outcomes met for the first time: decide them, then every case has one
@@ -187,10 +193,18 @@ class Engine:
         flat[2::3] = r.closing_path_by_area_key[enc.area_key].tolist()
         statuses = o.statuses[ids]
         flagged = np.flatnonzero(flags).tolist()
-        if flagged:  # what the kernel could not settle, answered as one case would be
+        if flagged:  # what the kernels could not settle, answered as one case would be
             statuses = statuses[flags == 0]
-            for j in flagged:
-                answer = self.answer_or_error(_member(body, field_lo[j], field_hi[j]), j, tally)
+            errors = self._errors
+            for j, flag in zip(flagged, flags[flagged].tolist(), strict=True):
+                if flag & FLAG_SHAPE:
+                    try:
+                        member = orjson.loads(body[case_lo[j] : case_hi[j]])
+                    except orjson.JSONDecodeError:
+                        return None  # not JSON after all: the general path answers 400
+                    answer = self.answer_or_error(member, j, tally)
+                else:
+                    answer = errors.answer(self, body, field_lo[j], field_hi[j], flag, j, tally)
                 flat[3 * j : 3 * j + 3] = [answer + b",", b"", b""]
         last = -3 if flags[-1] else -1
         flat[last] = flat[last][:-1] + b"]}"  # the last answer: no comma, the end of the document
@@ -207,8 +221,8 @@ class Engine:
             return RESULTS_OPEN + b",".join(parts) + b"]}"
         case_ids, events, areas, sources, stamps = columns
         batch = self.dispatcher.match_strings(events, areas, sources, stamps)
-        o = self.outcomes
-        ids = o.ids(o.keys(batch.rule, batch.items, batch.cols), batch.rule, batch.items, batch.cols)
+        o = self.outcomes.for_batch(len(cases))
+        ids = o.ids(self.outcomes.keys(batch.rule, batch.items, batch.cols), batch.rule, batch.items, batch.cols)
         bad = np.flatnonzero(batch.bad).tolist()
         if any(edge in "\x1f".join(stamps) for edge in _EDGE_DAYS):  # where the bulk reader and the clock may differ
             bad = sorted(set(bad) | {j for j, s in enumerate(stamps) if s.startswith(_EDGE_DAYS)})
@@ -290,6 +304,52 @@ class Engine:
         warm = {"id": "warm", "event": t.items[0], "area": area, "source": t.sources[0]}
         self.batch_from_cases([warm], Tally.empty())
         self.batch_from_body(orjson.dumps({"cases": [warm, {**warm, "reported_at": stamp}]}), 2, Tally.empty())
+
+
+class ErrorAnswers:
+    """The error answers of a batch's bad cases, rendered once per bad value: a bad case then costs
+    about what a good one does (a flood of them used to cost six times as much).
+
+    An unknown code decides the answer with the three codes alone (the codes are checked
+    before the time), a time the kernel refused with the codes and the time; the case's
+    id and place in the batch are filled in. Anything else, and a time that turns
+    out to be readable, goes through Engine.answer_or_error as before.
+    """
+
+    _INDEX = 987654321  # a case index no batch reaches: where the real one goes
+    _INDEX_TEXT = b"987654321"
+    _MAX = 4096  # a bound: odd traffic must not grow memory without end
+
+    def __init__(self):
+        self._by_key: dict[tuple, tuple[bytes, bytes, tuple[str, ...]]] = {}
+
+    def answer(
+        self, engine: Engine, body: bytes, lo: np.ndarray, hi: np.ndarray, flag: int, j: int, tally: Tally
+    ) -> bytes:
+        member = _member(body, lo, hi)
+        if flag & FLAG_CODE and not flag & FLAG_ID:
+            key = (member["event"], member["area"], member["source"])
+        elif flag == FLAG_TIME:
+            key = (member["event"], member["area"], member["source"], member.get("reported_at"))
+        else:
+            return engine.answer_or_error(member, j, tally)
+        found = self._by_key.get(key)
+        if found is None:
+            counted = Tally.empty()
+            answer = engine.answer_or_error({**member, "id": "x"}, self._INDEX, counted)
+            if any(counted.statuses):  # a decision after all (a time Python reads): nothing to keep
+                return engine.answer_or_error(member, j, tally)
+            before, found_index, after = answer.removeprefix(b'{"id":"x"').partition(b"/cases/%d/" % self._INDEX)
+            if not found_index or self._INDEX_TEXT in after:
+                return engine.answer_or_error(member, j, tally)  # not in the one shape kept here
+            found = (before + b"/cases/", b"/" + after, tuple(counted.errors_listed()))
+            if len(self._by_key) >= self._MAX:
+                self._by_key.clear()
+            self._by_key[key] = found
+        before, after, codes = found
+        for code in codes:
+            tally.error(code)
+        return b'{"id":' + orjson.dumps(member["id"]) + before + str(j).encode() + after
 
 
 def _member(body: bytes, lo: np.ndarray, hi: np.ndarray) -> dict:

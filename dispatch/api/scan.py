@@ -9,12 +9,16 @@ give up on the whole body (SCAN_GIVE_UP): the general path (orjson, intake,
 Engine.answer) then answers, so the kernels only ever have to be right about what they
 accept.
 
-The plain form: {"cases": [ {...}, ... ]} with JSON whitespace anywhere; each case an
-object whose members are exactly some of id, event, area, source, reported_at (no other
-member, none twice, id/event/area/source present), every value a string of printable
-ASCII without escapes, reported_at also null. A case the kernels can read but not decide
+The plain form: {"cases": [ {...}, ... ]} with JSON whitespace anywhere; a case in it is
+an object whose members are exactly some of id, event, area, source, reported_at (no
+other member, none twice, id/event/area/source present), every value a string of
+printable ASCII without escapes, reported_at also null. A member not in that form (a
+missing field, another type, another member, escapes, not an object at all) is skipped
+over and flagged with its bytes, and so is a case the kernels can read but not decide
 by themselves (an unknown code, an id of the wrong length, a time in a form they do not
-read whole) is flagged, and Python answers that case alone, as a single request would.
+read whole): Python answers such a case alone, as a single request would, so one bad
+case never sends the whole batch down the general path. Only a body that is not a
+{"cases": [...]} document (or not JSON where the scan must read it) gives up whole.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dispatch.core.jit import njit, njit_inline
 SCAN_GIVE_UP = -1  # the body is not in the plain form: use the general path
 SCAN_TOO_MANY = -2  # more cases than the capacity given: the general path answers 413
 FLAG_ID = 2  # flags[j]: an id of 0 or more than ID_MAX_CHARS characters (the core's FLAG_* use bits 1 and 4)
+FLAG_SHAPE = 8  # flags[j]: the member is not a case in the plain form: Python reads its bytes
 
 # the bytes the tokeniser compares, as tuples of ints (what numba reads fastest as constants)
 _CASES, _NULL = tuple(b"cases"), tuple(b"null")
@@ -79,13 +84,63 @@ def _member(buf, lo, hi):
     return -1
 
 
+@njit_inline
+def _skip_string(buf, p, n):
+    """Index of the closing quote of the JSON string whose content starts at p (escapes allowed), or -1."""
+    while p < n:
+        c = buf[p]
+        if c == 34:
+            return p
+        if c == 92:
+            p += 1
+        elif c < 32:
+            return -1
+        p += 1
+    return -1
+
+
 @njit
-def scan_batch(body, id_max, field_lo, field_hi, flags):
+def _skip_value(buf, p, n):
+    """The index just past the JSON value starting at p, or -1 where it cannot be one (orjson decides later)."""
+    if p >= n:
+        return -1
+    c = buf[p]
+    if c == _QUOTE:
+        end = _skip_string(buf, p + 1, n)
+        return end + 1 if end >= 0 else -1
+    if c == _LBRACE or c == _LBRACKET:
+        depth = 0
+        while p < n:
+            c = buf[p]
+            if c == _QUOTE:
+                end = _skip_string(buf, p + 1, n)
+                if end < 0:
+                    return -1
+                p = end
+            elif c == _LBRACE or c == _LBRACKET:
+                depth += 1
+            elif c == _RBRACE or c == _RBRACKET:
+                depth -= 1
+                if depth == 0:
+                    return p + 1
+            p += 1
+        return -1
+    q = p  # a number or a literal: up to the next delimiter
+    while q < n and buf[q] != _COMMA and buf[q] != _RBRACE and buf[q] != _RBRACKET and buf[q] > 32:
+        q += 1
+    return q if q > p else -1
+
+
+@njit
+def scan_batch(body, id_max, field_lo, field_hi, flags, case_lo, case_hi):
     """Tokenise a batch body; the number of cases, or SCAN_GIVE_UP / SCAN_TOO_MANY.
 
-    Per case j (arrays of the capacity's length): field_lo/field_hi[j, f] the bytes of
-    member f (order of SPAN_FIELDS, the value without its quotes; -1 absent or null);
-    flags[j] FLAG_ID for an id of 0 or more than `id_max` bytes, else 0.
+    Per case j (arrays of the capacity's length): case_lo/case_hi[j] the bytes of the
+    whole member; field_lo/field_hi[j, f] the bytes of member f (order of SPAN_FIELDS,
+    the value without its quotes; -1 absent or null); flags[j] FLAG_SHAPE for a member
+    that is not a case in the plain form (Python reads its bytes and answers it alone),
+    FLAG_ID for an id of 0 or more than `id_max` bytes, else 0. A body that is not a
+    {"cases": [...]} document gives up whole.
     """
     n = body.shape[0]
     cap = flags.shape[0]
@@ -112,50 +167,72 @@ def scan_batch(body, id_max, field_lo, field_hi, flags):
         while True:
             if j >= cap:
                 return SCAN_TOO_MANY
-            if p >= n or body[p] != _LBRACE:
-                return SCAN_GIVE_UP
-            p = _ws(body, p + 1, n)
             for f in range(5):
                 field_lo[j, f] = -1
                 field_hi[j, f] = -1
-            seen = 0
-            while True:
-                if p >= n or body[p] != _QUOTE:
+            case_lo[j] = p
+            flag = 0
+            if p >= n or body[p] != _LBRACE:  # not an object: Python says what it is
+                q = _skip_value(body, p, n)
+                if q < 0:
                     return SCAN_GIVE_UP
-                end = _string_end(body, p + 1, n)
-                if end < 0:
-                    return SCAN_GIVE_UP
-                f = _member(body, p + 1, end)
-                if f < 0 or (seen >> f) & 1:
-                    return SCAN_GIVE_UP  # another member, or one twice: the general path decides
-                seen |= 1 << f
-                p = _ws(body, end + 1, n)
-                if p >= n or body[p] != _COLON:
-                    return SCAN_GIVE_UP
+                p = q
+                flag = FLAG_SHAPE
+            else:
                 p = _ws(body, p + 1, n)
-                if p < n and body[p] == _QUOTE:
-                    vend = _string_end(body, p + 1, n)
-                    if vend < 0:
-                        return SCAN_GIVE_UP
-                    field_lo[j, f] = p + 1
-                    field_hi[j, f] = vend
-                    p = vend + 1
-                elif f == 4 and _is(body, p, min(p + 4, n), _NULL):
-                    p += 4
-                else:
-                    return SCAN_GIVE_UP
-                p = _ws(body, p, n)
-                if p < n and body[p] == _COMMA:
-                    p = _ws(body, p + 1, n)
-                    continue
+                seen = 0
                 if p < n and body[p] == _RBRACE:
                     p += 1
-                    break
-                return SCAN_GIVE_UP
-            if seen & 15 != 15:
-                return SCAN_GIVE_UP  # id, event, area or source missing: the general path names them
-            id_bytes = field_hi[j, 0] - field_lo[j, 0]
-            flags[j] = FLAG_ID if id_bytes < 1 or id_bytes > id_max else 0
+                else:
+                    while True:
+                        if p >= n or body[p] != _QUOTE:
+                            return SCAN_GIVE_UP
+                        end = _string_end(body, p + 1, n)
+                        f = -1
+                        if end < 0:
+                            end = _skip_string(body, p + 1, n)  # a name with escapes or not ASCII: no member of ours
+                            if end < 0:
+                                return SCAN_GIVE_UP
+                        else:
+                            f = _member(body, p + 1, end)
+                        if f < 0 or (seen >> f) & 1:
+                            flag = FLAG_SHAPE  # another member, or one twice
+                        else:
+                            seen |= 1 << f
+                        p = _ws(body, end + 1, n)
+                        if p >= n or body[p] != _COLON:
+                            return SCAN_GIVE_UP
+                        p = _ws(body, p + 1, n)
+                        vend = _string_end(body, p + 1, n) if p < n and body[p] == _QUOTE else -1
+                        if vend >= 0:
+                            if f >= 0:
+                                field_lo[j, f] = p + 1
+                                field_hi[j, f] = vend
+                            p = vend + 1
+                        elif f == 4 and _is(body, p, min(p + 4, n), _NULL):
+                            p += 4
+                        else:
+                            q = _skip_value(body, p, n)  # another type, or a string not plain
+                            if q < 0:
+                                return SCAN_GIVE_UP
+                            p = q
+                            flag = FLAG_SHAPE
+                        p = _ws(body, p, n)
+                        if p < n and body[p] == _COMMA:
+                            p = _ws(body, p + 1, n)
+                            continue
+                        if p < n and body[p] == _RBRACE:
+                            p += 1
+                            break
+                        return SCAN_GIVE_UP
+                if seen & 15 != 15:
+                    flag = FLAG_SHAPE  # id, event, area or source missing
+            case_hi[j] = p
+            if flag == 0:
+                id_bytes = field_hi[j, 0] - field_lo[j, 0]
+                if id_bytes < 1 or id_bytes > id_max:
+                    flag = FLAG_ID
+            flags[j] = flag
             j += 1
             p = _ws(body, p, n)
             if p < n and body[p] == _COMMA:

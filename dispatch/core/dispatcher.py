@@ -188,7 +188,7 @@ class Dispatcher:
     def _decision(self, case_id: str, area: str, item: int, col: int, rule: int, moment: datetime) -> Decision:
         outcomes = self.outcomes
         key = ((rule + 1) * outcomes.n_items + item) * outcomes.n_locals + outcomes._local_of_col[col]
-        outcome = outcomes.by_key.get(key) or outcomes.get(key, rule, item, area)
+        outcome = outcomes.current.by_key.get(key) or outcomes.get(key, rule, item, area)
         path = self._paths.get(area)
         if path is None:
             if len(self._paths) >= len(self.ruleset.areas):

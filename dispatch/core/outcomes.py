@@ -12,6 +12,7 @@ outcome is built and its result kept beside it, in `Outcome.rendered` and `rende
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import repeat
@@ -41,13 +42,19 @@ class Outcome(NamedTuple):
 
 
 class Outcomes:
-    """The outcomes of one compiled rule set met so far; bounded, reset whole between batches, never within one."""
+    """The outcomes of one compiled rule set met so far, bounded: past MAX_OUTCOMES a new OutcomeSet starts.
+
+    Safe for a batch computed in another thread than the one-case path: whoever holds an
+    OutcomeSet keeps it whole (a reset starts a new one, it never empties the old), and
+    outcomes are added under a lock.
+    """
 
     def __init__(self, ruleset: RuleSet, tables: Tables, render: Callable[[Decision], object] | None = None):
         self._ruleset = ruleset
         self._rules = ruleset.rules
         self._items = tables.items
         self.render = render
+        self.lock = threading.Lock()
         # a key numbers (rule + 1, item, local government) densely: the local government of each column
         governments = sorted({ruleset.local_department(code) or "" for code in tables.columns})
         local_of_col = np.zeros(tables.n_columns, dtype=np.int64)
@@ -70,6 +77,56 @@ class Outcomes:
 
     def _reset(self) -> None:
         self.generation += 1
+        self.current = OutcomeSet(self)
+
+    @property
+    def size(self) -> int:
+        return self.current.size
+
+    def for_batch(self, coming: int) -> OutcomeSet:
+        """The set a batch of `coming` cases works in: a new one when they could pass the bound."""
+        if self.current.size + min(coming, MAX_OUTCOMES // 2) > MAX_OUTCOMES:
+            self._reset()
+        return self.current
+
+    # -- keys ---------------------------------------------------------------------------
+
+    def key(self, rule: int, item: int, col: int) -> int:
+        return ((rule + 1) * self.n_items + item) * self.n_locals + self._local_of_col[col]
+
+    def keys(self, rules: np.ndarray, items: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """int64[n] keys of matched cases."""
+        return ((rules.astype(np.int64) + 1) * self.n_items + items) * self.n_locals + self.local_of_col[cols]
+
+    # -- one case -------------------------------------------------------------------------
+
+    def get(self, key: int, rule: int, item: int, area: str) -> Outcome:
+        """The outcome of `key`, decided on first use; `area` is any area of the key's column."""
+        found = self.current.by_key.get(key)
+        if found is not None:
+            return found
+        if self.current.size >= MAX_OUTCOMES:
+            self._reset()
+        current = self.current
+        return current.of_id(current.add(key, rule, item, area))
+
+    def decide(self, rule: int, item: int, area: str) -> Outcome:
+        case = Case("", self._items[item], area, "", _ANY_MOMENT)
+        full = decide(self._ruleset, case, self._rules[rule] if rule >= 0 else None)
+        if full.deadline_hours is None or full.due is None:
+            delta, seconds = None, NO_DUE
+        else:
+            delta = timedelta(hours=full.deadline_hours)
+            seconds = int(delta.total_seconds()) if delta.microseconds == 0 else ODD_DUE
+        rendered = self.render(full) if self.render is not None else None
+        return Outcome(full[:-CASE_FIELDS], delta, STATUS_CODES.index(full.status), seconds, rendered)
+
+
+class OutcomeSet:
+    """Outcomes by key (`by_key`, for one case) and by dense id (arrays, for a batch); only ever grows."""
+
+    def __init__(self, owner: Outcomes):
+        self._owner = owner
         self._id_of: dict[int, int] = {}
         self._outcomes: list[Outcome] = []
         self.by_key: dict[int, Outcome] = {}  # the one-case path's look-up
@@ -85,40 +142,8 @@ class Outcomes:
     def size(self) -> int:
         return len(self._outcomes)
 
-    def reset_if_full(self, coming: int) -> None:
-        """Drop every outcome when `coming` more could pass the bound: call it between batches."""
-        if len(self._outcomes) + min(coming, MAX_OUTCOMES // 2) > MAX_OUTCOMES:
-            self._reset()
-
-    # -- keys ---------------------------------------------------------------------------
-
-    def key(self, rule: int, item: int, col: int) -> int:
-        return ((rule + 1) * self.n_items + item) * self.n_locals + self._local_of_col[col]
-
-    def keys(self, rules: np.ndarray, items: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """int64[n] keys of matched cases."""
-        return ((rules.astype(np.int64) + 1) * self.n_items + items) * self.n_locals + self.local_of_col[cols]
-
-    # -- one case -------------------------------------------------------------------------
-
-    def get(self, key: int, rule: int, item: int, area: str) -> Outcome:
-        """The outcome of `key`, decided on first use; `area` is any area of the key's column."""
-        found = self.by_key.get(key)
-        if found is not None:
-            return found
-        if len(self._outcomes) >= MAX_OUTCOMES:
-            self._reset()
-        return self._outcomes[self._add(key, rule, item, area)]
-
-    def decision(self, outcome: Outcome, case_id: str, due: datetime | None, area_path: tuple[str, ...]) -> Decision:
-        return tuple.__new__(Decision, outcome.head + (case_id, due, area_path))
-
-    # -- many cases -----------------------------------------------------------------------
-
     def ids(self, keys: np.ndarray, rules: np.ndarray, items: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """int64[n] outcome ids (indices into rendered, seconds, statuses) of a batch's cases, decided where new."""
-        if len(self._outcomes) + len(keys) > MAX_OUTCOMES:
-            self._reset()  # here, before any id of this batch is handed out
         listed = keys.tolist()
         ids = np.fromiter(map(self._id_of.get, listed, repeat(-1)), dtype=np.int64, count=len(listed))
         for j in np.flatnonzero(ids < 0).tolist():
@@ -133,45 +158,45 @@ class Outcomes:
     def id(self, key: int, rule: int, item: int, col: int) -> int:
         """The id of outcome `key` (of a case whose winner, item and column are given), decided if new."""
         i = self._id_of.get(key)
-        return i if i is not None else self._add(key, rule, item, self.area_of_col[col])
+        return i if i is not None else self.add(key, rule, item, self._owner.area_of_col[col])
 
     def of_id(self, i: int) -> Outcome:
         return self._outcomes[i]
 
-    def _add(self, key: int, rule: int, item: int, area: str) -> int:
-        case = Case("", self._items[item], area, "", _ANY_MOMENT)
-        full = decide(self._ruleset, case, self._rules[rule] if rule >= 0 else None)
-        if full.deadline_hours is None or full.due is None:
-            delta, seconds = None, NO_DUE
-        else:
-            delta = timedelta(hours=full.deadline_hours)
-            seconds = int(delta.total_seconds()) if delta.microseconds == 0 else ODD_DUE
-        rendered = self.render(full) if self.render is not None else None
-        outcome = Outcome(full[:-CASE_FIELDS], delta, STATUS_CODES.index(full.status), seconds, rendered)
-        i = len(self._outcomes)
-        if i == len(self.rendered):
-            self.rendered = np.concatenate([self.rendered, np.empty(i, dtype=object)])
-            self.seconds = np.concatenate([self.seconds, np.empty(i, dtype=np.int64)])
-            self.statuses = np.concatenate([self.statuses, np.empty(i, dtype=np.int64)])
-        self._outcomes.append(outcome)
-        self.rendered[i], self.seconds[i], self.statuses[i] = rendered, seconds, outcome.status
-        self.by_key[key] = outcome
-        self._id_of[key] = i
-        if 2 * (i + 1) > len(self._slot_keys):  # keep the table at most half full
-            self._slot_keys = np.full(4 * len(self._slot_keys), -1, dtype=np.int64)
-            self._slot_ids = np.full(len(self._slot_keys), -1, dtype=np.int32)
-            for old_key, old_id in self._id_of.items():
-                self._insert(old_key, old_id)
-        else:
-            self._insert(key, i)
-        return i
+    def add(self, key: int, rule: int, item: int, area: str) -> int:
+        """Decide outcome `key` and give it the next id (or the id another thread just gave it)."""
+        outcome = self._owner.decide(rule, item, area)
+        with self._owner.lock:
+            i = self._id_of.get(key)
+            if i is not None:
+                return i
+            i = len(self._outcomes)
+            if i == len(self.rendered):  # grown into copies: a reader holding the old arrays still finds its ids
+                self.rendered = np.concatenate([self.rendered, np.empty(i, dtype=object)])
+                self.seconds = np.concatenate([self.seconds, np.empty(i, dtype=np.int64)])
+                self.statuses = np.concatenate([self.statuses, np.empty(i, dtype=np.int64)])
+            self.rendered[i], self.seconds[i], self.statuses[i] = outcome.rendered, outcome.seconds, outcome.status
+            self._outcomes.append(outcome)
+            self.by_key[key] = outcome
+            self._id_of[key] = i
+            if 2 * (i + 1) > len(self._slot_keys):  # keep the table at most half full: a new one, filled, then swapped
+                keys = np.full(4 * len(self._slot_keys), -1, dtype=np.int64)
+                ids = np.full(len(keys), -1, dtype=np.int32)
+                for old_key, old_id in self._id_of.items():
+                    _insert(keys, ids, old_key, old_id)
+                self._slot_keys, self._slot_ids = keys, ids
+            else:
+                _insert(self._slot_keys, self._slot_ids, key, i)
+            return i
 
-    def _insert(self, key: int, i: int) -> None:
-        mask = len(self._slot_keys) - 1
-        slot = _slot_of(key, len(self._slot_keys))
-        while self._slot_keys[slot] >= 0:
-            slot = (slot + 1) & mask
-        self._slot_keys[slot], self._slot_ids[slot] = key, i
+
+def _insert(slot_keys: np.ndarray, slot_ids: np.ndarray, key: int, i: int) -> None:
+    mask = len(slot_keys) - 1
+    slot = _slot_of(key, len(slot_keys))
+    while slot_keys[slot] >= 0:
+        slot = (slot + 1) & mask
+    slot_ids[slot] = i  # the id first: a kernel reading meanwhile sees the key only with its id
+    slot_keys[slot] = key
 
 
 @njit

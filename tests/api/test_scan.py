@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.api.scan import FLAG_ID, SCAN_GIVE_UP, SCAN_TOO_MANY, scan_batch
+from dispatch.api.scan import FLAG_ID, FLAG_SHAPE, SCAN_GIVE_UP, SCAN_TOO_MANY, scan_batch
 from dispatch.core.clock import STAMP_FORM, parse_iso, wall_seconds
 from dispatch.core.dispatcher import FLAG_CODE, FLAG_TIME, SPAN_FIELDS, Dispatcher
 from dispatch.core.load import load_ruleset
@@ -26,42 +26,74 @@ def dispatcher():
     return Dispatcher(load_ruleset(MINI))
 
 
-def scan(body: bytes, cap: int = 64):
+def scan(body: bytes, cap: int = 64, cases: bool = False):
     lo, hi = np.empty((cap, 5), np.int64), np.empty((cap, 5), np.int64)
     flags = np.empty(cap, np.int8)
-    n = scan_batch(np.frombuffer(body, dtype=np.uint8), ID_MAX, lo, hi, flags)
-    return n, lo[: max(n, 0)], hi[: max(n, 0)], flags[: max(n, 0)]
+    case_lo, case_hi = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    n = scan_batch(np.frombuffer(body, dtype=np.uint8), ID_MAX, lo, hi, flags, case_lo, case_hi)
+    m = max(n, 0)
+    if cases:
+        return n, lo[:m], hi[:m], flags[:m], case_lo[:m], case_hi[:m]
+    return n, lo[:m], hi[:m], flags[:m]
 
 
 @st.composite
-def members(draw) -> dict:
+def members(draw) -> object:
     case = {name: draw(plain if draw(st.integers(0, 9)) else any_text) for name in SPAN_FIELDS}
     if draw(st.booleans()):
         case["reported_at"] = None
     if draw(st.integers(0, 9)) == 0:
         del case[draw(st.sampled_from(SPAN_FIELDS))]
     if draw(st.integers(0, 19)) == 0:
-        case["note"] = "x"
+        case["note"] = draw(
+            st.one_of(st.text(max_size=3), st.integers(-(2**63), 2**63 - 1), st.lists(st.booleans(), max_size=2))
+        )
+    if draw(st.integers(0, 19)) == 0:
+        case[draw(st.sampled_from(SPAN_FIELDS))] = draw(
+            st.one_of(
+                st.integers(-(2**63), 2**63 - 1),
+                st.none(),
+                st.dictionaries(st.text(max_size=2), st.integers(-(2**63), 2**63 - 1), max_size=2),
+            )
+        )
+    if draw(st.integers(0, 29)) == 0:
+        return draw(
+            st.one_of(
+                st.integers(-(2**63), 2**63 - 1),
+                st.text(max_size=3),
+                st.none(),
+                st.lists(st.integers(-(2**63), 2**63 - 1), max_size=2),
+            )
+        )
     keys = draw(st.permutations(list(case)))
     return {k: case[k] for k in keys}
 
 
+def is_plain(c: object) -> bool:
+    return (
+        isinstance(c, dict)
+        and set(c) <= set(SPAN_FIELDS)
+        and set(SPAN_FIELDS[:4]) <= set(c)
+        and all(
+            (v is None and k == "reported_at")
+            or (isinstance(v, str) and v.isascii() and v.isprintable() and '"' not in v and "\\" not in v)
+            for k, v in c.items()
+        )
+    )
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(members(), max_size=8), st.booleans())
-def test_the_spans_are_what_orjson_reads_or_the_scan_gives_up(batch, indent):
+def test_each_member_is_read_or_flagged_with_its_bytes(batch, indent):
     body = orjson.dumps({"cases": batch}, option=orjson.OPT_INDENT_2 if indent else 0)
-    n, lo, hi, flags = scan(body)
-    is_plain = all(
-        set(c) <= set(SPAN_FIELDS) and set(SPAN_FIELDS[:4]) <= set(c)
-        and all(v is None and k == "reported_at" or (isinstance(v, str) and v.isascii() and v.isprintable()
-                                                    and '"' not in v and "\\" not in v) for k, v in c.items())
-        for c in batch
-    )  # fmt: skip
-    if not is_plain:
-        assert n == SCAN_GIVE_UP
-        return
+    n, lo, hi, flags, case_lo, case_hi = scan(body, cases=True)
     assert n == len(batch)
     for j, case in enumerate(batch):
+        assert orjson.loads(body[case_lo[j] : case_hi[j]]) == case  # the member's own bytes
+        if not is_plain(case):
+            assert flags[j] & FLAG_SHAPE
+            continue
+        assert not flags[j] & FLAG_SHAPE
         for f, name in enumerate(SPAN_FIELDS):
             got = body[lo[j, f] : hi[j, f]].decode() if lo[j, f] >= 0 else None
             assert got == case.get(name)
@@ -70,12 +102,25 @@ def test_the_spans_are_what_orjson_reads_or_the_scan_gives_up(batch, indent):
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"[]", b'{"cases":{}}', b'{"case":[]}', b'{"cases":[]', b'{"cases":[]} x', b'{"cases":[{"id":"a"}]}',
-     b'{"cases":[{"id":"a","event":"e","area":"a","source":"s","id":"b"}]}', b'{"cases":[1]}',
-     b'{"cases":[{"id":1,"event":"e","area":"a","source":"s"}]}'],
+    [b"", b"[]", b'{"cases":{}}', b'{"case":[]}', b'{"cases":[]', b'{"cases":[]} x', b'{"cases":[1 2]}',
+     b'{"cases":[{"id":"a" "event":"e"}]}', b'{"cases":[{"id":"\x01"}]}', b'{"cases":[], "more":1}'],
 )  # fmt: skip
-def test_bodies_outside_the_plain_form_give_up(body):
+def test_bodies_that_are_no_batch_document_give_up(body):
     assert scan(body)[0] == SCAN_GIVE_UP
+
+
+@pytest.mark.parametrize(
+    "member",
+    [b'{"id":"a"}', b"1", b"null", b'"x"', b"[1,[2]]", b'{"id":1,"event":"e","area":"a","source":"s"}',
+     b'{"id":"a","event":"e","area":"a","source":"s","id":"b"}', rb'{"id":"\u00e9","event":"e","area":"a","source":"s"}',
+     b'{"id":"a","event":"e","area":"a","source":"s","note":{"x":[1,"]}"]}}', b"{}"],
+)  # fmt: skip
+def test_members_outside_the_plain_form_are_flagged_not_given_up(member):
+    good = b'{"id":"g","event":"e","area":"a","source":"s"}'
+    body = b'{"cases":[' + good + b"," + member + b"," + good + b"]}"
+    n, _, _, flags, case_lo, case_hi = scan(body, cases=True)
+    assert n == 3 and flags.tolist() == [0, FLAG_SHAPE, 0]
+    assert body[case_lo[1] : case_hi[1]] == member
 
 
 def test_more_cases_than_the_room_say_so():
@@ -85,9 +130,11 @@ def test_more_cases_than_the_room_say_so():
 
 
 stamps = st.one_of(
-    st.builds(lambda d, spec: d.isoformat(timespec=spec),
-              st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()),
-              st.sampled_from(["seconds", "minutes"])),
+    st.builds(
+        lambda d, spec: d.isoformat(timespec=spec),
+        st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()),
+        st.sampled_from(["seconds", "minutes"]),
+    ),
     st.datetimes().map(lambda d: d.isoformat()),
     st.dates().map(lambda d: d.isoformat()),
     st.text("0123456789-:+T .Z", max_size=26),
@@ -114,8 +161,11 @@ def test_encoded_spans_are_the_codebooks_and_the_clocks_reading(dispatcher, data
         assert bool(flags[j] & FLAG_CODE) == (not known)
         if flags[j]:
             continue
-        assert (enc.items[j], enc.cols[j], enc.srcs[j]) == (dispatcher.item_codes.index[case["event"]],
-                                                              t.columns[case["area"]], t.sources.index(case["source"]))
+        assert (enc.items[j], enc.cols[j], enc.srcs[j]) == (
+            dispatcher.item_codes.index[case["event"]],
+            t.columns[case["area"]],
+            t.sources.index(case["source"]),
+        )
         moment, day = clock.read(case["reported_at"])  # an unflagged time reads in Python to the same moment and day
         assert enc.days[j] == day
         assert enc.wall[j] == wall_seconds(moment)
@@ -128,5 +178,8 @@ def test_encoded_spans_are_the_codebooks_and_the_clocks_reading(dispatcher, data
             text = case["reported_at"].encode()
             if parse_iso(np.frombuffer(text, np.uint8), 0, len(text), stamp) and stamp[STAMP_FORM] == 0:
                 moment = datetime.fromisoformat(case["reported_at"])
-                near_edge = moment.year in (1, 9999) or (moment + (moment.utcoffset() or timedelta(0))).year in (1, 9999)
+                near_edge = moment.year in (1, 9999) or (moment + (moment.utcoffset() or timedelta(0))).year in (
+                    1,
+                    9999,
+                )
                 assert near_edge or moment.year < 1992, case["reported_at"]  # 1992: Shanghai's last offset change

@@ -39,12 +39,13 @@ def test_a_bounded_cache_still_answers_as_the_reference(mini, monkeypatch):
 
 def test_one_outcome_per_key_and_ids_agree_with_the_kernel(mini):
     dispatcher = Dispatcher(mini, render=lambda d: (d.status, d.rule.id if d.rule else None))
-    o = dispatcher.outcomes
+    outcomes = dispatcher.outcomes
+    o = outcomes.current
     cases = every_case(mini)
     encoded = np.asarray([dispatcher.encode(c) for c in cases], dtype=np.int32)
     items, cols, srcs, days = encoded.T.copy()
     rules = dispatcher.match_encoded(items, cols, srcs, days)
-    keys = o.keys(rules, items, cols)
+    keys = outcomes.keys(rules, items, cols)
     assert (o.known_ids(keys, np.zeros(len(keys), np.int8)) == -1).all()  # nothing met yet
     ids = o.ids(keys, rules, items, cols)
     assert o.size == len(set(keys.tolist()))
