@@ -9,8 +9,9 @@ One `dispatch serve` worker on CPU 0 (the embedded Daxing rule set); the clients
    batches, then batches with 10 % bad cases (unknown codes, malformed times, missing
    fields) — the ratio says what a bad case costs next to a good one.
 2. A single-case probe (its own process, one request every 20 ms) alone, then under
-   the flood: 100 connections, each posting 10,000-case batches with 10 % bad cases
-   back to back. The probe's p50/p99/max say whether batches starve small requests.
+   the flood: 100 connections posting 10,000-case batches with 10 % bad cases in waves,
+   all 100 at once, the next wave when all are answered. The probe's p50/p99/max say
+   whether batches starve small requests.
 Figures are medians over --runs runs. The machine is shared: quote medians.
 """
 
@@ -99,13 +100,22 @@ def probe(port: int, seconds: float, out) -> None:
 
 
 def flood(port: int, body: bytes, connections: int, seconds: float, out) -> None:
-    """`connections` threads posting `body` back to back for `seconds`; batches answered to `out`."""
+    """Waves of `connections` batches sent at once (a barrier between waves), for `seconds`: every
+    wave puts all of them before the server together; batches answered to `out`."""
     done = [0] * connections
     deadline = time.monotonic() + seconds
+    barrier = threading.Barrier(connections)
 
     def worker(k: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        while time.monotonic() < deadline:
+        while True:
+            try:
+                barrier.wait(timeout=300)
+            except threading.BrokenBarrierError:
+                return
+            if time.monotonic() >= deadline:
+                barrier.abort()
+                return
             if post(conn, body) == 200:
                 done[k] += 1
 
