@@ -24,7 +24,7 @@ from dispatch.core.analysis import cell_coverage, ruleset_counts
 from dispatch.core.case import Case, check_case
 from dispatch.core.dispatcher import FLAG_CODE, FLAG_TIME, SPAN_FIELDS, Dispatcher
 from dispatch.core.errors import CaseError
-from dispatch.core.load import load_ruleset
+from dispatch.core.load import SERVICE_SETTLE, load_ruleset
 from dispatch.core.outcomes import NO_DUE, ODD_DUE, STATUS_CODES
 
 _fromiso = datetime.fromisoformat
@@ -373,7 +373,7 @@ def build_engine(root: str) -> Engine:
     what GET /v1/ruleset shows once, so that no request pays for it.
     """
     started = time.perf_counter()
-    ruleset = load_ruleset(root)
+    ruleset = load_ruleset(root, settle=SERVICE_SETTLE)
     dispatcher = Dispatcher(ruleset)
     engine = Engine(dispatcher, str(root))
     day = datetime.now(engine.zone).date()

@@ -60,9 +60,15 @@ def decode_text(data: bytes, path: str, problems: list[Diagnostic]) -> str | Non
     return text.replace("\r\n", "\n")
 
 
-def read_bytes(file: Path, display: str, problems: list[Diagnostic]) -> bytes | None:
+def read_bytes(
+    file: Path, display: str, problems: list[Diagnostic], seen: dict[Path, bytes] | None = None
+) -> bytes | None:
+    """The file's bytes, or None after a problem; `seen` (when given) records what was read, by path."""
     try:
-        return file.read_bytes()
+        data = file.read_bytes()
+        if seen is not None:
+            seen[file] = data
+        return data
     except FileNotFoundError:
         problems.append(Diagnostic("file.unreadable", "no such file", Place(display)))
     except (OSError, ValueError) as err:  # ValueError: a NUL in the name
@@ -72,14 +78,20 @@ def read_bytes(file: Path, display: str, problems: list[Diagnostic]) -> bytes | 
     return None
 
 
-def read_csv(file: Path, display: str, required: tuple[str, ...], problems: list[Diagnostic]) -> Iterator[Row]:
+def read_csv(
+    file: Path,
+    display: str,
+    required: tuple[str, ...],
+    problems: list[Diagnostic],
+    seen: dict[Path, bytes] | None = None,
+) -> Iterator[Row]:
     """Yield the data rows of `file`; append every problem to `problems`.
 
     A UTF-8 BOM, CRLF line ends and quoted fields (with commas or line breaks) load.
     Columns may come in any order; extra columns are ignored. Blank rows are skipped.
     A file that cannot be read or lacks a required column yields nothing.
     """
-    data = read_bytes(file, display, problems)
+    data = read_bytes(file, display, problems, seen)
     if data is None:
         return
     text = decode_text(data, display, problems)

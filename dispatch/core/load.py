@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -184,13 +185,13 @@ def _rule(row: Row, problems: list[Diagnostic]) -> Rule | None:
     return rule if len(problems) == before else None
 
 
-def _manifest(root: Path, display: str, problems: list[Diagnostic]) -> Manifest | None:
+def _manifest(root: Path, display: str, problems: list[Diagnostic], seen: dict[Path, bytes]) -> Manifest | None:
     path = root / MANIFEST
     where = f"{display}/{MANIFEST}"
     if not path.exists():
         problems.append(Diagnostic("manifest.missing", f"no {MANIFEST} in {display}: not a rule set", Place(where)))
         return None
-    data = read_bytes(path, where, problems)
+    data = read_bytes(path, where, problems, seen)
     text = decode_text(data, where, problems) if data is not None else None
     if text is None:
         return None
@@ -319,20 +320,24 @@ def rule_files(root: Path, manifest: Manifest, problems: list[Diagnostic] | None
     return sorted(found)
 
 
-def parse_ruleset(root: str | Path) -> tuple[ParsedRuleSet | None, list[Diagnostic]]:
+def parse_ruleset(
+    root: str | Path, seen: dict[Path, bytes] | None = None
+) -> tuple[ParsedRuleSet | None, list[Diagnostic]]:
     """Read every file of the rule set in `root`; return what parsed and every problem met.
 
     Rows with a bad value are dropped (and reported); whole-set checks are validate's job.
+    `seen`, when given, gets the bytes of every file read, by path (see read_ruleset).
     """
     display = str(root).rstrip("/") or "."
     root = Path(root)
     problems: list[Diagnostic] = []
-    manifest = _manifest(root, display, problems)
+    seen = {} if seen is None else seen
+    manifest = _manifest(root, display, problems, seen)
     if manifest is None:
         return None, problems
 
     def table(name: str, columns: tuple[str, ...], build) -> tuple:
-        rows = read_csv(root / name, f"{display}/{name}", columns, problems)
+        rows = read_csv(root / name, f"{display}/{name}", columns, problems, seen)
         return tuple(x for x in (build(row, problems) for row in rows) if x is not None)
 
     events = table(manifest.taxonomy, TAXONOMY_COLUMNS, _event)
@@ -357,9 +362,34 @@ def parse_ruleset(root: str | Path) -> tuple[ParsedRuleSet | None, list[Diagnost
     return parsed, problems
 
 
-def read_ruleset(root: str | Path) -> tuple[RuleSet | None, list[Diagnostic]]:
-    """Parse and validate the rule set in `root`: the RuleSet (None on any error) and every diagnostic, sorted."""
-    parsed, problems = parse_ruleset(root)
+SNAPSHOT_ATTEMPTS = 8  # reads of a rule set whose files keep changing, before it is refused
+SNAPSHOT_PAUSE = 0.25  # seconds between them: a deploy tool or an editor finishes writing meanwhile
+SERVICE_SETTLE = 0.5  # the service's `settle`: seconds a file must have kept still to be activated
+
+
+def read_ruleset(root: str | Path, settle: float = 0.0) -> tuple[RuleSet | None, list[Diagnostic]]:
+    """Parse and validate the rule set in `root`: the RuleSet (None on any error) and every diagnostic, sorted.
+
+    The files are read as a snapshot: after parsing, each file read is read again and must
+    hold the same bytes, and the rule globs must name the same files; otherwise the set
+    was changing while it was read (a file half written, a file added) and it is read
+    again, up to SNAPSHOT_ATTEMPTS times, then refused (ruleset.changing). `settle` > 0
+    (the service's loads) also counts a file modified less than `settle` seconds ago as
+    changing: a writer paused between two rows looks finished to a second read, not to
+    the clock. Replace files by atomic rename (write to a temporary name, then mv) and a
+    reader sees old or new, whole.
+    """
+    for attempt in range(SNAPSHOT_ATTEMPTS):
+        if attempt:
+            time.sleep(SNAPSHOT_PAUSE)
+        seen: dict[Path, bytes] = {}
+        parsed, problems = parse_ruleset(root, seen)
+        if _still(Path(root), parsed, seen, settle):
+            break
+    else:
+        where = f"{str(root).rstrip('/') or '.'}/{MANIFEST}"
+        message = f"the rule set's files kept changing while they were read ({SNAPSHOT_ATTEMPTS} reads): not activated"
+        return None, [Diagnostic("ruleset.changing", message, Place(where))]
     ruleset = None
     if parsed is not None:
         ruleset, more = validate(parsed)
@@ -369,9 +399,24 @@ def read_ruleset(root: str | Path) -> tuple[RuleSet | None, list[Diagnostic]]:
     return ruleset, sorted_diagnostics(problems)
 
 
-def load_ruleset(root: str | Path) -> RuleSet:
+def _still(root: Path, parsed: ParsedRuleSet | None, seen: dict[Path, bytes], settle: float) -> bool:
+    """Whether every file read still holds what was read (and has for `settle` seconds), and the rule
+    globs still name the same files."""
+    now = time.time()
+    for path, data in seen.items():
+        try:
+            if path.read_bytes() != data or (settle and now - path.stat().st_mtime < settle):
+                return False
+        except OSError:
+            return False
+    if parsed is not None:  # no rule file added (a deleted one fails its read above)
+        return set(rule_files(root, parsed.manifest)) <= seen.keys()
+    return True
+
+
+def load_ruleset(root: str | Path, settle: float = 0.0) -> RuleSet:
     """The validated RuleSet in `root`; raises RuleSetError with every error when there is one."""
-    ruleset, problems = read_ruleset(root)
+    ruleset, problems = read_ruleset(root, settle)
     if ruleset is None:
         raise RuleSetError(problems)
     return ruleset

@@ -486,3 +486,96 @@ def test_a_symlink_inside_the_rule_directory_is_fine(tmp_path):
     ruleset, diagnostics = read_ruleset(root)
     assert ruleset is not None, diagnostics
     assert ruleset.version == load_ruleset(MINI).version
+
+
+def test_a_rule_set_rewritten_while_it_is_read_is_never_read_half(tmp_path, monkeypatch):
+    """A writer rewrites a rule file in place, slowly, over and over (as an editor or `cp` does);
+    every read gives the whole old set, the whole new set, or a refusal: never a part."""
+    import threading
+
+    from dispatch.core import load as load_module
+
+    monkeypatch.setattr(load_module, "SNAPSHOT_PAUSE", 0.01)
+    root = tmp_path / "rules"
+    shutil.copytree(MINI, root)
+    target = root / "rules" / "municipal.csv"
+    full = target.read_bytes()
+    lines = full.split(b"\n")
+    shorter = b"\n".join(lines[:-4] + [b""]) if lines[-1] == b"" else b"\n".join(lines[:-3])
+    counts = set()
+    for content in (full, shorter):
+        target.write_bytes(content)
+        counts.add(len(load_ruleset(root).rules))
+    assert len(counts) == 2
+    stop = threading.Event()
+
+    def writer() -> None:
+        versions = (full, shorter)
+        k = 0
+        while not stop.is_set():
+            data = versions[k % 2]
+            with open(target, "wb") as f:  # in place, a row at a time: a reader may meet a valid half
+                for row in data.splitlines(keepends=True):
+                    f.write(row)
+                    f.flush()
+            k += 1
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        got = [read_ruleset(root, settle=0.05) for _ in range(30)]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    for ruleset, diagnostics in got:
+        if ruleset is not None:
+            assert len(ruleset.rules) in counts
+        else:
+            assert diagnostics  # refused, and says why
+    assert any(r is not None for r, _ in got) or all(d[0].code == "ruleset.changing" for _, d in got)
+
+
+def test_a_rule_set_that_keeps_changing_is_refused(tmp_path, monkeypatch):
+    from dispatch.core import csvfile
+    from dispatch.core import load as load_module
+
+    monkeypatch.setattr(load_module, "SNAPSHOT_PAUSE", 0)
+    root = tmp_path / "rules"
+    shutil.copytree(MINI, root)
+    target = root / "rules" / "municipal.csv"
+    real = csvfile.read_bytes
+
+    def read_then_touch(file, display, problems, seen=None):
+        data = real(file, display, problems, seen)
+        if file == target:
+            target.write_bytes(data + b"\n")  # changed right after each read
+        return data
+
+    monkeypatch.setattr(csvfile, "read_bytes", read_then_touch)
+    ruleset, diagnostics = read_ruleset(root)
+    assert ruleset is None
+    assert [(d.code, d.place.path) for d in diagnostics] == [("ruleset.changing", f"{root}/ruleset.toml")]
+
+
+def test_a_rule_file_added_during_the_read_is_read_next_time(tmp_path, monkeypatch):
+    from dispatch.core import csvfile
+    from dispatch.core import load as load_module
+
+    monkeypatch.setattr(load_module, "SNAPSHOT_PAUSE", 0)
+    root = tmp_path / "rules"
+    shutil.copytree(MINI, root)
+    extra = root / "rules" / "zz-extra.csv"
+    real = csvfile.read_bytes
+    added = []
+
+    def read_then_add(file, display, problems, seen=None):
+        data = real(file, display, problems, seen)
+        if not added and file.name == "safety.csv":
+            extra.write_bytes((root / "rules" / "safety.csv").read_bytes().replace(b"SAF-", b"XTR-"))
+            added.append(True)
+        return data
+
+    monkeypatch.setattr(csvfile, "read_bytes", read_then_add)
+    ruleset, _ = read_ruleset(root)
+    monkeypatch.undo()
+    assert ruleset is not None and ruleset.version == load_ruleset(root).version  # the set with the new file
