@@ -56,6 +56,7 @@ def start(argv: list[str], env: dict, ready_url: str, cpus: int | str | None = 0
 
     Its stderr goes to the file `log` (a temporary file when None): a pipe that nobody reads
     would block a server that logs during a long run. Its tail is in the error when it fails."""
+    env = {"DISPATCH_DRAIN_SECONDS": "0", **env}  # a bench stops its server when done: no one to drain for
     err_file = open(log, "w+b") if log is not None else tempfile.TemporaryFile()  # noqa: SIM115 (the process owns it)
     proc = subprocess.Popen(pinned(cpus, argv), cwd=ROOT, env={**os.environ, **env},
                             stdout=subprocess.DEVNULL, stderr=err_file)  # fmt: skip

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 
@@ -135,6 +136,39 @@ def _dispatch_openapi(settings: Settings) -> dict:
     }
 
 
+def _drain_on_sigterm(app: FastAPI, seconds: float):
+    """Drain on SIGTERM: the app turns unready (/readyz 503) and every answer closes its connection
+    (protocol.py), requests go on being answered for `seconds`, and only then does uvicorn's own
+    SIGTERM handling begin its graceful shutdown (stop accepting, finish what is in flight). A
+    second SIGTERM goes to uvicorn at once. Installed over uvicorn's handler, which is in place
+    by the time the lifespan starts; returns that handler (None where signals cannot be set:
+    not the main thread, or no draining)."""
+    if seconds <= 0:
+        return None
+    try:
+        uvicorns = signal.getsignal(signal.SIGTERM)
+    except ValueError:
+        return None
+    if not callable(uvicorns):
+        return None
+
+    def on_term(sig, frame) -> None:
+        if getattr(app.state, "draining", False):
+            uvicorns(sig, frame)
+            return
+        app.state.draining = True
+        log.info("SIGTERM: unready, answering for %g s more, then closing", seconds)
+        timer = threading.Timer(seconds, uvicorns, args=(sig, None))
+        timer.daemon = True
+        timer.start()
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (a test's server in a thread)
+        return None
+    return uvicorns
+
+
 def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine) -> ServiceApp:
     """The service for `settings`. Nothing is loaded here: the lifespan loads the rule set.
 
@@ -171,9 +205,13 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
             loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload_quietly()))
             hup = True
+        term = _drain_on_sigterm(app, settings.drain_seconds)
         try:
             yield
         finally:
+            if term is not None:
+                with contextlib.suppress(ValueError):
+                    signal.signal(signal.SIGTERM, term)
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
             if not loading.done():
@@ -243,6 +281,11 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
     )
     async def readyz() -> dict:
         engine = slot.engine
+        if getattr(app.state, "draining", False):
+            raise Problem(
+                "service.draining",
+                "shutting down: requests are still answered for a few seconds, send new ones elsewhere",
+            )
         if engine is None:
             detail = "the rule set is still loading"
             extra = {}

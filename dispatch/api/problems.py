@@ -39,6 +39,7 @@ CODES: dict[str, tuple[int, str]] = {
     "request.unauthorized": (401, "A valid admin token is required"),
     "service.not_ready": (503, "The rule set is still loading"),
     "service.busy": (503, "Too many connections"),
+    "service.draining": (503, "Shutting down"),
     "ruleset.invalid": (422, "The rule set is invalid: the old one keeps serving"),
     "server.error": (500, "Internal error"),
 }

@@ -52,15 +52,20 @@ class Limits:
         )
 
 
-def _limits_of(config) -> Limits:
-    """The limits of the app this protocol serves: its Settings, found under uvicorn's wrappers."""
-    app = config.loaded_app
+def service_app(config):
+    """The service's app under uvicorn's wrappers (the one whose state holds its Settings), or None."""
+    app = getattr(config, "loaded_app", None)
     for _ in range(8):
-        settings = getattr(getattr(app, "state", None), "settings", None)
-        if isinstance(settings, Settings):
-            return Limits.of(settings)
+        if isinstance(getattr(getattr(app, "state", None), "settings", None), Settings):
+            return app
         app = getattr(app, "app", None)
-    return Limits.of(Settings())
+    return None
+
+
+def settings_of(config) -> Settings:
+    """The Settings of the app a uvicorn config serves (the defaults for another app)."""
+    app = service_app(config)
+    return app.state.settings if app is not None else Settings()
 
 
 class _Refused(Exception):
@@ -76,8 +81,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._idle: OrderedDict[GuardedProtocol, None] = server_state.__dict__.setdefault("_idle", OrderedDict())
         limits = config.__dict__.get("_dispatch_limits")
         if limits is None:
-            limits = config.__dict__["_dispatch_limits"] = _limits_of(config)
+            limits = config.__dict__["_dispatch_limits"] = Limits.of(settings_of(config))
         self.limits = limits
+        self._service = service_app(config)  # its state.draining: answer, then close
         self._phase = "idle"  # idle -> headers -> body -> app (and back to idle after the response)
         self._header_bytes = 0
         self._header_count = 0
@@ -166,6 +172,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._phase = "body"
         self._arm(self.limits.body_timeout, self._body_late)
         super().on_headers_complete()
+        if self._service is not None and getattr(self._service.state, "draining", False) and self.cycle is not None:
+            self.cycle.keep_alive = False  # draining: answer, then close, so the client moves to another replica
 
     def on_message_complete(self) -> None:
         self._cancel_timer()

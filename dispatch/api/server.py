@@ -6,6 +6,9 @@ import logging
 import os
 from dataclasses import replace
 
+import uvicorn
+
+from dispatch.api.protocol import GuardedProtocol
 from dispatch.api.settings import PREFIX, Settings
 
 APP_FACTORY = "dispatch.api.app:app_from_env"
@@ -38,8 +41,6 @@ def serve(settings: Settings) -> int:
     rolling restart on SIGHUP retires an old worker as soon as its replacement has started,
     and a replacement that had not loaded yet would answer 503.
     """
-    import uvicorn
-
     if settings.workers > 1 and PREFIX + "LOAD_IN_BACKGROUND" not in os.environ:
         settings = replace(settings, load_in_background=False)
     os.environ.update(settings.to_env())
@@ -66,6 +67,4 @@ def edge_options(settings: Settings) -> dict:
     """uvicorn's options for the edge: the guarded httptools protocol (measured faster than h11 for
     small requests, bench/http.py) and the idle timeout between requests; the protocol reads the
     other limits from the app's settings."""
-    from dispatch.api.protocol import GuardedProtocol
-
     return {"http": GuardedProtocol, "timeout_keep_alive": settings.idle_timeout}

@@ -43,6 +43,9 @@ class Settings:
     body_timeout: float = 30.0  # seconds from the headers to the body's last byte; later: 408
     idle_timeout: float = 75.0  # seconds a connection may wait for a request (nginx's keepalive_timeout)
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # per worker; past it the longest idle is closed, or 503
+    # on SIGTERM: /readyz answers 503 at once and every answer says Connection: close, while requests
+    # are still answered for this long; then the server closes (a Kubernetes preStop of a few seconds)
+    drain_seconds: float = 5.0
     # background: the server answers /healthz (and 503 on /readyz) while the rule set
     # loads; off, the server opens its socket only once warm, which is what uvicorn's
     # rolling restart of N workers (SIGHUP) needs to retire an old worker only after
@@ -74,6 +77,8 @@ class Settings:
         return out
 
     def __post_init__(self) -> None:
+        if not isinstance(self.drain_seconds, (int, float)) or not 0 <= self.drain_seconds <= 3600:
+            raise SettingsError(f"drain_seconds must be a number of seconds in [0, 3600], not {self.drain_seconds!r}")
         for name in ("header_timeout", "body_timeout", "idle_timeout"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 < value < 86400:

@@ -41,8 +41,8 @@ def test_serve_refuses_a_missing_directory_and_bad_settings(tmp_path):
     assert done.returncode == 2 and "DISPATCH_PORT" in done.stderr
 
 
-def _start(rules: Path, port: int, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "DISPATCH_LOG_LEVEL": "warning", "DISPATCH_MAX_BATCH": "7"}
+def _start(rules: Path, port: int, *extra: str, drain: float = 0) -> subprocess.Popen:
+    env = {**os.environ, "DISPATCH_LOG_LEVEL": "warning", "DISPATCH_MAX_BATCH": "7", "DISPATCH_DRAIN_SECONDS": str(drain)}
     return subprocess.Popen([str(BIN / "dispatch"), "serve", "--rules", str(rules), "--port", str(port), *extra],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
 
@@ -103,3 +103,65 @@ def test_sighup_reloads_and_env_settings_apply(tmp_path, workers):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_under_load_drains_and_loses_nothing(tmp_path, workers):
+    """SIGTERM while keep-alive clients send single cases and batches: /readyz says 503 at once, every
+    request sent during the drain is answered, then the server exits."""
+    import http.client
+    import json
+    import threading
+
+    rules = api_ruleset(tmp_path / "rules")
+    port = free_port()
+    proc = _start(rules, port, "--workers", str(workers), drain=2)
+    client = Client(port)
+    _until(lambda: client.get("/readyz").status == 200, proc)
+    stop = threading.Event()
+    sent, answered, failures, after_term = [0], [0], [], [0]
+    term_at = [None]
+    bodies = [json.dumps(CASE).encode(), json.dumps({"cases": [CASE] * 7}).encode()]
+
+    def load(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while not stop.is_set():
+            sent[0] += 1
+            try:
+                conn.request("POST", "/v1/dispatch", body=bodies[k % 2], headers={"content-type": "application/json"})
+                r = conn.getresponse()
+                r.read()
+                if r.status != 200:
+                    failures.append(r.status)
+                else:
+                    answered[0] += 1
+                    after_term[0] += term_at[0] is not None
+                if r.getheader("connection", "").lower() == "close":
+                    conn.close()  # as a client does: the next request opens a new connection
+            except OSError as err:
+                failures.append(repr(err))
+                conn.close()
+
+    threads = [threading.Thread(target=load, args=(k,), daemon=True) for k in range(8)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        term_at[0] = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 1
+        while client.get("/readyz").status != 503:  # at once
+            assert time.monotonic() < deadline, "/readyz did not turn 503"
+            time.sleep(0.02)
+        time.sleep(1.0)  # the load goes on inside the drain (2 s), as a balancer's does until it sees 503
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        assert failures == [] and answered[0] == sent[0] and after_term[0] > 0
+        assert proc.wait(timeout=20) in (0, -signal.SIGTERM)  # drained, then closed by itself
+        assert time.monotonic() - term_at[0] >= 2  # not before the drain was over
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
