@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import random
 import signal
 import threading
 import time
@@ -37,8 +39,8 @@ from dispatch.api.problems import (
     internal_problem,
     ruleset_problem,
 )
-from dispatch.api.settings import Settings
-from dispatch.api.slot import Slot
+from dispatch.api.settings import SUPERVISOR_PID, Settings
+from dispatch.api.slot import Slot, fingerprint
 from dispatch.core.errors import CaseError, RuleSetError
 
 log = logging.getLogger("dispatch.api")
@@ -169,6 +171,15 @@ def _drain_on_sigterm(app: FastAPI, seconds: float):
     return uvicorns
 
 
+def _reload_the_other_workers() -> None:
+    """Under `dispatch serve --workers N`, ask the supervisor to have every worker reload (SIGHUP,
+    forwarded to each worker: server.Supervisor), so one POST reaches them all."""
+    supervisor = os.environ.get(SUPERVISOR_PID)
+    if supervisor and supervisor.isdigit() and os.getppid() == int(supervisor):
+        with contextlib.suppress(OSError):
+            os.kill(int(supervisor), signal.SIGHUP)
+
+
 def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine) -> ServiceApp:
     """The service for `settings`. Nothing is loaded here: the lifespan loads the rule set.
 
@@ -195,11 +206,20 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
             log.exception("reloading %s failed", settings.rules)
             metrics.reload("failed")
 
+    async def poll() -> None:
+        """Load the rule directory whenever a file in it changed: every worker does, so all converge."""
+        while True:
+            await asyncio.sleep(settings.rules_poll * random.uniform(0.9, 1.1))
+            if slot.seen is not None and await asyncio.to_thread(fingerprint, settings.rules) != slot.seen:
+                log.info("rule directory %s changed: loading it", settings.rules)
+                await reload_quietly()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         loading = asyncio.create_task(first_load())
         if not settings.load_in_background:
             await loading
+        polling = asyncio.create_task(poll()) if settings.rules_poll > 0 else None
         loop = asyncio.get_running_loop()
         hup = False
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
@@ -209,6 +229,8 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         try:
             yield
         finally:
+            if polling is not None:
+                polling.cancel()
             if term is not None:
                 with contextlib.suppress(ValueError):
                     signal.signal(signal.SIGTERM, term)
@@ -341,6 +363,7 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
             metrics.reload("refused")
             raise ruleset_problem(err, settings.rules) from None
         metrics.reload("ok")
+        _reload_the_other_workers()
         return {
             "version": engine.version,
             "previous": previous,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 from dataclasses import replace
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from dispatch.api.protocol import GuardedProtocol
-from dispatch.api.settings import PREFIX, Settings
+from dispatch.api.settings import PREFIX, SUPERVISOR_PID, Settings
+
+logger = logging.getLogger("dispatch.api")
 
 APP_FACTORY = "dispatch.api.app:app_from_env"
 
@@ -37,15 +42,15 @@ def serve(settings: Settings) -> int:
 
     Every worker builds its app from DISPATCH_* variables (APP_FACTORY), so the settings
     travel through the environment. With several workers the rule set is loaded before
-    a worker opens its socket, unless DISPATCH_LOAD_IN_BACKGROUND says otherwise: uvicorn's
-    rolling restart on SIGHUP retires an old worker as soon as its replacement has started,
-    and a replacement that had not loaded yet would answer 503.
+    a worker opens its socket, unless DISPATCH_LOAD_IN_BACKGROUND says otherwise: a worker
+    the supervisor starts again after a crash must not answer 503 while it loads.
     """
     if settings.workers > 1 and PREFIX + "LOAD_IN_BACKGROUND" not in os.environ:
         settings = replace(settings, load_in_background=False)
     os.environ.update(settings.to_env())
+    os.environ[SUPERVISOR_PID] = str(os.getpid())
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
-    uvicorn.run(
+    config = uvicorn.Config(
         APP_FACTORY,
         factory=True,
         host=settings.host,
@@ -60,7 +65,26 @@ def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=10,
         **edge_options(settings),
     )
+    if config.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else 3  # uvicorn's status for a server that could not start
+    Supervisor(config, sockets=[config.bind_socket()]).run()
     return 0
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor of N workers, but SIGHUP reloads every worker in place (each worker's
+    lifespan reloads on SIGHUP) instead of restarting them: a worker keeps serving its rule set
+    when the new one is bad, and a swap drops nothing. POST /v1/admin/reload in any worker sends
+    the supervisor a SIGHUP, so it reaches all."""
+
+    def handle_hup(self) -> None:
+        logger.info("SIGHUP: every worker reloads the rule set")
+        for process in self.processes:
+            if process.pid is not None:
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, signal.SIGHUP)
 
 
 def edge_options(settings: Settings) -> dict:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 PREFIX = "DISPATCH_"
+SUPERVISOR_PID = "DISPATCH_SUPERVISOR"  # set by `dispatch serve --workers N` for its workers: the supervisor's pid
 DEFAULT_RULES = "rules/daxing"
 # 4 MiB: a full batch of 10,000 cases is about 1.2 MiB of JSON (about 120 bytes a case),
 # so the limit leaves room for long ids and extra fields while bounding what one request
@@ -46,6 +47,9 @@ class Settings:
     # on SIGTERM: /readyz answers 503 at once and every answer says Connection: close, while requests
     # are still answered for this long; then the server closes (a Kubernetes preStop of a few seconds)
     drain_seconds: float = 5.0
+    # every worker looks at the rule directory this often (seconds, with jitter) and loads it when a
+    # file changed: all workers reach the same version within one interval, without a signal; 0: never
+    rules_poll: float = 10.0
     # background: the server answers /healthz (and 503 on /readyz) while the rule set
     # loads; off, the server opens its socket only once warm, which is what uvicorn's
     # rolling restart of N workers (SIGHUP) needs to retire an old worker only after
@@ -77,6 +81,8 @@ class Settings:
         return out
 
     def __post_init__(self) -> None:
+        if not isinstance(self.rules_poll, (int, float)) or not 0 <= self.rules_poll <= 86400:
+            raise SettingsError(f"rules_poll must be a number of seconds in [0, 86400], not {self.rules_poll!r}")
         if not isinstance(self.drain_seconds, (int, float)) or not 0 <= self.drain_seconds <= 3600:
             raise SettingsError(f"drain_seconds must be a number of seconds in [0, 3600], not {self.drain_seconds!r}")
         for name in ("header_timeout", "body_timeout", "idle_timeout"):

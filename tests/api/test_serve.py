@@ -41,8 +41,9 @@ def test_serve_refuses_a_missing_directory_and_bad_settings(tmp_path):
     assert done.returncode == 2 and "DISPATCH_PORT" in done.stderr
 
 
-def _start(rules: Path, port: int, *extra: str, drain: float = 0) -> subprocess.Popen:
-    env = {**os.environ, "DISPATCH_LOG_LEVEL": "warning", "DISPATCH_MAX_BATCH": "7", "DISPATCH_DRAIN_SECONDS": str(drain)}
+def _start(rules: Path, port: int, *extra: str, drain: float = 0, poll: float = 0, token: str = "") -> subprocess.Popen:
+    env = {**os.environ, "DISPATCH_LOG_LEVEL": "warning", "DISPATCH_MAX_BATCH": "7", "DISPATCH_DRAIN_SECONDS": str(drain),
+           "DISPATCH_RULES_POLL": str(poll), "DISPATCH_ADMIN_TOKEN": token}  # fmt: skip
     return subprocess.Popen([str(BIN / "dispatch"), "serve", "--rules", str(rules), "--port", str(port), *extra],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
 
@@ -165,3 +166,78 @@ def test_sigterm_under_load_drains_and_loses_nothing(tmp_path, workers):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _replace(rules: Path, department: str) -> None:
+    """Edit the rule file as a deploy tool should: a new file, then an atomic rename over the old."""
+    f = rules / "rules" / "municipal.csv"
+    text = f.read_text(encoding="utf-8")
+    for old in ("dx-cgw", "dx-cgzf", "dx-sw"):
+        text = text.replace(f"MUN-1,06010,110115,,,{old},", f"MUN-1,06010,110115,,,{department},")
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.utime(tmp, (time.time() - 5, time.time() - 5))  # written a while ago: no need to wait for it to settle
+    tmp.rename(f)
+
+
+def _answers(client: Client, n: int) -> list[tuple[str, str]]:
+    out = []
+    for _ in range(n):
+        r = client.dispatch(CASE)
+        assert r.status == 200, r.body
+        out.append((r.json["department"]["code"], r.headers["dispatch-ruleset"]))
+    return out
+
+
+def test_two_workers_converge_on_a_changed_directory_without_a_signal(tmp_path):
+    rules = api_ruleset(tmp_path / "rules")
+    port = free_port()
+    proc = _start(rules, port, "--workers", "2", poll=1)
+    client = Client(port)
+    try:
+        _until(lambda: client.get("/readyz").status == 200, proc)
+        assert {d for d, _ in _answers(client, 8)} == {"dx-cgw"}
+        _replace(rules, "dx-cgzf")
+        changed = time.monotonic()
+        _until(lambda: {d for d, _ in _answers(client, 12)} == {"dx-cgzf"}, proc, timeout=30)
+        converged = time.monotonic() - changed
+        assert converged < 1.1 + 10  # one poll interval, plus the load of the set by each worker
+        assert len({v for _, v in _answers(client, 12)}) == 1  # one version from every worker
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_with_two_workers_a_bad_set_on_sighup_keeps_every_worker_serving(tmp_path):
+    rules = api_ruleset(tmp_path / "rules")
+    port = free_port()
+    proc = _start(rules, port, "--workers", "2")
+    client = Client(port)
+    try:
+        _until(lambda: client.get("/readyz").status == 200, proc)
+        before = set(_answers(client, 8))
+        (rules / "rules" / "municipal.csv").write_text("id,event\nbroken,\n", encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 4  # the workers read, refuse, and keep serving meanwhile
+        while time.monotonic() < deadline:
+            assert set(_answers(client, 4)) == before
+            assert client.get("/readyz").status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_one_admin_reload_reaches_every_worker(tmp_path):
+    rules = api_ruleset(tmp_path / "rules")
+    port = free_port()
+    proc = _start(rules, port, "--workers", "2", token="t")
+    client = Client(port)
+    try:
+        _until(lambda: client.get("/readyz").status == 200, proc)
+        _replace(rules, "dx-cgzf")
+        r = client.post("/v1/admin/reload", headers={"authorization": "Bearer t"})
+        assert r.status == 200, r.body
+        _until(lambda: {d for d, _ in _answers(client, 12)} == {"dx-cgzf"}, proc, timeout=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
