@@ -321,6 +321,47 @@ def _add_serve(commands) -> None:
     serve.set_defaults(run=_serve)
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from dispatch.tools.audit.audit import AuditError, find_decisions, rerun
+    from dispatch.tools.audit.report import render_found, render_rerun
+
+    if _missing("audit", (args.rules,) if args.rules else (), tuple(args.log)):
+        return EXIT_CANNOT_RUN
+    dispatcher = _dispatcher("audit", args.rules) if args.rules else None
+    if args.rules and dispatcher is None:
+        return EXIT_CANNOT_RUN
+    try:
+        found = list(find_decisions([Path(p) for p in args.log], args.id))
+    except AuditError as err:
+        print(f"dispatch audit: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    if not found:
+        print(f"dispatch audit: no decision for {args.id!r} in {', '.join(args.log)}", file=sys.stderr)
+        return EXIT_FAILED
+    differs = False
+    for logged in found:
+        print(render_found(logged))
+        if dispatcher is not None:
+            r = rerun(logged, dispatcher)
+            differs = differs or bool(r.differences)
+            print(render_rerun(r))
+    return EXIT_FAILED if differs else EXIT_OK
+
+
+def _add_audit(commands) -> None:
+    audit = commands.add_parser(
+        "audit", help="find a case's decisions in decision-log files; with --rules, re-run them and say what differs"
+    )
+    audit.add_argument("log", nargs="+", help="decision-log files (JSON lines, DISPATCH_DECISION_LOG)")
+    audit.add_argument("--id", required=True, help="the case id (or a decision id) to find")
+    audit.add_argument(
+        "--rules",
+        metavar="DIR",
+        help="a rule-set directory to re-run the decisions on (e.g. a git checkout of that version)",
+    )
+    audit.set_defaults(run=_audit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dispatch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -341,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_coverage(commands)
     _add_diff(commands)
     _add_serve(commands)
+    _add_audit(commands)
     return parser
 
 

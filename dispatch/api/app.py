@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.api import wire
+from dispatch.api.decisionlog import DecisionLog
 from dispatch.api.endpoint import DispatchEndpoint
 from dispatch.api.engine import Engine, build_engine
 from dispatch.api.explanation import ExplainEndpoint
@@ -220,6 +221,8 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         if not settings.load_in_background:
             await loading
         polling = asyncio.create_task(poll()) if settings.rules_poll > 0 else None
+        if settings.decision_log:
+            bare[DISPATCH_PATH].decision_log = metrics.decision_log = DecisionLog(settings.decision_log)
         loop = asyncio.get_running_loop()
         hup = False
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
@@ -231,6 +234,9 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         finally:
             if polling is not None:
                 polling.cancel()
+            if metrics.decision_log is not None:
+                bare[DISPATCH_PATH].decision_log = None
+                await asyncio.to_thread(metrics.decision_log.close)
             if term is not None:
                 with contextlib.suppress(ValueError):
                     signal.signal(signal.SIGTERM, term)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from dispatch.api.decisionlog import DecisionLog
 from dispatch.api.engine import Engine, Tally
 from dispatch.api.intake import CaseIn, batch_cases, is_batch, not_an_object, parse_body, read_case
 from dispatch.api.metrics import Metrics
@@ -93,12 +94,14 @@ class Endpoint:
     """
 
     counts_case_errors = False
+    decision_log: DecisionLog | None = None  # set by the app's lifespan when DISPATCH_DECISION_LOG is
 
     def __init__(self, slot: Slot, settings: Settings, metrics: Metrics, name: str):
         self.slot = slot
         self.max_body = settings.max_body_bytes
         self.metrics = metrics
         self.name = name
+        self.caller_header = settings.decision_log_caller_header.lower().encode()
 
     def answer(self, engine: Engine, body: bytes) -> bytes:
         """The JSON answer to a body within the limit; raises Problem for a bad one."""
@@ -112,6 +115,7 @@ class Endpoint:
         started = time.perf_counter()
         engine = self.slot.engine
         headers: list[tuple[bytes, bytes]] = []
+        body = b""
         try:
             if scope["method"] != "POST":
                 raise Problem(
@@ -152,7 +156,20 @@ class Endpoint:
         headers.append((b"content-length", str(len(answer)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
-        self.metrics.request(self.name, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self.metrics.request(self.name, status, seconds)
+        if self.decision_log is not None and status == 200:
+            self._log(scope, body, answer, engine, seconds)
+
+    def _log(self, scope: dict, body: bytes, answer: bytes, engine: Engine, seconds: float) -> None:
+        request_id = caller = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == self.caller_header:
+                caller = value.decode("latin-1")
+        batch = answer.startswith(b'{"results":')
+        self.decision_log.record(body, answer, batch, engine.version, seconds, request_id, caller)
 
 
 class DispatchEndpoint(Endpoint):

@@ -41,6 +41,7 @@ class Metrics:
         self.case_errors: dict[str, int] = {}  # field-error code -> count: unknown codes, bad times, ...
         self.reloads: dict[str, int] = {}
         self.started = time.time()
+        self.decision_log = None  # a DecisionLog when one is written: its counts show here
 
     def request(self, endpoint: str, status: int, seconds: float) -> None:
         key = (endpoint, status)
@@ -93,6 +94,15 @@ class Metrics:
         family("dispatch_reloads_total", "counter", "Rule-set reloads, by outcome.")
         for outcome, n in sorted(self.reloads.items()):
             out.append(f'dispatch_reloads_total{{outcome="{outcome}"}} {n}')
+        if self.decision_log is not None:
+            family("dispatch_decision_log_written_total", "counter", "Decisions written to the decision log.")
+            out.append(f"dispatch_decision_log_written_total {self.decision_log.written}")
+            family(
+                "dispatch_decision_log_dropped_total",
+                "counter",
+                "Decisions not logged: the queue was full or the sink failed.",
+            )
+            out.append(f"dispatch_decision_log_dropped_total {self.decision_log.dropped}")
         family("dispatch_ready", "gauge", "1 once a rule set is compiled and warm.")
         out.append(f"dispatch_ready {int(ready)}")
         if ruleset is not None:

@@ -50,6 +50,9 @@ class Settings:
     # every worker looks at the rule directory this often (seconds, with jitter) and loads it when a
     # file changed: all workers reach the same version within one interval, without a signal; 0: never
     rules_poll: float = 10.0
+    # one JSON line per decision (decisionlog.py): "stdout", a file, or an http(s):// URL; "" for none
+    decision_log: str = ""
+    decision_log_caller_header: str = ""  # a request header naming the caller, copied to each line
     # background: the server answers /healthz (and 503 on /readyz) while the rule set
     # loads; off, the server opens its socket only once warm, which is what uvicorn's
     # rolling restart of N workers (SIGHUP) needs to retire an old worker only after
