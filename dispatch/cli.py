@@ -294,11 +294,21 @@ def _serve(args: argparse.Namespace) -> int:
     from dispatch.api.settings import Settings, SettingsError
 
     try:
-        settings = Settings.from_env(rules=args.rules, host=args.host, port=args.port, workers=args.workers)
+        settings = Settings.from_env(
+            rules=args.rules,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            rules_poll=args.rules_poll,
+            verification_key=args.verification_key,
+        )
     except SettingsError as err:
         print(f"dispatch serve: {err}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    if _missing("serve", (settings.rules,)):
+    remote = settings.rules.startswith(("http://", "https://"))
+    if not remote and not Path(settings.rules).is_file() and _missing("serve", (settings.rules,)):
+        return EXIT_CANNOT_RUN
+    if _missing("serve", files=(settings.verification_key,)):
         return EXIT_CANNOT_RUN
     if args.warm_only:
         return warm(settings)
@@ -307,7 +317,22 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _add_serve(commands) -> None:
     serve = commands.add_parser("serve", help="serve POST /v1/dispatch over HTTP (settings also from DISPATCH_*)")
-    serve.add_argument("--rules", metavar="DIR", help=f"rule-set directory (DISPATCH_RULES, default {DEFAULT_RULES})")
+    serve.add_argument(
+        "--rules",
+        metavar="DIR|BUNDLE|URL",
+        help=f"a rule-set directory, a bundle file or an http(s) bundle URL (DISPATCH_RULES, default {DEFAULT_RULES})",
+    )
+    serve.add_argument(
+        "--rules-poll",
+        type=float,
+        metavar="SECONDS",
+        help="look for a changed rule set this often; 0: never (DISPATCH_RULES_POLL, default 10)",
+    )
+    serve.add_argument(
+        "--verification-key",
+        metavar="PEM",
+        help="an Ed25519 public key: serve only bundles it verifies (DISPATCH_VERIFICATION_KEY)",
+    )
     serve.add_argument("--host", help="address to listen on (DISPATCH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (DISPATCH_PORT, default 8000)")
     serve.add_argument(
@@ -348,6 +373,40 @@ def _audit(args: argparse.Namespace) -> int:
     return EXIT_FAILED if differs else EXIT_OK
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from dispatch.core.bundle import BundleError, build_bundle, generate_key
+
+    if args.action == "keygen":
+        generate_key(args.private, args.public)
+        print(f"wrote {args.private} (keep it secret: it signs bundles) and {args.public} (serve --verification-key)")
+        return EXIT_OK
+    if _missing("bundle build", (args.rules,), (args.signing_key,)):
+        return EXIT_CANNOT_RUN
+    try:
+        index = build_bundle(args.rules, args.output, args.signing_key)
+    except BundleError as err:
+        print(f"dispatch bundle build: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    signed = "signed" if args.signing_key else "unsigned"
+    print(
+        f"wrote {args.output}: rule set {index['name']!r} version {index['version']}, {len(index['files'])} files, {signed}"
+    )
+    return EXIT_OK
+
+
+def _add_bundle(commands) -> None:
+    bundle = commands.add_parser("bundle", help="a rule set as one versioned, optionally signed artifact")
+    actions = bundle.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = actions.add_parser("build", help="write the valid rule set in DIR as a bundle (tar.gz)")
+    build.add_argument("rules", metavar="DIR", help="the rule-set directory")
+    build.add_argument("-o", "--output", required=True, metavar="FILE", help="the bundle to write, e.g. daxing.tar.gz")
+    build.add_argument("--signing-key", metavar="PEM", help="an Ed25519 private key: sign the bundle")
+    keygen = actions.add_parser("keygen", help="a new Ed25519 key pair (PEM) to sign and verify bundles")
+    keygen.add_argument("private", help="where to write the private key")
+    keygen.add_argument("public", help="where to write the public key")
+    bundle.set_defaults(run=_bundle)
+
+
 def _add_audit(commands) -> None:
     audit = commands.add_parser(
         "audit", help="find a case's decisions in decision-log files; with --rules, re-run them and say what differs"
@@ -383,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_diff(commands)
     _add_serve(commands)
     _add_audit(commands)
+    _add_bundle(commands)
     return parser
 
 

@@ -38,10 +38,11 @@ from dispatch.api.problems import (
     case_problem,
     field_error,
     internal_problem,
+    ruleset_name,
     ruleset_problem,
 )
 from dispatch.api.settings import SUPERVISOR_PID, Settings
-from dispatch.api.slot import Slot, fingerprint
+from dispatch.api.slot import Slot
 from dispatch.core.errors import CaseError, RuleSetError
 
 log = logging.getLogger("dispatch.api")
@@ -186,7 +187,7 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
 
     `build` turns a rule-set directory into an Engine (tests slow it down to watch readiness).
     """
-    slot = Slot(settings.rules, build)
+    slot = Slot(settings.rules, build, settings.verification_key)
     metrics = Metrics()
 
     async def first_load() -> None:
@@ -208,11 +209,11 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
             metrics.reload("failed")
 
     async def poll() -> None:
-        """Load the rule directory whenever a file in it changed: every worker does, so all converge."""
+        """Load the rule set whenever its source changed: every worker does, so all converge."""
         while True:
-            await asyncio.sleep(settings.rules_poll * random.uniform(0.9, 1.1))
-            if slot.seen is not None and await asyncio.to_thread(fingerprint, settings.rules) != slot.seen:
-                log.info("rule directory %s changed: loading it", settings.rules)
+            await asyncio.sleep(slot.source.backoff(settings.rules_poll) * random.uniform(0.9, 1.1))
+            if await asyncio.to_thread(slot.source.changed):
+                log.info("rule set %s changed: loading it", settings.rules)
                 await reload_quietly()
 
     @contextlib.asynccontextmanager
@@ -318,7 +319,7 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
             detail = "the rule set is still loading"
             extra = {}
             if slot.failure is not None:
-                detail = f"the rule set in {settings.rules} failed to load; fix it and reload"
+                detail = f"the rule set in {ruleset_name(settings.rules)} failed to load; fix it and reload"
                 extra = ruleset_problem(slot.failure, settings.rules).extra
             raise Problem("service.not_ready", detail, headers=[(b"retry-after", b"1")], extra=extra)
         return {"ready": True, "version": engine.version}

@@ -135,8 +135,9 @@ def ruleset_problem(err: RuleSetError, root: str) -> Problem:
 
 
 def ruleset_name(root: str) -> str:
-    """How answers name a rule directory: its own name, never its place on the server's disk."""
-    return Path(root).name or "."
+    """How answers name a rule set's source: a directory or bundle file by its own name, never its place
+    on the server's disk; a bundle URL as it is."""
+    return root if "://" in root else (Path(root).name or ".")
 
 
 def diagnostic_wire(d: Diagnostic, root: str = "") -> dict:

@@ -25,10 +25,11 @@ def warm(settings: Settings) -> int:
     import sys
 
     from dispatch.api.engine import build_engine
+    from dispatch.api.source import source_for
     from dispatch.core.errors import RuleSetError
 
     try:
-        engine = build_engine(settings.rules)
+        engine = build_engine(source_for(settings.rules, settings.verification_key).fetch())
     except RuleSetError as err:
         for d in err.diagnostics:
             print(d, file=sys.stderr)

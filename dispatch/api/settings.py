@@ -32,7 +32,8 @@ class SettingsError(ValueError):
 class Settings:
     """What the service needs to know; every field is also DISPATCH_<NAME> in the environment."""
 
-    rules: str = DEFAULT_RULES  # the rule-set directory served (and reloaded)
+    rules: str = DEFAULT_RULES  # the rule set served: a directory, a bundle file, or an http(s):// bundle URL
+    verification_key: str = ""  # an Ed25519 public key (PEM): bundles must be signed by its private key
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

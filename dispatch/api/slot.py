@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 from collections.abc import Callable
 
 from dispatch.api.engine import Engine, build_engine
+from dispatch.api.source import source_for
 from dispatch.core.errors import RuleSetError
 
 log = logging.getLogger("dispatch.api")
@@ -22,9 +22,9 @@ log = logging.getLogger("dispatch.api")
 class Slot:
     """Holds the served Engine (None until the first load succeeds)."""
 
-    def __init__(self, root: str, build: Callable[[str], Engine] = build_engine):
-        self.root = root
-        self.seen: tuple | None = None  # the directory's fingerprint when the last load began
+    def __init__(self, root: str, build: Callable[[str], Engine] = build_engine, verification_key: str = ""):
+        self.root = root  # where the rule set comes from: a directory, a bundle file or URL (source.py)
+        self.source = source_for(root, verification_key)
         self.engine: Engine | None = None
         self.failure: RuleSetError | None = None  # why the first load failed, for /readyz
         self._build = build
@@ -41,9 +41,9 @@ class Slot:
         so the files as they are when it was asked for are the ones served.
         """
         async with self._lock:
-            self.seen = fingerprint(self.root)
             try:
-                engine = await asyncio.to_thread(self._build, self.root)
+                directory = await asyncio.to_thread(self.source.fetch)
+                engine = await asyncio.to_thread(self._build, directory)
             except RuleSetError as err:
                 if self.engine is None:
                     self.failure = err
@@ -62,22 +62,6 @@ class Slot:
                 engine.info.get("load_seconds", 0.0),
             )
             return engine
-
-
-def fingerprint(root: str) -> tuple:
-    """What a poll compares: every file under the rule directory with its size and modification time
-    (a change in any of them is worth a load; the load itself then reads a snapshot)."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            out.append((path, st.st_size, st.st_mtime_ns))
-    return tuple(out)
 
 
 def _freeze() -> None:
