@@ -41,7 +41,7 @@ from dispatch.api.problems import (
     ruleset_name,
     ruleset_problem,
 )
-from dispatch.api.settings import SUPERVISOR_PID, Settings
+from dispatch.api.settings import METRICS_DIR, SUPERVISOR_PID, Settings
 from dispatch.api.slot import Slot
 from dispatch.core.errors import CaseError, RuleSetError
 
@@ -216,12 +216,20 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
                 log.info("rule set %s changed: loading it", settings.rules)
                 await reload_quietly()
 
+    async def share_metrics() -> None:
+        """Every second, this worker's counts for the other workers' /metrics."""
+        while True:
+            with contextlib.suppress(OSError):
+                metrics.write_snapshot(os.environ[METRICS_DIR], slot.engine.version if slot.engine else None)
+            await asyncio.sleep(1)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         loading = asyncio.create_task(first_load())
         if not settings.load_in_background:
             await loading
         polling = asyncio.create_task(poll()) if settings.rules_poll > 0 else None
+        sharing = asyncio.create_task(share_metrics()) if os.environ.get(METRICS_DIR) else None
         if settings.decision_log:
             bare[DISPATCH_PATH].decision_log = metrics.decision_log = DecisionLog(settings.decision_log)
         loop = asyncio.get_running_loop()
@@ -235,6 +243,10 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         finally:
             if polling is not None:
                 polling.cancel()
+            if sharing is not None:
+                sharing.cancel()
+                with contextlib.suppress(OSError):
+                    metrics.write_snapshot(os.environ[METRICS_DIR], slot.engine.version if slot.engine else None)
             if metrics.decision_log is not None:
                 bare[DISPATCH_PATH].decision_log = None
                 await asyncio.to_thread(metrics.decision_log.close)
@@ -327,7 +339,12 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"], summary="Prometheus metrics")
     async def prometheus() -> PlainTextResponse:
         engine = slot.engine
-        text = metrics.exposition(engine.info if engine else None, engine is not None)
+        directory = os.environ.get(METRICS_DIR)
+        if directory:  # several workers: the sum of all
+            total, versions = metrics.summed(directory, engine.version if engine else None)
+            text = total.exposition(engine.info if engine else None, engine is not None, versions)
+        else:
+            text = metrics.exposition(engine.info if engine else None, engine is not None)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get(

@@ -3,13 +3,23 @@
 Hand-rolled rather than prometheus_client: recording a request here is a few dict and
 list operations (about 0.3 us), where prometheus_client's labelled metrics take a lock
 and look up a child per call; on a 30 us request that difference shows (see bench/http.py).
-Each worker counts its own requests; Prometheus sums over the scraped workers.
+
+With `--workers N` a scrape reaches one worker of N, so each worker writes a snapshot of
+its counts every second into the directory the supervisor names (DISPATCH_METRICS_DIR),
+and /metrics shows the sum over every worker that has run (a worker that exited keeps
+its counts, so counters never go down), its own counts live, the others' at most a
+second old; `dispatch_worker_ruleset` says which version each worker serves. The hot
+path pays nothing for it (prometheus_client's multiprocess mode writes an mmap per
+observation instead).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from bisect import bisect_left
+from pathlib import Path
 
 from dispatch.core.outcomes import STATUS_CODES
 
@@ -63,7 +73,63 @@ class Metrics:
     def reload(self, outcome: str) -> None:
         self.reloads[outcome] = self.reloads.get(outcome, 0) + 1
 
-    def exposition(self, ruleset: dict | None, ready: bool) -> str:
+    # -- across workers -------------------------------------------------------------------
+
+    def snapshot(self, version: str | None) -> dict:
+        return {
+            "pid": os.getpid(),
+            "version": version,
+            "requests": [[e, s, n] for (e, s), n in self.requests.items()],
+            "latency": {e: [h.counts, h.sum] for e, h in self.latency.items()},
+            "decisions": self.decisions,
+            "case_errors": self.case_errors,
+            "reloads": self.reloads,
+            "log": [self.decision_log.written, self.decision_log.dropped] if self.decision_log is not None else None,
+        }
+
+    def write_snapshot(self, directory: str, version: str | None) -> None:
+        """This worker's counts, for the others' /metrics (written whole: a temporary file, then a rename)."""
+        target = Path(directory) / f"worker-{os.getpid()}.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.snapshot(version)))
+        os.replace(tmp, target)
+
+    def summed(self, directory: str, version: str | None) -> tuple[Metrics, dict[int, str | None]]:
+        """These counts plus every other worker's last snapshot; and the version each worker serves."""
+        total = Metrics()
+        total.started = self.started
+        total.decision_log = self.decision_log
+        versions: dict[int, str | None] = {}
+        snapshots = [self.snapshot(version)]
+        for f in sorted(Path(directory).glob("worker-*.json")):
+            try:
+                snap = json.loads(f.read_text())
+            except (OSError, ValueError):
+                continue
+            if snap.get("pid") != os.getpid():
+                snapshots.append(snap)
+        log = [0, 0]
+        for snap in snapshots:
+            versions[snap["pid"]] = snap.get("version")
+            for e, s, n in snap["requests"]:
+                total.requests[(e, s)] = total.requests.get((e, s), 0) + n
+            for e, (counts, seconds) in snap["latency"].items():
+                hist = total.latency.setdefault(e, Histogram())
+                hist.counts = [a + b for a, b in zip(hist.counts, counts)]
+                hist.sum += seconds
+            total.decisions = [a + b for a, b in zip(total.decisions, snap["decisions"])]
+            for code, n in snap["case_errors"].items():
+                total.case_errors[code] = total.case_errors.get(code, 0) + n
+            for outcome, n in snap["reloads"].items():
+                total.reloads[outcome] = total.reloads.get(outcome, 0) + n
+            if snap.get("log"):
+                log = [log[0] + snap["log"][0], log[1] + snap["log"][1]]
+        total.log_counts = tuple(log) if self.decision_log is not None else None
+        return total, versions
+
+    log_counts: tuple[int, int] | None = None  # decisions (written, dropped) when summed over workers
+
+    def exposition(self, ruleset: dict | None, ready: bool, versions: dict[int, str | None] | None = None) -> str:
         """The text exposition format (version 0.0.4)."""
         out: list[str] = []
 
@@ -95,14 +161,15 @@ class Metrics:
         for outcome, n in sorted(self.reloads.items()):
             out.append(f'dispatch_reloads_total{{outcome="{outcome}"}} {n}')
         if self.decision_log is not None:
+            written, dropped = self.log_counts or (self.decision_log.written, self.decision_log.dropped)
             family("dispatch_decision_log_written_total", "counter", "Decisions written to the decision log.")
-            out.append(f"dispatch_decision_log_written_total {self.decision_log.written}")
+            out.append(f"dispatch_decision_log_written_total {written}")
             family(
                 "dispatch_decision_log_dropped_total",
                 "counter",
                 "Decisions not logged: the queue was full or the sink failed.",
             )
-            out.append(f"dispatch_decision_log_dropped_total {self.decision_log.dropped}")
+            out.append(f"dispatch_decision_log_dropped_total {dropped}")
         family("dispatch_ready", "gauge", "1 once a rule set is compiled and warm.")
         out.append(f"dispatch_ready {int(ready)}")
         if ruleset is not None:
@@ -111,6 +178,12 @@ class Metrics:
             out.append(f'dispatch_ruleset_info{{name="{name}",version="{version}"}} 1')
             family("dispatch_ruleset_rules", "gauge", "Rules in the rule set served.")
             out.append(f"dispatch_ruleset_rules {ruleset['counts']['rules']}")
+        if versions:
+            family("dispatch_workers", "gauge", "Workers whose counts are summed here.")
+            out.append(f"dispatch_workers {len(versions)}")
+            family("dispatch_worker_ruleset", "gauge", "The rule-set version each worker serves (or served last).")
+            for pid, version in sorted(versions.items()):
+                out.append(f'dispatch_worker_ruleset{{worker="{pid}",version="{_label(version or "none")}"}} 1')
         family("dispatch_process_start_time_seconds", "gauge", "When this worker started, in Unix time.")
         out.append(f"dispatch_process_start_time_seconds {self.started!r}")
         return "\n".join(out) + "\n"

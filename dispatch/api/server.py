@@ -6,13 +6,14 @@ import contextlib
 import logging
 import os
 import signal
+import tempfile
 from dataclasses import replace
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from dispatch.api.protocol import GuardedProtocol
-from dispatch.api.settings import PREFIX, SUPERVISOR_PID, Settings
+from dispatch.api.settings import METRICS_DIR, PREFIX, SUPERVISOR_PID, Settings
 
 logger = logging.getLogger("dispatch.api")
 
@@ -70,7 +71,9 @@ def serve(settings: Settings) -> int:
         server = uvicorn.Server(config)
         server.run()
         return 0 if server.started else 3  # uvicorn's status for a server that could not start
-    Supervisor(config, sockets=[config.bind_socket()]).run()
+    with tempfile.TemporaryDirectory(prefix="dispatch-metrics-") as shared:
+        os.environ[METRICS_DIR] = shared  # the workers' counts, summed by each /metrics
+        Supervisor(config, sockets=[config.bind_socket()]).run()
     return 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 PREFIX = "DISPATCH_"
 SUPERVISOR_PID = "DISPATCH_SUPERVISOR"  # set by `dispatch serve --workers N` for its workers: the supervisor's pid
+METRICS_DIR = "DISPATCH_METRICS_DIR"  # set by `dispatch serve --workers N`: where workers share their counts
 DEFAULT_RULES = "rules/daxing"
 # 4 MiB: a full batch of 10,000 cases is about 1.2 MiB of JSON (about 120 bytes a case),
 # so the limit leaves room for long ids and extra fields while bounding what one request

@@ -241,3 +241,26 @@ def test_one_admin_reload_reaches_every_worker(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_metrics_of_two_workers_are_summed_whichever_answers_the_scrape(tmp_path):
+    import re
+
+    rules = api_ruleset(tmp_path / "rules")
+    port = free_port()
+    proc = _start(rules, port, "--workers", "2")
+    client = Client(port)
+    try:
+        _until(lambda: client.get("/readyz").status == 200, proc)
+        _answers(client, 40)
+        time.sleep(1.5)  # every worker's snapshot is at most a second old
+        for _ in range(6):  # several scrapes: both workers answer some of them
+            text = client.get("/metrics").body.decode()
+            found = re.search(r'dispatch_http_requests_total\{endpoint="/v1/dispatch",status="200"\} (\d+)', text)
+            assert found and int(found.group(1)) == 40, text
+            assert "dispatch_workers 2" in text
+            assert len(re.findall(r"dispatch_worker_ruleset\{", text)) == 2
+            assert re.search(r'dispatch_decisions_total\{status="auto"\} 40', text)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
