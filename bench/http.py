@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--quick", action="store_true", help="1 run of 2 s per figure")
     parser.add_argument("--only", choices=("single", "batch"), help="measure only single cases or only batches")
+    parser.add_argument(
+        "--decision-log",
+        action="store_true",
+        help="also a server writing every decision to a file (DISPATCH_DECISION_LOG): what the log costs",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.seconds = 1, 2
@@ -126,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         "pydantic": base + "/v1/_bench/pydantic",
         "bare": bare_url,
     }
+    logged = None
+    log_dir = tempfile.TemporaryDirectory()
+    if args.decision_log:
+        log_port = free_port()
+        log_env = {**env, "DISPATCH_PORT": str(log_port), "DISPATCH_DECISION_LOG": f"{log_dir.name}/decisions.jsonl"}
+        logged = start([PY, "-m", "dispatch", "serve", "--rules", "rules/daxing"], log_env,
+                       f"http://127.0.0.1:{log_port}/readyz")  # fmt: skip
+        targets["dispatch+log"] = f"http://127.0.0.1:{log_port}/v1/dispatch"
     try:
         with tempfile.TemporaryDirectory() as tmp:
             scripts = Path(tmp)
@@ -145,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{n}/{base}": statistics.median(r[n]["rps"] / r[base]["rps"] for r in rounds)
                     for n in names for base in ("constant", "bare")
                 }  # fmt: skip
+                if logged is not None:
+                    results["ratios"][c]["dispatch+log/dispatch"] = statistics.median(
+                        r["dispatch+log"]["rps"] / r["dispatch"]["rps"] for r in rounds
+                    )
             if args.only != "single":
                 wrk(targets["dispatch"], batch, BATCH_CONNECTIONS, 1, scripts)
                 runs = [wrk(targets["dispatch"], batch, BATCH_CONNECTIONS, args.seconds, scripts)
@@ -153,9 +170,11 @@ def main(argv: list[str] | None = None) -> int:
                 results["batch"] = {"cases_per_request": BATCH, "connections": BATCH_CONNECTIONS, "rps": b["rps"],
                                     "cases_per_s": b["rps"] * BATCH, "p50_us": b["p50_us"], "p99_us": b["p99_us"]}  # fmt: skip
     finally:
-        for proc in (app, bare):
-            proc.terminate()
-            proc.wait(timeout=15)
+        for proc in (app, bare, logged):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=15)
+        log_dir.cleanup()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "http.json").write_text(json.dumps(results, indent=2))
     print(render(results))
@@ -170,7 +189,7 @@ def render(r: dict) -> str:
              (f"{'endpoint':10s} {'conns':>5s} {'req/s':>9s} {'p50 us':>8s} {'p99 us':>8s} {'p99/p50':>7s} "
              f"{'/constant':>9s} {'/bare':>6s}")]  # fmt: skip
     for c in r["connections"] if s else ():
-        for name in ("dispatch", "constant", "pydantic", "bare"):
+        for name in ("dispatch", "dispatch+log", "constant", "pydantic", "bare"):
             f = s.get(name, {}).get(c)
             if f is None:
                 continue
@@ -178,6 +197,8 @@ def render(r: dict) -> str:
             lines.append(f"{name:10s} {c:>5d} {f['rps']:>9,.0f} {f['p50_us']:>8,.0f} {f['p99_us']:>8,.0f} "
                          f"{f['p99_us'] / f['p50_us']:>7.2f} {ratio[name + '/constant']:>9.0%} "
                          f"{ratio[name + '/bare']:>6.0%}")  # fmt: skip
+        if "dispatch+log/dispatch" in r["ratios"][c]:
+            lines.append(f"{'':10s} {c:>5d} with the decision log to a file: {r['ratios'][c]['dispatch+log/dispatch']:.0%} of without")
         lines.append("")
     b = r["batch"]
     if not b:
