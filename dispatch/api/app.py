@@ -279,7 +279,7 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         responses={
             422: {
                 "description": "the rule set on disk is invalid; the old one keeps serving",
-                "content": {MEDIA_TYPE: {"schema": wire.RulesetProblem.model_json_schema()}},
+                "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/RulesetProblem"}}},
             },
             **_problem_responses(401),
         },

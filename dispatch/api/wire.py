@@ -251,9 +251,10 @@ class Reloaded(BaseModel):
 
 
 def component_schemas(max_batch: int) -> dict[str, dict]:
-    """JSON schemas of the request and answer models, for the OpenAPI entry of the bare endpoint."""
+    """JSON schemas of the request and answer models, for the OpenAPI entries of the bare endpoints and
+    the problems: each under its name in components/schemas, referring to the others there."""
     out: dict[str, dict] = {}
-    for model in (CaseIn, BatchIn, Decision, BatchOut, Problem):
+    for model in (CaseIn, BatchIn, Decision, BatchOut, Problem, RulesetProblem):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         out.update(schema.pop("$defs", {}))
         out[model.__name__] = schema
