@@ -42,7 +42,13 @@ class CaseIn(BaseModel):
         default=None,
         description="ISO 8601 report time; without an offset it is in the rule set's timezone; absent or null: now",
     )
-    location: Location | None = Field(default=None, description="reserved: longitude and latitude")
+    # absent means no location; null is refused (422 request.invalid) as intake.py does, so the
+    # schema leaves null out: not `Location | None`, and no `"default": null` beside a $ref to an object
+    location: Location = Field(
+        default=None,
+        description="reserved: longitude and latitude; leave it out when there is none (null is refused)",
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
 
 
 class BatchIn(BaseModel):

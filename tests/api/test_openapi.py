@@ -1,10 +1,14 @@
-"""The OpenAPI description the real server publishes: every reference resolves."""
+"""The OpenAPI description the real server publishes: every reference resolves, and it says what the intake does."""
 
 from __future__ import annotations
 
 from urllib.parse import unquote
 
+import jsonschema_rs  # comes with schemathesis
 import pytest
+
+T = "2025-12-01T08:00:00+08:00"
+CASE = {"id": "C1", "event": "06010002", "area": "110115005001", "source": "grid", "reported_at": T}
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +77,35 @@ def test_reload_refusal_is_a_ruleset_problem(description):
     ref = schema["application/problem+json"]["schema"]["$ref"]
     target = resolve(description, ref)
     assert {"diagnostics", "errors", "code"} <= set(target["properties"])
+
+
+def case_validator(description: dict):
+    """A JSON Schema validator of CaseIn, references resolved within the description."""
+    return jsonschema_rs.validator_for({"$ref": "#/components/schemas/CaseIn", "components": description["components"]})
+
+
+@pytest.mark.parametrize("path", ["/v1/dispatch", "/v1/explain"])
+def test_location_null_is_refused_by_the_description_and_the_server_alike(client, description, path):
+    # "location": absent means no location; null is not a location, and neither side takes it
+    valid = case_validator(description)
+    point = {"longitude": 116.3, "latitude": 39.7}
+    for body, accepted in [(CASE, True), ({**CASE, "location": point}, True), ({**CASE, "location": None}, False)]:
+        assert valid.is_valid(body) is accepted, body
+        r = client.post(path, body)
+        assert (r.status == 200) is accepted, (body, r.body)
+        if not accepted:
+            problem = r.json
+            assert r.status == 422 and problem["code"] == "request.invalid"
+            assert [e["field"] for e in problem["errors"]] == ["/location"]
+
+
+def test_reported_at_null_is_taken_by_both(client, description):
+    body = {**CASE, "reported_at": None}
+    assert case_validator(description).is_valid(body)
+    assert client.dispatch(body).status == 200
+
+
+def test_location_is_an_object_or_absent_with_no_null_default(description):
+    location = description["components"]["schemas"]["CaseIn"]["properties"]["location"]
+    assert set(location) == {"$ref", "description"}  # not anyOf [..., null], no "default": null
+    assert "location" not in description["components"]["schemas"]["CaseIn"]["required"]
