@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import signal
 import time
@@ -285,7 +286,7 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         },
     )
     async def reload(request: Request) -> dict:
-        if settings.admin_token and request.headers.get("authorization") != f"Bearer {settings.admin_token}":
+        if settings.admin_token and not bearer_matches(request.headers.get("authorization"), settings.admin_token):
             raise Problem(
                 "request.unauthorized",
                 "POST /v1/admin/reload needs Authorization: Bearer <token>",
@@ -309,6 +310,19 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         _bench_routes(app, slot, settings, metrics)
     _openapi_components(app, settings)
     return app
+
+
+def bearer_matches(authorization: str | None, token: str) -> bool:
+    """Whether an Authorization header carries `token` as a Bearer credential.
+
+    The scheme is case-insensitive (RFC 9110 11.1), spaces may follow it (1*SP), and the token is
+    compared in constant time, so that the time of a refusal does not tell how much of it was right.
+    """
+    scheme, _, credential = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # starlette reads header bytes as latin-1: back to the bytes the client sent
+    return hmac.compare_digest(credential.strip(" ").encode("latin-1"), token.encode())
 
 
 def _exception_handlers(app: FastAPI) -> None:
