@@ -1,6 +1,6 @@
 """The app: create_app(settings) wires the slot, the endpoints, the problem mapping and the lifespan.
 
-FastAPI serves the OpenAPI description, /docs and the side endpoints. POST /v1/dispatch
+FastAPI serves the OpenAPI description, /docs (docs.py) and the side endpoints. POST /v1/dispatch
 and POST /v1/explain are declared to FastAPI (so /docs and the description show their
 true schemas) but served by bare ASGI callables (endpoint.py), which `ServiceApp.__call__`
 reaches before FastAPI's middleware and router: bench/http.py measures what that saves,
@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.api import wire
+from dispatch.api.docs import add_docs
 from dispatch.api.endpoint import DispatchEndpoint
 from dispatch.api.engine import Engine, build_engine
 from dispatch.api.explanation import ExplainEndpoint
@@ -185,6 +186,8 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         version="1",
         summary="Which department handles a city grid case, by when, and which rule decided",
         lifespan=lifespan,
+        docs_url=None,  # docs.py serves /docs without a CDN; no ReDoc
+        redoc_url=None,
     )
     app.state.slot = slot
     app.state.settings = settings
@@ -308,6 +311,7 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
 
     if settings.bench_routes:
         _bench_routes(app, slot, settings, metrics)
+    add_docs(app)
     _openapi_components(app, settings)
     return app
 
