@@ -30,9 +30,13 @@ class Location(BaseModel):
 
 
 class CaseIn(BaseModel):
-    """One case. Members not named here are ignored."""
+    """One case. Members not named here are ignored, but for `cases`: a body with `cases` is a batch."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [_EXAMPLE_CASE]})
+    # "not required cases": the endpoints read a body with `cases` as a batch (/v1/explain refuses
+    # it), so an object that has it is not a case, whatever else it has
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"examples": [_EXAMPLE_CASE], "not": {"required": ["cases"]}}
+    )
 
     id: str = Field(min_length=1, max_length=ID_MAX_CHARS, description="the caller's case id, echoed")
     event: str = Field(description="event code: a work item (事项) of the taxonomy")

@@ -109,3 +109,12 @@ def test_location_is_an_object_or_absent_with_no_null_default(description):
     location = description["components"]["schemas"]["CaseIn"]["properties"]["location"]
     assert set(location) == {"$ref", "description"}  # not anyOf [..., null], no "default": null
     assert "location" not in description["components"]["schemas"]["CaseIn"]["required"]
+
+
+@pytest.mark.parametrize("path", ["/v1/dispatch", "/v1/explain"])
+def test_a_case_with_a_cases_member_is_no_case_for_either(client, description, path):
+    # the endpoints read a body with `cases` as a batch: the schema of a case excludes it
+    body = {**CASE, "cases": 1}
+    assert not case_validator(description).is_valid(body)
+    r = client.post(path, body)
+    assert r.status == 422 and r.json["errors"][0]["field"] == "/cases"
