@@ -53,7 +53,14 @@ _PROBLEM_STATUSES = {
     400: "malformed JSON",
     413: "body or batch over the limit",
     415: "not application/json",
-    422: "a field is missing, of the wrong type, or names an unknown code",
+    # a valid-shaped case is refused when its codes are not the rule set's: codes are data, not schema
+    # (tests/api/fuzz_checks.py holds the service to this: a schema-valid case gets 422 only for them)
+    422: (
+        "the request does not have the expected shape (request.invalid, request.location_unsupported;"
+        " a batch sent to /v1/explain: request.batch_unsupported), or a case of the right shape names a code"
+        " the rule set does not know or a time it cannot read (request.unknown_event, request.not_an_item,"
+        " request.unknown_area, request.unknown_source, request.bad_time)"
+    ),
     503: "the rule set is still loading",
 }
 # on every answer, the bare endpoints' too: no MIME sniffing, no framing (clickjacking of /docs)
