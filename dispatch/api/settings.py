@@ -62,7 +62,7 @@ class Settings:
     load_in_background: bool = True
     access_log: bool = False  # uvicorn's access log costs about 10% of single-case throughput
     log_level: str = "info"
-    admin_token: str = ""  # when set, POST /v1/admin/reload needs "Authorization: Bearer <token>"
+    admin_token: str = ""  # admin endpoints answer 404 without one; with one, "Authorization: Bearer <token>"
     bench_routes: bool = False  # the constant and pydantic endpoints that bench/http.py compares against
 
     @classmethod

@@ -30,9 +30,13 @@ class Location(BaseModel):
 
 
 class CaseIn(BaseModel):
-    """One case. Members not named here are ignored."""
+    """One case. Members not named here are ignored, but for `cases`: a body with `cases` is a batch."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [_EXAMPLE_CASE]})
+    # "not required cases": the endpoints read a body with `cases` as a batch (/v1/explain refuses
+    # it), so an object that has it is not a case, whatever else it has
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"examples": [_EXAMPLE_CASE], "not": {"required": ["cases"]}}
+    )
 
     id: str = Field(min_length=1, max_length=ID_MAX_CHARS, description="the caller's case id, echoed")
     event: str = Field(description="event code: a work item (事项) of the taxonomy")
@@ -42,7 +46,13 @@ class CaseIn(BaseModel):
         default=None,
         description="ISO 8601 report time; without an offset it is in the rule set's timezone; absent or null: now",
     )
-    location: Location | None = Field(default=None, description="reserved: longitude and latitude")
+    # absent means no location; null is refused (422 request.invalid) as intake.py does, so the
+    # schema leaves null out: not `Location | None`, and no `"default": null` beside a $ref to an object
+    location: Location = Field(
+        default=None,
+        description="reserved: longitude and latitude; leave it out when there is none (null is refused)",
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
 
 
 class BatchIn(BaseModel):
@@ -251,9 +261,10 @@ class Reloaded(BaseModel):
 
 
 def component_schemas(max_batch: int) -> dict[str, dict]:
-    """JSON schemas of the request and answer models, for the OpenAPI entry of the bare endpoint."""
+    """JSON schemas of the request and answer models, for the OpenAPI entries of the bare endpoints and
+    the problems: each under its name in components/schemas, referring to the others there."""
     out: dict[str, dict] = {}
-    for model in (CaseIn, BatchIn, Decision, BatchOut, Problem):
+    for model in (CaseIn, BatchIn, Decision, BatchOut, Problem, RulesetProblem):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         out.update(schema.pop("$defs", {}))
         out[model.__name__] = schema

@@ -322,14 +322,15 @@ def test_a_rule_set_that_fails_at_start_says_why_on_readyz(tmp_path):
 def test_reload_swaps_a_good_rule_set_and_refuses_a_bad_one(tmp_path):
     rules = api_ruleset(tmp_path / "rules")
     municipal = rules / "rules" / "municipal.csv"
-    with Server(Settings(rules=str(rules))) as s:
+    with Server(Settings(rules=str(rules), admin_token="t")) as s:
         s.wait_ready()
         c = s.client
+        admin = {"authorization": "Bearer t"}
         first = c.dispatch(case())
         assert first.json["department"]["code"] == "dx-cgw"
         municipal.write_text(municipal.read_text(encoding="utf-8").replace("MUN-1,06010,110115,,,dx-cgw",
                                                                           "MUN-1,06010,110115,,,dx-cgzf"), encoding="utf-8")  # fmt: skip
-        r = c.post("/v1/admin/reload")
+        r = c.post("/v1/admin/reload", headers=admin)
         assert r.status == 200 and r.json["previous"] == first.json["ruleset"] != r.json["version"]
         second = c.dispatch(case())
         assert second.json["department"]["code"] == "dx-cgzf"
@@ -337,7 +338,7 @@ def test_reload_swaps_a_good_rule_set_and_refuses_a_bad_one(tmp_path):
 
         municipal.write_text(municipal.read_text(encoding="utf-8") + "MUN-9,06010,nowhere,,,dx-cgw,,,,,,x,\n",
                              encoding="utf-8")  # fmt: skip
-        bad = problem_of(c.post("/v1/admin/reload"), 422, "ruleset.invalid")
+        bad = problem_of(c.post("/v1/admin/reload", headers=admin), 422, "ruleset.invalid")
         where = [d["at"] for d in bad["diagnostics"]]
         assert any(w.startswith("rules/municipal.csv:6:") for w in where), where
         assert str(rules) not in str(bad)  # no path of the server's disk
@@ -348,6 +349,11 @@ def test_reload_swaps_a_good_rule_set_and_refuses_a_bad_one(tmp_path):
         metrics = c.get("/metrics").body.decode()
         assert 'dispatch_reloads_total{outcome="ok"} 1' in metrics
         assert 'dispatch_reloads_total{outcome="refused"} 1' in metrics
+
+
+def test_admin_is_closed_without_a_token(client):
+    problem_of(client.post("/v1/admin/reload"), 404, "request.not_found")
+    problem_of(client.post("/v1/admin/reload", headers={"authorization": "Bearer "}), 404, "request.not_found")
 
 
 def test_reload_needs_the_admin_token_when_one_is_set(api_rules):
