@@ -31,19 +31,34 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 
 @SETTINGS
 @given(st.data())
-def test_compiled_matcher_equals_reference(data):
+def test_every_path_equals_the_reference(data):
+    # one rule set compiled per example, and every way into it held to the reference on its cases:
+    # one case (encoded, and from strings), the batch kernel, and a batch of strings with bad fields
     ruleset = data.draw(rulesets())
     dispatcher = Dispatcher(ruleset)
     cases = data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=30))
-    for case in cases:
-        assert dispatcher.winning_rule(case) is winning_rule(ruleset, case), case
-        assert dispatcher.dispatch(case) == dispatch_case(ruleset, case)
-    # the batch kernel agrees with the single-case path
+    want_rules = [winning_rule(ruleset, case) for case in cases]
+    want_index = [ruleset.rules.index(want) if want else -1 for want in want_rules]
+    for case, want in zip(cases, want_rules, strict=True):
+        assert dispatcher.winning_rule(case) is want, case
+        decision = dispatch_case(ruleset, case)
+        assert dispatcher.dispatch(case) == decision
+        got = dispatcher.dispatch_strings(case.id, case.event, case.area, case.source, case.reported_at.isoformat())
+        assert got == decision
     encoded = [dispatcher.encode(c) for c in cases]
     items, cols, srcs, days = (np.array(col, dtype=np.int32) for col in zip(*encoded))
-    got = dispatcher.match_encoded(items, cols, srcs, days)
-    want = [dispatcher.rule_index(*e) for e in encoded]
-    assert got.tolist() == want
+    assert dispatcher.match_encoded(items, cols, srcs, days).tolist() == want_index
+    events, areas, sources, stamps, want_bad = [], [], [], [], []
+    for case in cases:
+        spoil = data.draw(st.sampled_from([None] * 6 + ["event", "area", "source", "reported_at"]))
+        events.append(case.event if spoil != "event" else case.event + "x")
+        areas.append(case.area if spoil != "area" else "nowhere")
+        sources.append(case.source if spoil != "source" else "fax")
+        stamps.append(_stamp(case.reported_at, data.draw(st.integers(0, 4))) if spoil != "reported_at" else "2026-13-01")
+        want_bad.append(spoil)
+    batch = dispatcher.match_strings(events, areas, sources, stamps)
+    assert [BAD_FIELDS[b] for b in batch.bad.tolist()] == want_bad
+    assert batch.rule.tolist() == [-1 if bad else index for bad, index in zip(want_bad, want_index, strict=True)]
 
 
 @settings(max_examples=40, deadline=None)
@@ -129,30 +144,6 @@ def _stamp(moment, style: int) -> str:
     return text
 
 
-@SETTINGS
-@given(st.data())
-def test_batch_from_strings_equals_reference(data):
-    ruleset = data.draw(rulesets())
-    dispatcher = Dispatcher(ruleset)
-    cases = data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=30))
-    events, areas, sources, stamps, want_bad = [], [], [], [], []
-    for case in cases:
-        spoil = data.draw(st.sampled_from([None] * 6 + ["event", "area", "source", "reported_at"]))
-        events.append(case.event if spoil != "event" else case.event + "x")
-        areas.append(case.area if spoil != "area" else "nowhere")
-        sources.append(case.source if spoil != "source" else "fax")
-        stamps.append(_stamp(case.reported_at, data.draw(st.integers(0, 4))) if spoil != "reported_at" else "2026-13-01")
-        want_bad.append(spoil)
-    batch = dispatcher.match_strings(events, areas, sources, stamps)
-    for j, case in enumerate(cases):
-        assert BAD_FIELDS[batch.bad[j]] == want_bad[j]
-        if want_bad[j] is None:
-            want = winning_rule(ruleset, case)
-            assert batch.rule[j] == (ruleset.rules.index(want) if want else -1)
-        else:
-            assert batch.rule[j] == -1
-
-
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.text(max_size=40), st.datetimes().map(lambda d: d.isoformat()),
                  st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())))  # fmt: skip
@@ -176,16 +167,6 @@ def test_codebook_survives_separators_and_surrogates(mini):
     item = dispatcher.tables.items[0]
     got = dispatcher.item_codes.lookup_many([item, "a\x1fb", "\ud800", item])
     assert got.tolist() == [0, -1, -1, 0]
-
-
-@SETTINGS
-@given(st.data())
-def test_dispatch_from_strings_equals_reference(data):
-    ruleset = data.draw(rulesets())
-    dispatcher = Dispatcher(ruleset)
-    for case in data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=20)):
-        got = dispatcher.dispatch_strings(case.id, case.event, case.area, case.source, case.reported_at.isoformat())
-        assert got == dispatch_case(ruleset, case)
 
 
 def test_a_due_time_past_9999_is_a_bad_time_not_a_crash(mini):
