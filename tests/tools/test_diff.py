@@ -174,8 +174,9 @@ def brute_moves(old: RuleSet | list[str], new: RuleSet, history) -> dict[str, tu
 
 
 @pytest.fixture(scope="module")
-def daxing() -> Side:
-    return load_side(DAXING, "old")
+def daxing(daxing_dispatcher) -> Side:
+    # as load_side(DAXING, "old") makes it, from the session's Daxing
+    return Side(str(DAXING), daxing_dispatcher.ruleset, daxing_dispatcher)
 
 
 @pytest.fixture(scope="module")
