@@ -33,51 +33,70 @@ AREAS = ["110115", "110115005", "110115103", "11011500501", "110115005001", "110
 SOURCES = ["grid", "12345", "safety", "fax"]
 
 
+# Strategies are built once, not in every draw: hypothesis validates each new strategy object on its
+# first draw. A choice among values drawn just before is an index into them (sampled_from draws one).
+ANY_DAY = st.dates(min_value=datetime(1, 1, 2).date(), max_value=datetime(9999, 12, 30).date())
+NEAR = st.sampled_from(["any", "now", "edge"])
+NOW_DAY = st.dates(min_value=datetime(2024, 1, 1).date(), max_value=datetime(2027, 12, 31).date())
+EDGE_DAY = st.sampled_from([datetime(9999, 12, 31).date(), datetime(1, 1, 1).date(), datetime(1991, 9, 15).date(),
+                            datetime(1900, 1, 1).date()])  # fmt: skip
+SEPARATOR = st.sampled_from(["T", "T", "t", " "])
+OFFSET_MINUTES = st.sampled_from([0, 30, 45, 59])
+SIGN = st.sampled_from("+-")
+
+
 @st.composite
 def stamps(draw) -> str:
     """Report times in every form the kernel reads, some it leaves to Python, and some nobody reads."""
-    day = draw(st.dates(min_value=datetime(1, 1, 2).date(), max_value=datetime(9999, 12, 30).date()))
-    near = draw(st.sampled_from(["any", "now", "edge"]))
+    day = draw(ANY_DAY)
+    near = draw(NEAR)
     if near == "now":
-        day = draw(st.dates(min_value=datetime(2024, 1, 1).date(), max_value=datetime(2027, 12, 31).date()))
+        day = draw(NOW_DAY)
     elif near == "edge":
-        day = draw(st.sampled_from([datetime(9999, 12, 31).date(), datetime(1, 1, 1).date(),
-                                    datetime(1991, 9, 15).date(), datetime(1900, 1, 1).date()]))  # fmt: skip
+        day = draw(EDGE_DAY)
     hh, mm, ss = draw(st.integers(0, 23)), draw(st.integers(0, 59)), draw(st.integers(0, 59))
-    sep = draw(st.sampled_from(["T", "T", "t", " "]))
-    clock = draw(st.sampled_from([f"{hh:02d}:{mm:02d}:{ss:02d}", f"{hh:02d}:{mm:02d}",
-                                  f"{hh:02d}:{mm:02d}:{ss:02d}.{draw(st.integers(0, 999999)):06d}"]))  # fmt: skip
-    oh, om = draw(st.integers(0, 23)), draw(st.sampled_from([0, 30, 45, 59]))
-    sign = draw(st.sampled_from("+-"))
-    zone = draw(st.sampled_from(["", "Z", "z", f"{sign}{oh:02d}:{om:02d}", f"{sign}{oh:02d}{om:02d}", f"{sign}{oh:02d}",
-                                 "+08:00", "+08:00", "-00:00", "+24:00", "+08:00:30"]))  # fmt: skip
+    sep = draw(SEPARATOR)
+    micro = draw(st.integers(0, 999999))
+    clocks = [f"{hh:02d}:{mm:02d}:{ss:02d}", f"{hh:02d}:{mm:02d}", f"{hh:02d}:{mm:02d}:{ss:02d}.{micro:06d}"]
+    clock = clocks[draw(st.integers(0, len(clocks) - 1))]
+    oh, om = draw(st.integers(0, 23)), draw(OFFSET_MINUTES)
+    sign = draw(SIGN)
+    zones = ["", "Z", "z", f"{sign}{oh:02d}:{om:02d}", f"{sign}{oh:02d}{om:02d}", f"{sign}{oh:02d}", "+08:00", "+08:00",
+             "-00:00", "+24:00", "+08:00:30"]  # fmt: skip
+    zone = zones[draw(st.integers(0, len(zones) - 1))]
     text = f"{day.isoformat()}{sep}{clock}{zone}"
-    return draw(st.sampled_from([text, text, text, day.isoformat(), "2025-02-30T08:00:00+08:00",
-                                 "2025-12-01T24:00:00", "yesterday", "", "2025-12-01T08:00:00+8"]))  # fmt: skip
+    texts = [text, text, text, day.isoformat(), "2025-02-30T08:00:00+08:00", "2025-12-01T24:00:00", "yesterday", "",
+             "2025-12-01T08:00:00+8"]  # fmt: skip
+    return texts[draw(st.integers(0, len(texts) - 1))]
 
 
+STAMPS = stamps()
 ids = st.one_of(st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=12),
                 st.text(min_size=0, max_size=4), st.just("x" * 257), st.just('a","b'), st.just("逗,号"))  # fmt: skip
+EVENT, AREA, SOURCE = st.sampled_from(EVENTS), st.sampled_from(AREAS), st.sampled_from(SOURCES)
+ODDITY = st.sampled_from(["none"] * 6 + ["drop", "null_time", "extra", "type", "not_object"])
+FIELD = st.sampled_from(sorted(["id", "event", "area", "source", "reported_at"]))
+NOTE = st.text(max_size=5)
+WRONG_TYPE = st.one_of(st.integers(-(2**63), 2**63 - 1), st.none(), st.lists(st.booleans()))
+NOT_OBJECT = st.one_of(st.integers(-9, 9), st.text(max_size=3), st.none(), st.lists(st.booleans(), max_size=2))
 
 
 @st.composite
 def members(draw) -> object:
     """A batch member: mostly a case, sometimes a broken one or not an object at all."""
-    case = {"id": draw(ids), "event": draw(st.sampled_from(EVENTS)), "area": draw(st.sampled_from(AREAS)),
-            "source": draw(st.sampled_from(SOURCES)), "reported_at": draw(stamps())}  # fmt: skip
-    odd = draw(st.sampled_from(["none"] * 6 + ["drop", "null_time", "extra", "type", "not_object"]))
+    case = {"id": draw(ids), "event": draw(EVENT), "area": draw(AREA), "source": draw(SOURCE),
+            "reported_at": draw(STAMPS)}  # fmt: skip
+    odd = draw(ODDITY)
     if odd == "drop":
-        del case[draw(st.sampled_from(sorted(case)))]
+        del case[draw(FIELD)]
     elif odd == "null_time":
         case["reported_at"] = None
     elif odd == "extra":
-        case["note"] = draw(st.text(max_size=5))
+        case["note"] = draw(NOTE)
     elif odd == "type":
-        case[draw(st.sampled_from(sorted(case)))] = draw(
-            st.one_of(st.integers(-(2**63), 2**63 - 1), st.none(), st.lists(st.booleans()))
-        )
+        case[draw(FIELD)] = draw(WRONG_TYPE)
     elif odd == "not_object":
-        return draw(st.one_of(st.integers(-9, 9), st.text(max_size=3), st.none(), st.lists(st.booleans(), max_size=2)))
+        return draw(NOT_OBJECT)
     if draw(st.booleans()):
         case = dict(reversed(list(case.items())))
     return case
@@ -164,7 +183,7 @@ def test_plain_batches_take_the_scan_path(engine):
 
 
 @given(st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=8),
-       st.sampled_from(EVENTS[:6]), st.sampled_from(AREAS[:9]), st.sampled_from(SOURCES[:3]), stamps())  # fmt: skip
+       st.sampled_from(EVENTS[:6]), st.sampled_from(AREAS[:9]), st.sampled_from(SOURCES[:3]), STAMPS)  # fmt: skip
 @settings(max_examples=300, deadline=None)
 def test_single_answer_is_the_reference_decision(engine, case_id, event, area, source, stamp):
     case = CaseIn(case_id, event, area, source, stamp)
