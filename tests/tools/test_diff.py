@@ -290,6 +290,10 @@ def test_identical_sets_differ_in_nothing(daxing, sample):
 # -- generated rule sets: every cell against brute force ---------------------------------------------
 
 
+EDIT = st.sampled_from(["keep"] * 4 + ["drop", "department", "priority", "area"])
+PRIORITY_STEP = st.sampled_from([-1, 1, 20])
+
+
 def _mutated(data, ruleset: RuleSet) -> RuleSet:
     """Another version of `ruleset`: rules dropped, re-pointed, re-prioritised or re-scoped, a local
     government lost, an item's standard changed, a leaf area or item removed."""
@@ -317,19 +321,21 @@ def _mutated(data, ruleset: RuleSet) -> RuleSet:
         if dept.governs == gone_area:
             departments[code] = replace(dept, governs=None)
     grid_types = {a.grid_type for a in areas if a.grid_type}
+    # strategies built once, not for every rule (hypothesis validates each new one on its first draw)
+    dept_st, area_st = st.sampled_from(dept_codes), st.sampled_from(["*", *(a.code for a in areas)])
     rules = []
     for rule in ruleset.rules:
         if gone_area == rule.area or gone_event == rule.event or (rule.grid_type and rule.grid_type not in grid_types):
             continue  # what validation would refuse
-        what = data.draw(st.sampled_from(["keep"] * 4 + ["drop", "department", "priority", "area"]))
+        what = data.draw(EDIT)
         if what == "drop":
             continue
         if what == "department":
-            rule = replace(rule, department=data.draw(st.sampled_from(dept_codes)))
+            rule = replace(rule, department=data.draw(dept_st))
         elif what == "priority":
-            rule = replace(rule, priority=rule.priority + data.draw(st.sampled_from([-1, 1, 20])))
+            rule = replace(rule, priority=rule.priority + data.draw(PRIORITY_STEP))
         elif what == "area":
-            rule = replace(rule, area=data.draw(st.sampled_from(["*", *(a.code for a in areas)])), grid_type=None)
+            rule = replace(rule, area=data.draw(area_st), grid_type=None)
         rules.append(rule)
     return RuleSet(ruleset.manifest, Tree(events), Tree(areas), departments, tuple(rules), version="mutated")
 
