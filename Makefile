@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test run check clean
+.PHONY: test test-slow run check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The tests marked slow, which make test leaves out (the Docker image's warm-up into an empty
+# numba cache); CI (.ci/run) runs them after make test.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 # Serve the embedded Daxing rule set (rules/daxing) on 127.0.0.1:8000: the defaults of dispatch serve.
 run: $(STAMP)

@@ -10,9 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from dispatch.core.dispatcher import Dispatcher
+from dispatch.core.load import load_ruleset
+
 DATA = Path(__file__).parent / "data"
 MINI = DATA / "mini"
 BAD = DATA / "bad"
+DAXING = Path(__file__).resolve().parent.parent / "rules" / "daxing"
 
 # Files in a bad case that describe the case rather than overlay the rule set.
 CASE_META = {"expected.txt"}
@@ -112,6 +116,12 @@ def write_table(
     text = "".join(",".join(field(v) for v in row) + end for row in [header, *rows])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+
+
+@pytest.fixture(scope="session")
+def daxing_dispatcher() -> Dispatcher:
+    """The embedded Daxing rule set, loaded and compiled once for the tests that only read it."""
+    return Dispatcher(load_ruleset(DAXING))
 
 
 @pytest.fixture(scope="session")

@@ -126,6 +126,12 @@ def api_rules(tmp_path_factory) -> Path:
     return api_ruleset(tmp_path_factory.mktemp("api") / "rules")
 
 
+@pytest.fixture(scope="session")
+def engine(api_rules: Path):
+    """The api rule set's Engine, built and warm, for the tests that call it without HTTP."""
+    return build_engine(str(api_rules))
+
+
 SMALL_LIMITS = {"max_body_bytes": 64 * 1024, "max_batch": 50}
 
 

@@ -18,6 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.api.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +62,7 @@ def test_two_slim_stages_a_user_without_rights_and_a_health_check():
     assert ".venv" in ignored and ".git" in ignored
 
 
+@pytest.mark.slow  # every kernel compiled into an empty cache, as in a build: about 25 s (make test-slow)
 def test_warm_up_fills_the_cache_and_the_command_serves(tmp_path):
     stage = final_stage()
     env = env_of(stage)

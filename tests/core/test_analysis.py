@@ -13,8 +13,8 @@ from dispatch.core.case import Case
 from dispatch.core.clock import EPOCH
 from dispatch.core.decision import Status
 from dispatch.core.dispatcher import Dispatcher
-from dispatch.core.outcomes import STATUS_CODES
 from dispatch.core.load import load_ruleset
+from dispatch.core.outcomes import STATUS_CODES
 from dispatch.core.reference import dispatch_case, winning_rule
 from tests.strategies import rulesets
 

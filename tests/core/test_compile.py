@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dispatch.core.case import Case
-from dispatch.core.clock import BAD_DAY, EPOCH, local_days
+from dispatch.core.clock import BAD_DAY, local_days
 from dispatch.core.compile import compile_tables
 from dispatch.core.dispatcher import BAD_FIELDS, Dispatcher, day_of
 from dispatch.core.load import load_ruleset
@@ -29,23 +29,40 @@ def mini():
 
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SPOIL = st.sampled_from([None] * 6 + ["event", "area", "source", "reported_at"])  # the field a batch case gets wrong
 
 
 @SETTINGS
 @given(st.data())
-def test_compiled_matcher_equals_reference(data):
+def test_every_path_equals_the_reference(data):
+    # one rule set compiled per example, and every way into it held to the reference on its cases:
+    # one case (as given, and its time as written and read back), the batch kernel, and a batch of strings
+    # with bad fields
     ruleset = data.draw(rulesets())
     dispatcher = Dispatcher(ruleset)
     cases = data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=30))
-    for case in cases:
-        assert dispatcher.winning_rule(case) is winning_rule(ruleset, case), case
-        assert dispatcher.dispatch(case) == dispatch_case(ruleset, case)
-    # the batch kernel agrees with the single-case path
+    want_rules = [winning_rule(ruleset, case) for case in cases]
+    want_index = [ruleset.rules.index(want) if want else -1 for want in want_rules]
+    for case, want in zip(cases, want_rules, strict=True):
+        assert dispatcher.winning_rule(case) is want, case
+        decision = dispatch_case(ruleset, case)
+        assert dispatcher.dispatch(case) == decision
+        read_back = datetime.fromisoformat(case.reported_at.isoformat())  # the time as a caller writes it
+        assert dispatcher.dispatch(replace(case, reported_at=read_back)) == decision
     encoded = [dispatcher.encode(c) for c in cases]
     items, cols, srcs, days = (np.array(col, dtype=np.int32) for col in zip(*encoded))
-    got = dispatcher.match_encoded(items, cols, srcs, days)
-    want = [dispatcher.rule_index(*e) for e in encoded]
-    assert got.tolist() == want
+    assert dispatcher.match_encoded(items, cols, srcs, days).tolist() == want_index
+    events, areas, sources, stamps, want_bad = [], [], [], [], []
+    for case in cases:
+        spoil = data.draw(SPOIL)
+        events.append(case.event if spoil != "event" else case.event + "x")
+        areas.append(case.area if spoil != "area" else "nowhere")
+        sources.append(case.source if spoil != "source" else "fax")
+        stamps.append(_stamp(case.reported_at, data.draw(st.integers(0, 4))) if spoil != "reported_at" else "2026-13-01")
+        want_bad.append(spoil)
+    batch = dispatcher.match_strings(events, areas, sources, stamps)
+    assert [BAD_FIELDS[b] for b in batch.bad.tolist()] == want_bad
+    assert batch.rule.tolist() == [-1 if bad else index for bad, index in zip(want_bad, want_index, strict=True)]
 
 
 @settings(max_examples=40, deadline=None)
@@ -131,63 +148,11 @@ def _stamp(moment, style: int) -> str:
     return text
 
 
-@SETTINGS
-@given(st.data())
-def test_batch_from_strings_equals_reference(data):
-    ruleset = data.draw(rulesets())
-    dispatcher = Dispatcher(ruleset)
-    cases = data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=30))
-    events, areas, sources, stamps, want_bad = [], [], [], [], []
-    for case in cases:
-        spoil = data.draw(st.sampled_from([None] * 6 + ["event", "area", "source", "reported_at"]))
-        events.append(case.event if spoil != "event" else case.event + "x")
-        areas.append(case.area if spoil != "area" else "nowhere")
-        sources.append(case.source if spoil != "source" else "fax")
-        stamps.append(_stamp(case.reported_at, data.draw(st.integers(0, 4))) if spoil != "reported_at" else "2026-13-01")
-        want_bad.append(spoil)
-    batch = dispatcher.match_strings(events, areas, sources, stamps)
-    for j, case in enumerate(cases):
-        assert BAD_FIELDS[batch.bad[j]] == want_bad[j]
-        if want_bad[j] is None:
-            want = winning_rule(ruleset, case)
-            assert batch.rule[j] == (ruleset.rules.index(want) if want else -1)
-        else:
-            assert batch.rule[j] == -1
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.one_of(st.text(max_size=40), st.datetimes().map(lambda d: d.isoformat()),
-                 st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())))  # fmt: skip
-def test_timestamp_parser_agrees_with_python_or_refuses(text):
-    day = local_days([text], "Asia/Shanghai")[0]
-    if day == BAD_DAY:
-        return
-    moment = datetime.fromisoformat(text)  # what we accept, Python accepts
-    if 1971 <= moment.year <= 2099:
-        assert day == (local_day_of(moment) - EPOCH).days
-
-
-def local_day_of(moment):
-    from zoneinfo import ZoneInfo
-
-    return moment.date() if moment.tzinfo is None else moment.astimezone(ZoneInfo("Asia/Shanghai")).date()
-
-
 def test_codebook_survives_separators_and_surrogates(mini):
     dispatcher = Dispatcher(mini)
     item = dispatcher.tables.items[0]
     got = dispatcher.item_codes.lookup_many([item, "a\x1fb", "\ud800", item])
     assert got.tolist() == [0, -1, -1, 0]
-
-
-@SETTINGS
-@given(st.data())
-def test_dispatch_from_strings_equals_reference(data):
-    ruleset = data.draw(rulesets())
-    dispatcher = Dispatcher(ruleset)
-    for case in data.draw(st.lists(cases_for(ruleset), min_size=1, max_size=20)):
-        moment = datetime.fromisoformat(case.reported_at.isoformat())  # the case as a caller writes it, read back
-        assert dispatcher.dispatch(replace(case, reported_at=moment)) == dispatch_case(ruleset, case)
 
 
 def test_a_due_time_past_9999_is_a_bad_time_not_a_crash(mini):

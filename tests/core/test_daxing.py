@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from dispatch.core.case import Case
-from dispatch.core.dispatcher import Dispatcher
-from dispatch.core.load import load_ruleset
 from dispatch.core.reference import dispatch_case, winning_rule
 from dispatch.synth.cases import generate_cases, read_reference
 from dispatch.tools.check.check import check_ruleset
@@ -18,9 +16,8 @@ DAXING = Path(__file__).resolve().parents[2] / "rules" / "daxing"
 
 
 @pytest.fixture(scope="module")
-def daxing():
-    ruleset = load_ruleset(DAXING)
-    return ruleset, Dispatcher(ruleset)
+def daxing(daxing_dispatcher):
+    return daxing_dispatcher.ruleset, daxing_dispatcher
 
 
 def test_daxing_passes_check_with_the_designed_shape():

@@ -31,8 +31,8 @@ T = "2025-12-01T07:26:00+08:00"
 
 
 @pytest.fixture(scope="module")
-def daxing() -> Dispatcher:
-    return Dispatcher(load_ruleset(DAXING))
+def daxing(daxing_dispatcher) -> Dispatcher:
+    return daxing_dispatcher
 
 
 def first_difference(a: tuple, b: tuple) -> int:

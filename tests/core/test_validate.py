@@ -251,6 +251,14 @@ AREAS = ["*", "110115", "110115005", "110115005201", "110115103", "1101150050010
 DEPARTMENTS = ["dx-cgw", "dx-cgzf", LOCAL, "gov-110115005", "gov-110115103"]
 WINDOWS = [(None, None), (date(2026, 1, 1), date(2026, 4, 1)), (date(2026, 3, 1), date(2026, 6, 1)),
            (date(2026, 4, 1), None), (None, date(2026, 2, 1))]  # fmt: skip
+# built once, not in every draw (hypothesis validates each new strategy object on its first draw)
+SELECTOR_VALUES = {"event": st.sampled_from(EVENTS[:4]), "area": st.sampled_from(AREAS),
+                   "grid_type": st.sampled_from(["", "", "village", "community"]),
+                   "source": st.sampled_from(["", "", "grid"]), "priority": st.sampled_from(["", "", "1"])}  # fmt: skip
+WINDOW = st.sampled_from(WINDOWS)
+DEPARTMENT = st.sampled_from(DEPARTMENTS)
+CO_HANDLERS = st.sampled_from(["", "", "", "dx-yjj", LOCAL])
+DEADLINE = st.sampled_from(["", "", "", "2"])
 
 
 @st.composite
@@ -258,25 +266,19 @@ def rule_rows(draw, windows: bool):
     """2-6 rules; most reuse one of a few selector sets, so that ties are common."""
 
     def selectors():
-        return {
-            "event": draw(st.sampled_from(EVENTS[:4])),
-            "area": draw(st.sampled_from(AREAS)),
-            "grid_type": draw(st.sampled_from(["", "", "village", "community"])),
-            "source": draw(st.sampled_from(["", "", "grid"])),
-            "priority": draw(st.sampled_from(["", "", "1"])),
-        }
+        return {name: draw(values) for name, values in SELECTOR_VALUES.items()}
 
     shared = [selectors() for _ in range(draw(st.integers(1, 2)))]
     rows = []
     for i in range(draw(st.integers(2, 6))):
-        frm, to = draw(st.sampled_from(WINDOWS)) if windows else (None, None)
+        frm, to = draw(WINDOW) if windows else (None, None)
         rows.append(
             {
                 "id": f"R-{i}",
-                **(draw(st.sampled_from(shared)) if draw(st.integers(0, 3)) else selectors()),
-                "department": draw(st.sampled_from(DEPARTMENTS)),
-                "co_handlers": draw(st.sampled_from(["", "", "", "dx-yjj", LOCAL])),
-                "deadline_hours": draw(st.sampled_from(["", "", "", "2"])),
+                **(shared[draw(st.integers(0, len(shared) - 1))] if draw(st.integers(0, 3)) else selectors()),
+                "department": draw(DEPARTMENT),
+                "co_handlers": draw(CO_HANDLERS),
+                "deadline_hours": draw(DEADLINE),
                 "valid_from": frm.isoformat() if frm else "",
                 "valid_to": to.isoformat() if to else "",
             }

@@ -140,8 +140,8 @@ def daxing():
     return cmap
 
 
-def test_daxing_totals_are_checks(daxing):
-    dispatcher = Dispatcher(load_ruleset(DAXING))
+def test_daxing_totals_are_checks(daxing, daxing_dispatcher):
+    dispatcher = daxing_dispatcher
     cells = cell_coverage(dispatcher, DAY)
     volume = volume_coverage(dispatcher, read_history(DAXING_CASES, dispatcher))
     assert dict(zip(STATUSES, daxing.cells.sum(axis=(0, 1)).tolist(), strict=True)) == cells.counts

@@ -41,8 +41,8 @@ def write(tmp_path: Path, text: str, name: str = "golden.csv") -> Path:
 
 
 @pytest.fixture(scope="module")
-def daxing() -> Dispatcher:
-    return Dispatcher(load_ruleset(DAXING))
+def daxing(daxing_dispatcher) -> Dispatcher:
+    return daxing_dispatcher
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +76,8 @@ def test_committed_golden_file_passes_on_daxing(capsys):
     assert "rule coverage " in out and "rules decided a golden case" in out
 
 
-def test_committed_golden_file_is_reproducible_and_covers_every_kind():
-    rows = golden_rows(load_ruleset(DAXING))
+def test_committed_golden_file_is_reproducible_and_covers_every_kind(daxing):
+    rows = golden_rows(daxing.ruleset)
     assert golden_csv(rows) == GOLDEN.read_bytes(), "run python -m dispatch.synth golden rules/daxing rules/daxing/golden.csv"
     notes = [r[-1] for r in rows]
     for kind in ("district default", "town override", "grid-type split", "basic-grid exception", "unit-grid rule",
