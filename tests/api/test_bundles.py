@@ -65,6 +65,7 @@ def _edit(rules, department: str) -> None:
     f.write_text(text, encoding="utf-8")
 
 
+@pytest.mark.slow  # two worker processes (make test-slow)
 def test_two_workers_follow_a_signed_bundle_url_and_refuse_a_tampered_one(tmp_path, keys):
     private, public = keys
     rules = api_ruleset(tmp_path / "rules")

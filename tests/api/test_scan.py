@@ -82,7 +82,7 @@ def is_plain(c: object) -> bool:
     )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(members(), max_size=8), st.booleans())
 def test_each_member_is_read_or_flagged_with_its_bytes(batch, indent):
     body = orjson.dumps({"cases": batch}, option=orjson.OPT_INDENT_2 if indent else 0)
@@ -141,7 +141,7 @@ stamps = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_encoded_spans_are_the_codebooks_and_the_clocks_reading(dispatcher, data):
     t = dispatcher.tables

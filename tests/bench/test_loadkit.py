@@ -302,6 +302,7 @@ def test_memory_verdict_allows_the_tolerance():
 # -- end to end --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a load run of its own, about 10 s (make test-slow)
 def test_quick_steady_run_ends_with_a_report(tmp_path):
     out = tmp_path / "steady"
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "load.py"), "steady", "--quick", "--out", str(out)],

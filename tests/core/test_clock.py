@@ -60,7 +60,7 @@ def test_the_parser_reads_what_python_reads_to_the_same_moment_or_refuses(text):
     assert bool(form & FORM_DATE_ONLY) == (len(text) == 10)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()))
 def test_the_parser_reads_every_extended_form_python_writes(moment):
     for text in (moment.isoformat(timespec="seconds"), moment.isoformat(timespec="minutes")):

@@ -523,7 +523,7 @@ def test_a_rule_set_rewritten_while_it_is_read_is_never_read_half(tmp_path, monk
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     try:
-        got = [read_ruleset(root, settle=0.05) for _ in range(30)]
+        got = [read_ruleset(root, settle=0.05) for _ in range(15)]
     finally:
         stop.set()
         thread.join(timeout=10)
