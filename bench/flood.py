@@ -23,17 +23,17 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: the project root first on sys.path, where bench/http.py
     sys.path[0] = str(Path(__file__).resolve().parent.parent)  # would shadow the standard library's http
 
-import argparse  # noqa: E402
-import csv  # noqa: E402
-import http.client  # noqa: E402
-import json  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import os  # noqa: E402
-import statistics  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
+import argparse
+import csv
+import http.client
+import json
+import multiprocessing as mp
+import os
+import statistics
+import threading
+import time
 
-from bench.procs import ROOT, free_port, pinned, start  # noqa: E402
+from bench.procs import ROOT, free_port, start
 
 SAMPLE = ROOT / "rules" / "daxing" / "cases-sample.csv"
 KEYS = ("id", "event", "area", "source", "reported_at")

@@ -1,9 +1,9 @@
 """Matching benchmark: the reference matcher, our compiled matcher and GoRules ZEN, side by side.
 
 "ours" is what the service runs: one case is the endpoint's single-case path (the
-caller's strings in, the answer's JSON bytes out: Engine.answer); a batch is the
+caller's strings in, the answer's JSON bytes out: Responder.answer); a batch is the
 endpoint's batch path (a raw JSON body of 1,000 cases in, the answer document out:
-Engine.batch_from_body). The kernel on encoded cases and the batch from Python strings
+Responder.batch_from_body). The kernel on encoded cases and the batch from Python strings
 (Dispatcher.match_strings, what the CLI tools run) are shown beside them.
 
     .venv/bin/python bench/match.py                 # Daxing, 10x, 100x; prints a table, writes bench/out/match.json
@@ -40,8 +40,8 @@ else:
 
 import orjson
 
-from dispatch.api.engine import Tally, build_engine
-from dispatch.api.intake import CaseIn
+from dispatch.api.intake import IncomingCase
+from dispatch.api.responder import Tally, build_responder
 from dispatch.core.case import Case
 from dispatch.core.clock import local_days
 from dispatch.core.codebook import SEP_STR
@@ -185,8 +185,8 @@ def single(contenders: dict, cases: list, runs: int) -> dict:
 # -- batch -------------------------------------------------------------------------------
 
 
-def batch(engine, cases: list, runs: int, zen, per_body: int = 1000) -> dict:
-    dispatcher: Dispatcher = engine.dispatcher
+def batch(responder, cases: list, runs: int, zen, per_body: int = 1000) -> dict:
+    dispatcher: Dispatcher = responder.dispatcher
     _, events, areas, sources, stamps = (list(col) for col in zip(*cases))
     encoded = dispatcher.match_strings(events, areas, sources, stamps)
     assert not encoded.bad.any(), "the history has codes the rule set does not know"
@@ -216,7 +216,7 @@ def batch(engine, cases: list, runs: int, zen, per_body: int = 1000) -> dict:
 
     def service_batches():
         for body in bodies:
-            if engine.batch_from_body(body, per_body, Tally.empty()) is None:
+            if responder.batch_from_body(body, per_body, Tally.empty()) is None:
                 raise RuntimeError("a plain batch body left the scan path")
 
     result["service_cases_per_s"] = timed(service_batches)
@@ -294,20 +294,20 @@ def main(argv: list[str] | None = None) -> int:
         figures: dict = {"startup": startup(rules, args.runs)}
         if ZenMatcher is not None:
             figures["zen_compile_s"] = in_fresh_process(_ZEN_COMPILE, str(rules))[0]["zen_compile_s"]
-        engine = build_engine(str(rules))  # the service's start path: load, compile, warm
-        ruleset, dispatcher = engine.ruleset, engine.dispatcher
+        responder = build_responder(str(rules))  # the service's start path: load, compile, warm
+        ruleset, dispatcher = responder.ruleset, responder.dispatcher
         cases = read_cases(history_file(rules, args.batch, f"scale{scale}"))
         zen = ZenMatcher(ruleset) if ZenMatcher is not None else None
         figures["agreement"] = agreement(ruleset, dispatcher, zen, cases[: min(2000, args.single)])
         contenders = {
             "reference": (partial(_reference_strings, ruleset), max(200, args.single // 20)),
-            "ours": (partial(_ours_strings, engine), args.single),
+            "ours": (partial(_ours_strings, responder), args.single),
             "ours (rule)": (partial(_ours_rule, dispatcher), args.single),
         }
         if zen is not None:
             contenders["zen"] = (partial(_zen_strings, zen), args.single)
         figures["single"] = single(contenders, cases, args.runs)
-        figures["batch"] = batch(engine, cases, args.runs, zen)
+        figures["batch"] = batch(responder, cases, args.runs, zen)
         report["scales"][str(scale)] = figures
         print_scale(scale, figures, zen_note)
     (OUT / "match.json").write_text(json.dumps(report, indent=2))
@@ -322,8 +322,8 @@ def _reference_strings(ruleset, c):
     return dispatch_case(ruleset, _as_case(c))
 
 
-def _ours_strings(engine, c):
-    return engine.answer(CaseIn(*c))
+def _ours_strings(responder, c):
+    return responder.answer(IncomingCase(*c))
 
 
 def _ours_rule(dispatcher, c):

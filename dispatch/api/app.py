@@ -31,7 +31,6 @@ from dispatch.api import wire
 from dispatch.api.decisionlog import DecisionLog
 from dispatch.api.docs import add_docs
 from dispatch.api.endpoint import DispatchEndpoint
-from dispatch.api.engine import Engine, build_engine
 from dispatch.api.explanation import ExplainEndpoint
 from dispatch.api.metrics import Metrics
 from dispatch.api.problems import (
@@ -44,6 +43,7 @@ from dispatch.api.problems import (
     ruleset_name,
     ruleset_problem,
 )
+from dispatch.api.responder import Responder, build_responder
 from dispatch.api.settings import METRICS_DIR, SUPERVISOR_PID, Settings
 from dispatch.api.slot import Slot
 from dispatch.core.errors import CaseError, RuleSetError
@@ -213,10 +213,10 @@ def _reload_the_other_workers() -> None:
             os.kill(int(supervisor), signal.SIGHUP)
 
 
-def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine) -> ServiceApp:
+def create_app(settings: Settings, build: Callable[[str], Responder] = build_responder) -> ServiceApp:
     """The service for `settings`. Nothing is loaded here: the lifespan loads the rule set.
 
-    `build` turns a rule-set directory into an Engine (tests slow it down to watch readiness).
+    `build` turns a rule-set directory into an Responder (tests slow it down to watch readiness).
     """
     slot = Slot(settings.rules, build, settings.verification_key)
     metrics = Metrics()
@@ -251,7 +251,7 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         """Every second, this worker's counts for the other workers' /metrics."""
         while True:
             with contextlib.suppress(OSError):
-                metrics.write_snapshot(os.environ[METRICS_DIR], slot.engine.version if slot.engine else None)
+                metrics.write_snapshot(os.environ[METRICS_DIR], slot.responder.version if slot.responder else None)
             await asyncio.sleep(1)
 
     @contextlib.asynccontextmanager
@@ -277,7 +277,7 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
             if sharing is not None:
                 sharing.cancel()
                 with contextlib.suppress(OSError):
-                    metrics.write_snapshot(os.environ[METRICS_DIR], slot.engine.version if slot.engine else None)
+                    metrics.write_snapshot(os.environ[METRICS_DIR], slot.responder.version if slot.responder else None)
             if metrics.decision_log is not None:
                 bare[DISPATCH_PATH].decision_log = None
                 await asyncio.to_thread(metrics.decision_log.close)
@@ -354,30 +354,30 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         responses=_problem_responses(503),
     )
     async def readyz() -> dict:
-        engine = slot.engine
+        responder = slot.responder
         if getattr(app.state, "draining", False):
             raise Problem(
                 "service.draining",
                 "shutting down: requests are still answered for a few seconds, send new ones elsewhere",
             )
-        if engine is None:
+        if responder is None:
             detail = "the rule set is still loading"
             extra = {}
             if slot.failure is not None:
                 detail = f"the rule set in {ruleset_name(settings.rules)} failed to load; fix it and reload"
                 extra = ruleset_problem(slot.failure, settings.rules).extra
             raise Problem("service.not_ready", detail, headers=[(b"retry-after", b"1")], extra=extra)
-        return {"ready": True, "version": engine.version}
+        return {"ready": True, "version": responder.version}
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"], summary="Prometheus metrics")
     async def prometheus() -> PlainTextResponse:
-        engine = slot.engine
+        responder = slot.responder
         directory = os.environ.get(METRICS_DIR)
         if directory:  # several workers: the sum of all
-            total, versions = metrics.summed(directory, engine.version if engine else None)
-            text = total.exposition(engine.info if engine else None, engine is not None, versions)
+            total, versions = metrics.summed(directory, responder.version if responder else None)
+            text = total.exposition(responder.info if responder else None, responder is not None, versions)
         else:
-            text = metrics.exposition(engine.info if engine else None, engine is not None)
+            text = metrics.exposition(responder.info if responder else None, responder is not None)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get(
@@ -388,10 +388,10 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
         responses=_problem_responses(503),
     )
     async def ruleset_info() -> JSONResponse:
-        engine = slot.engine
-        if engine is None:
+        responder = slot.responder
+        if responder is None:
             raise Problem("service.not_ready", "the rule set is still loading", headers=[(b"retry-after", b"1")])
-        return JSONResponse(engine.info, headers={"dispatch-ruleset": engine.version})
+        return JSONResponse(responder.info, headers={"dispatch-ruleset": responder.version})
 
     @app.post(
         "/v1/admin/reload",
@@ -417,19 +417,19 @@ def create_app(settings: Settings, build: Callable[[str], Engine] = build_engine
                 "POST /v1/admin/reload needs Authorization: Bearer <token>",
                 headers=[(b"www-authenticate", b"Bearer")],
             )
-        previous = slot.engine.version if slot.engine else None
+        previous = slot.responder.version if slot.responder else None
         try:
-            engine = await slot.load()
+            responder = await slot.load()
         except RuleSetError as err:
             metrics.reload("refused")
             raise ruleset_problem(err, settings.rules) from None
         metrics.reload("ok")
         _reload_the_other_workers()
         return {
-            "version": engine.version,
+            "version": responder.version,
             "previous": previous,
-            "loaded_at": engine.info["loaded_at"],
-            "load_seconds": engine.info["load_seconds"],
+            "loaded_at": responder.info["loaded_at"],
+            "load_seconds": responder.info["load_seconds"],
         }
 
     if settings.bench_routes:
@@ -528,12 +528,12 @@ def _bench_routes(app: ServiceApp, slot: Slot, settings: Settings, metrics: Metr
 
     @app.post(PYDANTIC_PATH, include_in_schema=False)
     async def pydantic_dispatch(case: _PydanticCase) -> Response:
-        from dispatch.api.intake import CaseIn
+        from dispatch.api.intake import IncomingCase
 
-        engine = slot.engine
-        if engine is None:
+        responder = slot.responder
+        if responder is None:
             raise Problem("service.not_ready", "the rule set is still loading")
-        body, _ = engine.answer(CaseIn(case.id, case.event, case.area, case.source, case.reported_at))
+        body, _ = responder.answer(IncomingCase(case.id, case.event, case.area, case.source, case.reported_at))
         return Response(body, media_type="application/json")
 
 

@@ -19,10 +19,10 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from dispatch.api.decisionlog import DecisionLog
-from dispatch.api.engine import Engine, Tally
-from dispatch.api.intake import CaseIn, batch_cases, is_batch, not_an_object, parse_body, read_case
+from dispatch.api.intake import IncomingCase, batch_cases, is_batch, not_an_object, parse_body, read_case
 from dispatch.api.metrics import Metrics
 from dispatch.api.problems import MEDIA_TYPE, Problem, case_problem, field_error, internal_problem
+from dispatch.api.responder import Responder, Tally
 from dispatch.api.settings import Settings
 from dispatch.api.slot import Slot
 from dispatch.core.errors import CaseError
@@ -103,17 +103,17 @@ class Endpoint:
         self.name = name
         self.caller_header = settings.decision_log_caller_header.lower().encode()
 
-    def answer(self, engine: Engine, body: bytes) -> bytes:
+    def answer(self, responder: Responder, body: bytes) -> bytes:
         """The JSON answer to a body within the limit; raises Problem for a bad one."""
         raise NotImplementedError
 
-    async def answer_async(self, engine: Engine, body: bytes) -> bytes:
+    async def answer_async(self, responder: Responder, body: bytes) -> bytes:
         """answer(), where the event loop should run it (an endpoint may move large work off the loop)."""
-        return self.answer(engine, body)
+        return self.answer(responder, body)
 
     async def __call__(self, scope: dict, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        engine = self.slot.engine
+        responder = self.slot.responder
         headers: list[tuple[bytes, bytes]] = []
         body = b""
         try:
@@ -123,13 +123,13 @@ class Endpoint:
                     f"{scope['method']} {self.name}: use POST",
                     headers=[(b"allow", b"POST")],
                 )
-            if engine is None:
+            if responder is None:
                 raise Problem(
                     "service.not_ready",
                     "the rule set is still loading: retry shortly",
                     headers=[(b"retry-after", b"1")],
                 )
-            headers.append((RULESET_HEADER, engine.version_bytes))
+            headers.append((RULESET_HEADER, responder.version_bytes))
             json_body, declared = request_content(scope["headers"])
             if not json_body:
                 raise Problem(
@@ -138,7 +138,7 @@ class Endpoint:
             if declared is not None and declared > self.max_body:
                 raise _too_large(self.max_body)
             body = await read_body(receive, self.max_body)
-            status, answer, media = 200, await self.answer_async(engine, body), JSON
+            status, answer, media = 200, await self.answer_async(responder, body), JSON
         except Problem as problem:
             status, answer, media = problem.status, problem.body(), PROBLEM
             headers.extend(problem.headers)
@@ -159,9 +159,9 @@ class Endpoint:
         seconds = time.perf_counter() - started
         self.metrics.request(self.name, status, seconds)
         if self.decision_log is not None and status == 200:
-            self._log(scope, body, answer, engine, seconds)
+            self._log(scope, body, answer, responder, seconds)
 
-    def _log(self, scope: dict, body: bytes, answer: bytes, engine: Engine, seconds: float) -> None:
+    def _log(self, scope: dict, body: bytes, answer: bytes, responder: Responder, seconds: float) -> None:
         request_id = caller = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -169,7 +169,7 @@ class Endpoint:
             elif name == self.caller_header:
                 caller = value.decode("latin-1")
         batch = answer.startswith(b'{"results":')
-        self.decision_log.record(body, answer, batch, engine.version, seconds, request_id, caller)
+        self.decision_log.record(body, answer, batch, responder.version, seconds, request_id, caller)
 
 
 class DispatchEndpoint(Endpoint):
@@ -177,7 +177,7 @@ class DispatchEndpoint(Endpoint):
 
     `constant`: answer a constant after the same checks, without dispatching: the
     framework's ceiling that bench/http.py holds the real endpoint against. The constant
-    is a real answer (Engine.sample_answer), so that both write as many bytes.
+    is a real answer (Responder.sample_answer), so that both write as many bytes.
     """
 
     counts_case_errors = True
@@ -189,44 +189,44 @@ class DispatchEndpoint(Endpoint):
         self.max_batch = settings.max_batch
         self.constant = constant
 
-    def answer(self, engine: Engine, body: bytes) -> bytes:
+    def answer(self, responder: Responder, body: bytes) -> bytes:
         """The JSON answer to a well-sent request body; raises Problem for a bad one."""
-        document, tally = self.answer_counted(engine, body)
+        document, tally = self.answer_counted(responder, body)
         self.metrics.tally(tally.statuses, tally.errors)
         return document
 
-    async def answer_async(self, engine: Engine, body: bytes) -> bytes:
+    async def answer_async(self, responder: Responder, body: bytes) -> bytes:
         """A batch is answered in the batch thread, so that it cannot hold up the small requests the loop
         serves meanwhile (its kernels release the GIL); the counts go to the metrics back on the loop."""
         if self.constant or b'"cases"' not in body:
-            return self.answer(engine, body)
+            return self.answer(responder, body)
         loop = asyncio.get_running_loop()
-        document, tally = await loop.run_in_executor(_batch_thread(), self.answer_counted, engine, body)
+        document, tally = await loop.run_in_executor(_batch_thread(), self.answer_counted, responder, body)
         self.metrics.tally(tally.statuses, tally.errors)
         return document
 
-    def answer_counted(self, engine: Engine, body: bytes) -> tuple[bytes, Tally]:
+    def answer_counted(self, responder: Responder, body: bytes) -> tuple[bytes, Tally]:
         """The JSON answer and what it decided; raises Problem for a bad request. Any thread."""
         tally = Tally.empty()
         if not self.constant and b'"cases"' in body and _BATCH.match(body):  # `in` first: a single case skips the regex
-            document = engine.batch_from_body(body, self.max_batch, tally)
+            document = responder.batch_from_body(body, self.max_batch, tally)
             if document is not None:
                 return document, tally
         doc = parse_body(body)
         if is_batch(doc):
             cases = batch_cases(doc, self.max_batch)
             if self.constant:
-                return b'{"results":[' + b",".join([engine.sample_answer] * len(cases)) + b"]}", tally
-            return engine.batch_from_cases(cases, tally), tally
+                return b'{"results":[' + b",".join([responder.sample_answer] * len(cases)) + b"]}", tally
+            return responder.batch_from_cases(cases, tally), tally
         if type(doc) is not dict:
             raise not_an_object(doc)
         case = read_case(doc)
-        if type(case) is not CaseIn:
+        if type(case) is not IncomingCase:
             raise case_problem(case)
         if self.constant:
-            return engine.sample_answer, tally
+            return responder.sample_answer, tally
         try:
-            answer, status = engine.answer(case)
+            answer, status = responder.answer(case)
         except CaseError as err:
             raise case_problem([field_error(err)]) from None
         tally.statuses[status] += 1

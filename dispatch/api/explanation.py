@@ -9,15 +9,15 @@ from __future__ import annotations
 import orjson
 
 from dispatch.api.endpoint import Endpoint
-from dispatch.api.engine import Engine
-from dispatch.api.intake import CaseIn, is_batch, not_an_object, parse_body, read_case
+from dispatch.api.intake import IncomingCase, is_batch, not_an_object, parse_body, read_case
 from dispatch.api.problems import FieldError, Problem, case_problem, field_error
+from dispatch.api.responder import Responder
 from dispatch.core.case import Case, read_reported_at
 from dispatch.core.errors import CaseError
 from dispatch.core.explain import explain_case, explanation_dict
 
 
-def explain_body(engine: Engine, body: bytes) -> dict:
+def explain_body(responder: Responder, body: bytes) -> dict:
     """The explanation (explain.explanation_dict) of the one case in `body`.
 
     Raises Problem for a body that is not a case, and CaseError for a case whose codes or
@@ -29,12 +29,12 @@ def explain_body(engine: Engine, body: bytes) -> dict:
     if type(doc) is not dict:
         raise not_an_object(doc, "one case")
     case = read_case(doc)
-    if type(case) is not CaseIn:
+    if type(case) is not IncomingCase:
         raise case_problem(case)
-    ruleset = engine.ruleset
+    ruleset = responder.ruleset
     moment = read_reported_at(ruleset, case.reported_at)
-    explanation = explain_case(engine.dispatcher, Case(case.id, case.event, case.area, case.source, moment))
-    return explanation_dict(explanation, engine.root)
+    explanation = explain_case(responder.dispatcher, Case(case.id, case.event, case.area, case.source, moment))
+    return explanation_dict(explanation, responder.root)
 
 
 def batch_unsupported(doc: dict | list) -> Problem:
@@ -49,8 +49,8 @@ def batch_unsupported(doc: dict | list) -> Problem:
 class ExplainEndpoint(Endpoint):
     """Answers POST /v1/explain: one case, explained. Its refusals do not count as dispatch case errors."""
 
-    def answer(self, engine: Engine, body: bytes) -> bytes:
+    def answer(self, responder: Responder, body: bytes) -> bytes:
         try:
-            return orjson.dumps(explain_body(engine, body))
+            return orjson.dumps(explain_body(responder, body))
         except CaseError as err:
             raise case_problem([field_error(err)]) from None

@@ -1,6 +1,6 @@
 """Heads: the first piece of each answer in a batch, in numba: the case's id and due time.
 
-See render.py for the layout of an answer and Engine.batch_from_body for how the pieces join.
+See render.py for the layout of an answer and Responder.batch_from_body for how the pieces join.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ _JSON_TYPES = {
 }
 
 
-class CaseIn(NamedTuple):
+class IncomingCase(NamedTuple):
     """A case as the caller sent it, with every field of the right type. reported_at None: now."""
 
     id: str
@@ -69,7 +69,7 @@ def not_an_object(doc: object, takes: str = 'a case, or {"cases": [...]}') -> Pr
     return Problem("request.invalid", detail, [FieldError("", "request.invalid", detail, doc)])
 
 
-def read_case(obj: object, at: str = "") -> CaseIn | list[FieldError]:
+def read_case(obj: object, at: str = "") -> IncomingCase | list[FieldError]:
     """The case in `obj` (the JSON value at pointer `at`), or every field error found in it."""
     if type(obj) is dict and "location" not in obj:
         i, e, a, s, r = obj.get("id"), obj.get("event"), obj.get("area"), obj.get("source"), obj.get("reported_at")
@@ -81,11 +81,11 @@ def read_case(obj: object, at: str = "") -> CaseIn | list[FieldError]:
             and (r is None or type(r) is str)
             and 0 < len(i) <= ID_MAX_CHARS
         ):
-            return CaseIn(i, e, a, s, r)
+            return IncomingCase(i, e, a, s, r)
     return _checked(obj, at)
 
 
-def _checked(obj: object, at: str) -> CaseIn | list[FieldError]:
+def _checked(obj: object, at: str) -> IncomingCase | list[FieldError]:
     if type(obj) is not dict:
         return [FieldError(at, "request.invalid", f"a case must be a JSON object, not {_kind(obj)}", obj)]
     errors: list[FieldError] = []
@@ -120,7 +120,7 @@ def _checked(obj: object, at: str) -> CaseIn | list[FieldError]:
         bad("area", f"area must be a string, not {_kind(obj['area'])}", obj["area"])
     if errors:
         return errors
-    return CaseIn(obj["id"], obj["event"], obj["area"], obj["source"], stamp)
+    return IncomingCase(obj["id"], obj["event"], obj["area"], obj["source"], stamp)
 
 
 def _check_location(loc: object, at: str, errors: list[FieldError]) -> bool:

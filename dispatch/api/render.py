@@ -11,7 +11,7 @@ together: one answer is
 where REST (from the deadline's other members to "area_path":) is rendered once per
 outcome and kept with it (Outcome.rendered). A batch joins three pieces a case: the
 head (written by a kernel, heads.py), REST, and the path with its closing brace (see
-Engine.batch_from_body).
+Responder.batch_from_body).
 
 `wire_decision` is the plain rendering of a Decision that the pieces are held to (tests).
 """

@@ -6,7 +6,7 @@ and gives the byte span of each case's members; the core encodes them
 (Dispatcher.read_spans: its code tables and timestamp parser) and matches; heads.py
 writes each answer's id and due time. Anything outside the plain form makes scan_batch
 give up on the whole body (SCAN_GIVE_UP): the general path (orjson, intake,
-Engine.answer) then answers, so the kernels only ever have to be right about what they
+Responder.answer) then answers, so the kernels only ever have to be right about what they
 accept.
 
 The plain form: {"cases": [ {...}, ... ]} with JSON whitespace anywhere; a case in it is

@@ -21,21 +21,21 @@ APP_FACTORY = "dispatch.api.app:app_from_env"
 
 
 def warm(settings: Settings) -> int:
-    """Build the engine exactly as a worker's start does, so that every kernel lands in the
+    """Build the responder exactly as a worker's start does, so that every kernel lands in the
     numba cache (NUMBA_CACHE_DIR); 1 and every diagnostic when the rule set is invalid."""
     import sys
 
-    from dispatch.api.engine import build_engine
+    from dispatch.api.responder import build_responder
     from dispatch.api.source import source_for
     from dispatch.core.errors import RuleSetError
 
     try:
-        engine = build_engine(source_for(settings.rules, settings.verification_key).fetch())
+        responder = build_responder(source_for(settings.rules, settings.verification_key).fetch())
     except RuleSetError as err:
         for d in err.diagnostics:
             print(d, file=sys.stderr)
         return 1
-    print(f"{settings.rules}: version {engine.version} compiled and warm in {engine.info['load_seconds']:.2f} s")
+    print(f"{settings.rules}: version {responder.version} compiled and warm in {responder.info['load_seconds']:.2f} s")
     return 0
 
 

@@ -1,7 +1,7 @@
-"""Slot: the one reference to the Engine being served, and the reload that swaps it.
+"""Slot: the one reference to the Responder being served, and the reload that swaps it.
 
-A reload builds a new Engine in a thread, to the side, and swaps the reference only
-once it is built and warm: requests in flight keep the engine they started with, new
+A reload builds a new Responder in a thread, to the side, and swaps the reference only
+once it is built and warm: requests in flight keep the responder they started with, new
 ones get the new one. A rule set that fails to load is refused and the old one stays.
 """
 
@@ -12,7 +12,7 @@ import gc
 import logging
 from collections.abc import Callable
 
-from dispatch.api.engine import Engine, build_engine
+from dispatch.api.responder import Responder, build_responder
 from dispatch.api.source import source_for
 from dispatch.core.errors import RuleSetError
 
@@ -20,22 +20,22 @@ log = logging.getLogger("dispatch.api")
 
 
 class Slot:
-    """Holds the served Engine (None until the first load succeeds)."""
+    """Holds the served Responder (None until the first load succeeds)."""
 
-    def __init__(self, root: str, build: Callable[[str], Engine] = build_engine, verification_key: str = ""):
+    def __init__(self, root: str, build: Callable[[str], Responder] = build_responder, verification_key: str = ""):
         self.root = root  # where the rule set comes from: a directory, a bundle file or URL (source.py)
         self.source = source_for(root, verification_key)
-        self.engine: Engine | None = None
+        self.responder: Responder | None = None
         self.failure: RuleSetError | None = None  # why the first load failed, for /readyz
         self._build = build
         self._lock = asyncio.Lock()
 
     @property
     def ready(self) -> bool:
-        return self.engine is not None
+        return self.responder is not None
 
-    async def load(self) -> Engine:
-        """Build an engine from the rule-set directory and serve it; raises RuleSetError and keeps the old one.
+    async def load(self) -> Responder:
+        """Build an responder from the rule-set directory and serve it; raises RuleSetError and keeps the old one.
 
         Loads one at a time: a second reload waits for the first and then loads again,
         so the files as they are when it was asked for are the ones served.
@@ -43,25 +43,25 @@ class Slot:
         async with self._lock:
             try:
                 directory = await asyncio.to_thread(self.source.fetch)
-                engine = await asyncio.to_thread(self._build, directory)
+                responder = await asyncio.to_thread(self._build, directory)
             except RuleSetError as err:
-                if self.engine is None:
+                if self.responder is None:
                     self.failure = err
                 for d in err.diagnostics:
                     log.error("%s", d)
                 log.error("rule set %s refused: %s", self.root, err)
                 raise
-            gc.unfreeze()  # the old engine's objects may be collected once requests let go of them
-            previous, self.engine, self.failure = self.engine, engine, None
+            gc.unfreeze()  # the old responder's objects may be collected once requests let go of them
+            previous, self.responder, self.failure = self.responder, responder, None
             _freeze()
             log.info(
                 "serving rule set %s version %s (was %s) in %.2f s",
                 self.root,
-                engine.version,
+                responder.version,
                 previous.version if previous else "none",
-                engine.info.get("load_seconds", 0.0),
+                responder.info.get("load_seconds", 0.0),
             )
-            return engine
+            return responder
 
 
 def _freeze() -> None:
@@ -70,7 +70,7 @@ def _freeze() -> None:
     A rule set is some 160,000 long-lived objects: a full collection walks them all
     (about 90 ms on Daxing), and one comes whenever enough young objects survive, which
     shows as a p99 spike. Frozen, they are never walked; reference counting still frees
-    them, and a reload unfreezes first so that a replaced engine can go.
+    them, and a reload unfreezes first so that a replaced responder can go.
     """
     gc.collect()
     gc.freeze()

@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from dispatch.api import create_app
-from dispatch.api.engine import build_engine
+from dispatch.api.responder import build_responder
 from dispatch.api.server import edge_options
 from dispatch.api.settings import Settings
 from tests.conftest import MINI
@@ -91,7 +91,7 @@ class Client:
 class Server:
     """uvicorn serving create_app(settings) in a thread, on a free port of the loopback."""
 
-    def __init__(self, settings: Settings, build=build_engine):
+    def __init__(self, settings: Settings, build=build_responder):
         self.settings = replace(settings, port=free_port())
         self.app = create_app(self.settings, build=build)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.settings.port, log_level="warning",
@@ -127,9 +127,9 @@ def api_rules(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(api_rules: Path):
-    """The api rule set's Engine, built and warm, for the tests that call it without HTTP."""
-    return build_engine(str(api_rules))
+def responder(api_rules: Path):
+    """The api rule set's Responder, built and warm, for the tests that call it without HTTP."""
+    return build_responder(str(api_rules))
 
 
 SMALL_LIMITS = {"max_body_bytes": 64 * 1024, "max_batch": 50}

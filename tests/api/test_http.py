@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from dispatch.api.engine import build_engine
+from dispatch.api.responder import build_responder
 from dispatch.api.settings import Settings
 from tests.api.conftest import SMALL_LIMITS, Server, api_ruleset
 
@@ -290,7 +290,7 @@ def test_not_ready_until_the_rule_set_is_loaded_and_warm(api_rules):
 
     def slow_build(root: str):
         gate.wait(30)
-        return build_engine(root)
+        return build_responder(root)
 
     with Server(Settings(rules=str(api_rules)), build=slow_build) as s:
         c = s.client

@@ -1,6 +1,8 @@
-"""Engine: one rule set, compiled and warm, answering wire cases as JSON bytes; immutable once built.
+"""Responder: the service's face of one compiled rule set (a core Dispatcher): wire cases in, JSON bytes out.
 
-A reload builds a new Engine to the side (see slot.py); requests hold the one they
+Immutable once built.
+
+A reload builds a new Responder to the side (see slot.py); requests hold the one they
 started with, so a swap never mixes two rule sets in one answer.
 """
 
@@ -16,7 +18,7 @@ import numpy as np
 import orjson
 
 from dispatch.api.heads import HEAD_EXTRA, write_heads
-from dispatch.api.intake import ID_MAX_CHARS, CaseIn, read_case
+from dispatch.api.intake import ID_MAX_CHARS, IncomingCase, read_case
 from dispatch.api.problems import case_problem, field_error, pointer, ruleset_name
 from dispatch.api.render import DUE_OPEN, ID_OPEN, Renderer
 from dispatch.api.scan import FLAG_ID, FLAG_SHAPE, scan_batch
@@ -59,7 +61,7 @@ class Tally:
         return [code for code, n in self.errors.items() for _ in range(n)]
 
 
-class Engine:
+class Responder:
     """A Dispatcher and its Renderer, plus what GET /v1/ruleset tells about the rule set."""
 
     def __init__(self, dispatcher: Dispatcher, root: str, loaded_at: datetime | None = None):
@@ -87,7 +89,7 @@ class Engine:
 
     # -- one case -------------------------------------------------------------------
 
-    def answer(self, case: CaseIn) -> tuple[bytes, int]:
+    def answer(self, case: IncomingCase) -> tuple[bytes, int]:
         """(JSON bytes, status index) of one case; raises CaseError naming the first bad field."""
         item, col, src = self._item.get(case.event), self._col.get(case.area), self._src.get(case.source)
         if item is None or col is None or src is None:
@@ -132,7 +134,7 @@ class Engine:
         """A batch member's answer: its decision, or {"id": ..., "error": problem} in its place."""
         at = pointer("cases", index)
         case = read_case(raw, at)
-        if type(case) is CaseIn:
+        if type(case) is IncomingCase:
             try:
                 body, status = self.answer(case)
             except CaseError as err:
@@ -300,7 +302,7 @@ class Engine:
         stamp = "2000-01-01T00:00:00+08:00"
         self.dispatcher.match_strings([t.items[0]], [area], [t.sources[0]], [stamp])
         # also the constant of bench/http.py's constant endpoint: a real answer's size
-        self.sample_answer, _ = self.answer(CaseIn("C0000001", t.items[0], area, t.sources[0], stamp))
+        self.sample_answer, _ = self.answer(IncomingCase("C0000001", t.items[0], area, t.sources[0], stamp))
         warm = {"id": "warm", "event": t.items[0], "area": area, "source": t.sources[0]}
         self.batch_from_cases([warm], Tally.empty())
         self.batch_from_body(orjson.dumps({"cases": [warm, {**warm, "reported_at": stamp}]}), 2, Tally.empty())
@@ -313,7 +315,7 @@ class ErrorAnswers:
     An unknown code decides the answer with the three codes alone (the codes are checked
     before the time), a time the kernel refused with the codes and the time; the case's
     id and place in the batch are filled in. Anything else, and a time that turns
-    out to be readable, goes through Engine.answer_or_error as before.
+    out to be readable, goes through Responder.answer_or_error as before.
     """
 
     _INDEX = 987654321  # a case index no batch reaches: where the real one goes
@@ -324,7 +326,7 @@ class ErrorAnswers:
         self._by_key: dict[tuple, tuple[bytes, bytes, tuple[str, ...]]] = {}
 
     def answer(
-        self, engine: Engine, body: bytes, lo: np.ndarray, hi: np.ndarray, flag: int, j: int, tally: Tally
+        self, responder: Responder, body: bytes, lo: np.ndarray, hi: np.ndarray, flag: int, j: int, tally: Tally
     ) -> bytes:
         member = _member(body, lo, hi)
         if flag & FLAG_CODE and not flag & FLAG_ID:
@@ -332,16 +334,16 @@ class ErrorAnswers:
         elif flag == FLAG_TIME:
             key = (member["event"], member["area"], member["source"], member.get("reported_at"))
         else:
-            return engine.answer_or_error(member, j, tally)
+            return responder.answer_or_error(member, j, tally)
         found = self._by_key.get(key)
         if found is None:
             counted = Tally.empty()
-            answer = engine.answer_or_error({**member, "id": "x"}, self._INDEX, counted)
+            answer = responder.answer_or_error({**member, "id": "x"}, self._INDEX, counted)
             if any(counted.statuses):  # a decision after all (a time Python reads): nothing to keep
-                return engine.answer_or_error(member, j, tally)
+                return responder.answer_or_error(member, j, tally)
             before, found_index, after = answer.removeprefix(b'{"id":"x"').partition(b"/cases/%d/" % self._INDEX)
             if not found_index or self._INDEX_TEXT in after:
-                return engine.answer_or_error(member, j, tally)  # not in the one shape kept here
+                return responder.answer_or_error(member, j, tally)  # not in the one shape kept here
             found = (before + b"/cases/", b"/" + after, tuple(counted.errors_listed()))
             if len(self._by_key) >= self._MAX:
                 self._by_key.clear()
@@ -366,7 +368,7 @@ def _id_json(ids: list[str]) -> list[bytes]:
     return orjson.dumps(ids)[1:-1].split(b",")
 
 
-def build_engine(root: str) -> Engine:
+def build_responder(root: str) -> Responder:
     """Load, validate, compile and warm the rule set in `root`; raises RuleSetError when it is invalid.
 
     Runs the same load -> validate -> compile path as `dispatch check`, then computes
@@ -375,17 +377,17 @@ def build_engine(root: str) -> Engine:
     started = time.perf_counter()
     ruleset = load_ruleset(root, settle=SERVICE_SETTLE)
     dispatcher = Dispatcher(ruleset)
-    engine = Engine(dispatcher, str(root))
-    day = datetime.now(engine.zone).date()
+    responder = Responder(dispatcher, str(root))
+    day = datetime.now(responder.zone).date()
     coverage = cell_coverage(dispatcher, day)
-    engine.warm()
-    engine.info = {
+    responder.warm()
+    responder.info = {
         "name": ruleset.manifest.name,
         "title": ruleset.manifest.title,
         "version": ruleset.version,
         "root": ruleset_name(str(root)),
         "timezone": ruleset.manifest.timezone,
-        "loaded_at": engine.loaded_at.isoformat(timespec="seconds"),
+        "loaded_at": responder.loaded_at.isoformat(timespec="seconds"),
         "load_seconds": round(time.perf_counter() - started, 3),
         "counts": ruleset_counts(ruleset),
         "coverage": {
@@ -395,4 +397,4 @@ def build_engine(root: str) -> Engine:
             "auto_share": round(coverage.share(), 4),
         },
     }
-    return engine
+    return responder

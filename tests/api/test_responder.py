@@ -1,4 +1,4 @@
-"""The engine without HTTP: its fast paths held to the reference matcher, on generated cases.
+"""The responder without HTTP: its fast paths held to the reference matcher, on generated cases.
 
 Three ways to answer a case: the scan kernel over a batch body, the Python batch path
 over parsed cases, and the single-case path. Each answer must be the reference's
@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch.api.engine import Tally
-from dispatch.api.intake import CaseIn, read_case
+from dispatch.api.intake import IncomingCase, read_case
 from dispatch.api.problems import case_problem, field_error, pointer
 from dispatch.api.render import wire_decision
+from dispatch.api.responder import Tally
 from dispatch.core.case import Case, check_case, local_day, read_reported_at
 from dispatch.core.decision import Decision
 from dispatch.core.errors import CaseError
@@ -101,16 +101,16 @@ def members(draw) -> object:
     return case
 
 
-def single(engine, member: object, index: int) -> dict:
+def single(responder, member: object, index: int) -> dict:
     """What the single-case path says of a batch member, in the batch's shape."""
-    return json.loads(engine.answer_or_error(member, index, Tally.empty()))
+    return json.loads(responder.answer_or_error(member, index, Tally.empty()))
 
 
 def has_now(member: object) -> bool:
     return isinstance(member, dict) and member.get("reported_at", None) is None
 
 
-def reference_decision(ruleset: RuleSet, case: CaseIn) -> Decision:
+def reference_decision(ruleset: RuleSet, case: IncomingCase) -> Decision:
     """The reference's decision for a wire case; CaseError naming its first bad field in case order
     (the codes, then the time). A time whose local day lies outside the calendar is a bad time."""
     check_case(ruleset, Case(case.id, case.event, case.area, case.source, datetime.min))
@@ -123,22 +123,22 @@ def reference_decision(ruleset: RuleSet, case: CaseIn) -> Decision:
 
 
 def without_detail(doc: dict) -> dict:
-    """A problem without its wording: the reference knows the codes, the engine words them."""
+    """A problem without its wording: the reference knows the codes, the responder words them."""
     return {k: [without_detail(e) for e in v] if k == "errors" else v for k, v in doc.items() if k != "detail"}
 
 
-def reference_answer(engine, member: object, index: int) -> dict:
+def reference_answer(responder, member: object, index: int) -> dict:
     """What the answer to a batch member must be: the reference's decision as the wire shows it,
     or {"id", "error"} with the problem of the member's first bad field (details left out)."""
     at = pointer("cases", index)
     case = read_case(member, at)
-    if type(case) is CaseIn:
+    if type(case) is IncomingCase:
         try:
-            decision = reference_decision(engine.ruleset, case)
+            decision = reference_decision(responder.ruleset, case)
         except CaseError as err:
             case = [field_error(err, at)]
         else:
-            return json.loads(orjson.dumps(wire_decision(decision, engine.root)))
+            return json.loads(orjson.dumps(wire_decision(decision, responder.root)))
     case_id = member.get("id") if type(member) is dict and type(member.get("id")) is str else None
     return {"id": case_id, "error": without_detail(json.loads(case_problem(case).body()))}
 
@@ -150,10 +150,10 @@ def comparable(answer: dict) -> dict:
 
 @given(st.lists(members(), max_size=12), st.booleans())
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
-def test_scan_python_and_single_paths_equal_the_reference(engine, batch, indent):
+def test_scan_python_and_single_paths_equal_the_reference(responder, batch, indent):
     body = orjson.dumps({"cases": batch}, option=orjson.OPT_INDENT_2 if indent else 0)
-    scanned = engine.batch_from_body(body, 100, Tally.empty())
-    parsed = engine.batch_from_cases(json.loads(body)["cases"], Tally.empty())
+    scanned = responder.batch_from_body(body, 100, Tally.empty())
+    parsed = responder.batch_from_cases(json.loads(body)["cases"], Tally.empty())
     if scanned is not None:
         if not any(has_now(m) for m in batch):  # "now" may tick between the two calls
             assert scanned == parsed
@@ -162,61 +162,61 @@ def test_scan_python_and_single_paths_equal_the_reference(engine, batch, indent)
     assert len(results) == len(batch)
     for j, (member, result) in enumerate(zip(batch, results)):
         if not has_now(member):
-            want = reference_answer(engine, member, j)
-            one = single(engine, member, j)
+            want = reference_answer(responder, member, j)
+            one = single(responder, member, j)
             assert comparable(result) == want
             assert comparable(one) == want
             if "error" in one:  # the wording, which the reference does not give, is the same in a batch
                 assert result == one
 
 
-def test_plain_batches_take_the_scan_path(engine):
+def test_plain_batches_take_the_scan_path(responder):
     cases = [{"id": f"C{i}", "event": "06010002", "area": "110115005001", "source": "grid",
               "reported_at": "2025-12-01T08:00:00+08:00"} for i in range(5)]  # fmt: skip
-    assert engine.batch_from_body(orjson.dumps({"cases": cases}), 10, Tally.empty()) is not None
-    assert engine.batch_from_body(b' {\n "cases" : [ ] } ', 10, Tally.empty()) == b'{"results":[]}'
+    assert responder.batch_from_body(orjson.dumps({"cases": cases}), 10, Tally.empty()) is not None
+    assert responder.batch_from_body(b' {\n "cases" : [ ] } ', 10, Tally.empty()) == b'{"results":[]}'
     # a member not in the plain form is read from its own bytes, the rest of the batch still scanned
     for odd in ({**cases[0], "note": "x"}, {**cases[0], "id": "é"}, {**cases[0], "id": 'a"b'}, {"id": "m"}, 7):
         body = orjson.dumps({"cases": [cases[0], odd, cases[1]]})
-        scanned = engine.batch_from_body(body, 10, Tally.empty())
-        assert scanned == engine.batch_from_cases(json.loads(body)["cases"], Tally.empty())
+        scanned = responder.batch_from_body(body, 10, Tally.empty())
+        assert scanned == responder.batch_from_cases(json.loads(body)["cases"], Tally.empty())
     # not a batch document the scan reads: the general path answers
-    assert engine.batch_from_body(orjson.dumps({"cases": cases, "more": 1}), 10, Tally.empty()) is None
-    assert engine.batch_from_body(b'{"cases":[{"id":"a","x":01}]}', 10, Tally.empty()) is None  # not JSON
-    assert engine.batch_from_body(orjson.dumps({"cases": cases}), 4, Tally.empty()) is None  # over the limit
+    assert responder.batch_from_body(orjson.dumps({"cases": cases, "more": 1}), 10, Tally.empty()) is None
+    assert responder.batch_from_body(b'{"cases":[{"id":"a","x":01}]}', 10, Tally.empty()) is None  # not JSON
+    assert responder.batch_from_body(orjson.dumps({"cases": cases}), 4, Tally.empty()) is None  # over the limit
 
 
 @given(st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=8),
        st.sampled_from(EVENTS[:6]), st.sampled_from(AREAS[:9]), st.sampled_from(SOURCES[:3]), STAMPS)  # fmt: skip
 @settings(max_examples=300, deadline=None)
-def test_single_answer_is_the_reference_decision(engine, case_id, event, area, source, stamp):
-    case = CaseIn(case_id, event, area, source, stamp)
+def test_single_answer_is_the_reference_decision(responder, case_id, event, area, source, stamp):
+    case = IncomingCase(case_id, event, area, source, stamp)
     try:
-        want = wire_decision(reference_decision(engine.ruleset, case), engine.root)
+        want = wire_decision(reference_decision(responder.ruleset, case), responder.root)
     except CaseError:
         with pytest.raises(CaseError):
-            engine.answer(case)
+            responder.answer(case)
         return
-    got, _ = engine.answer(case)
+    got, _ = responder.answer(case)
     assert json.loads(got) == json.loads(orjson.dumps(want))
 
 
-def test_reported_at_absent_means_now(engine):
+def test_reported_at_absent_means_now(responder):
     case = {"id": "n", "event": "06010002", "area": "110115005001", "source": "grid"}
     before = datetime.now(timezone(timedelta(hours=8))).replace(microsecond=0)
-    scanned = json.loads(engine.batch_from_body(orjson.dumps({"cases": [case]}), 10, Tally.empty()))["results"][0]
-    parsed = json.loads(engine.batch_from_cases([case], Tally.empty()))["results"][0]
-    one = json.loads(engine.answer(read_case(case))[0])
+    scanned = json.loads(responder.batch_from_body(orjson.dumps({"cases": [case]}), 10, Tally.empty()))["results"][0]
+    parsed = json.loads(responder.batch_from_cases([case], Tally.empty()))["results"][0]
+    one = json.loads(responder.answer(read_case(case))[0])
     after = datetime.now(timezone(timedelta(hours=8))) + timedelta(seconds=1)
     for answer in (scanned, parsed, one):
         due = datetime.fromisoformat(answer["deadline"]["due"]) - timedelta(hours=8)
         assert before <= due <= after
 
 
-def test_errors_in_a_batch_are_the_single_cases_problems(engine):
+def test_errors_in_a_batch_are_the_single_cases_problems(responder):
     bad = {"id": "b", "event": "06010002", "area": "nowhere", "source": "grid"}
     with pytest.raises(CaseError) as err:
-        engine.answer(read_case(bad))
+        responder.answer(read_case(bad))
     want = json.loads(case_problem([field_error(err.value, "/cases/0")]).body())
-    got = json.loads(engine.batch_from_body(orjson.dumps({"cases": [bad]}), 10, Tally.empty()))["results"][0]
+    got = json.loads(responder.batch_from_body(orjson.dumps({"cases": [bad]}), 10, Tally.empty()))["results"][0]
     assert got == {"id": "b", "error": want}
