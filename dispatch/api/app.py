@@ -375,8 +375,10 @@ def create_app(settings: Settings, build: Callable[[str], Responder] = build_res
         directory = os.environ.get(METRICS_DIR)
         if directory:  # several workers: the sum of all
             total, versions = metrics.summed(directory, responder.version if responder else None)
+            total.refused = slot.refused is not None
             text = total.exposition(responder.info if responder else None, responder is not None, versions)
         else:
+            metrics.refused = slot.refused is not None
             text = metrics.exposition(responder.info if responder else None, responder is not None)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -391,7 +393,14 @@ def create_app(settings: Settings, build: Callable[[str], Responder] = build_res
         responder = slot.responder
         if responder is None:
             raise Problem("service.not_ready", "the rule set is still loading", headers=[(b"retry-after", b"1")])
-        return JSONResponse(responder.info, headers={"dispatch-ruleset": responder.version})
+        info = responder.info
+        if slot.refused is not None:
+            at, err = slot.refused
+            info = {
+                **info,
+                "refused": {"at": at, "diagnostics": ruleset_problem(err, settings.rules).extra["diagnostics"]},
+            }
+        return JSONResponse(info, headers={"dispatch-ruleset": responder.version})
 
     @app.post(
         "/v1/admin/reload",

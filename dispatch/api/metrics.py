@@ -129,6 +129,8 @@ class Metrics:
 
     log_counts: tuple[int, int] | None = None  # decisions (written, dropped) when summed over workers
 
+    refused = False  # the latest load of this worker was refused (set by the app before each exposition)
+
     def exposition(self, ruleset: dict | None, ready: bool, versions: dict[int, str | None] | None = None) -> str:
         """The text exposition format (version 0.0.4)."""
         out: list[str] = []
@@ -170,6 +172,10 @@ class Metrics:
                 "Decisions not logged: the queue was full or the sink failed.",
             )
             out.append(f"dispatch_decision_log_dropped_total {dropped}")
+        family(
+            "dispatch_ruleset_refused", "gauge", "1 while this worker's latest load was refused (the old set serves)."
+        )
+        out.append(f"dispatch_ruleset_refused {int(self.refused)}")
         family("dispatch_ready", "gauge", "1 once a rule set is compiled and warm.")
         out.append(f"dispatch_ready {int(ready)}")
         if ruleset is not None:

@@ -68,6 +68,26 @@ def settings_of(config) -> Settings:
     return app.state.settings if app is not None else Settings()
 
 
+IDLE, HEADERS, BODY, APP = 0, 1, 2, 3  # a connection's phase; the first three have a deadline
+SWEEP_SECONDS = 0.25
+
+
+def _start_sweeping(server_state, loop) -> None:
+    """Once per server: every SWEEP_SECONDS, the connections whose phase is past its deadline are ended."""
+    if server_state.__dict__.get("_sweeping"):
+        return
+    server_state._sweeping = True
+
+    def sweep() -> None:
+        now = loop.time()
+        for conn in list(server_state.connections):
+            if getattr(conn, "_phase", APP) < APP and conn._deadline < now:
+                conn._late()
+        loop.call_later(SWEEP_SECONDS, sweep)
+
+    loop.call_later(SWEEP_SECONDS, sweep)
+
+
 class _Refused(Exception):
     """Raised inside a parser callback after answering: stops the parser on this connection."""
 
@@ -84,17 +104,17 @@ class GuardedProtocol(HttpToolsProtocol):
             limits = config.__dict__["_dispatch_limits"] = Limits.of(settings_of(config))
         self.limits = limits
         self._service = service_app(config)  # its state.draining: answer, then close
-        self._phase = "idle"  # idle -> headers -> body -> app (and back to idle after the response)
+        self._phase = IDLE  # IDLE -> HEADERS -> BODY -> APP (and back to IDLE after the response)
+        self._deadline = 0.0  # loop time by which the phase must end (IDLE, HEADERS, BODY): the sweep checks
         self._header_bytes = 0
-        self._header_count = 0
         self._tail = b""  # the last bytes of the header phase, to find a \r\n\r\n split across reads
-        self._timer = None
         self._refused = False
 
     # -- connections ----------------------------------------------------------------------
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        _start_sweeping(self.server_state, self.loop)
         limits = self.limits
         if len(self.connections) > limits.max_connections:
             oldest = next(iter(self._idle), None)
@@ -107,17 +127,17 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc) -> None:
         self._idle.pop(self, None)
-        self._cancel_timer()
+        self._phase = APP  # nothing more to time
         super().connection_lost(exc)
 
     def _become_idle(self, timeout: float) -> None:
-        self._phase = "idle"
+        self._phase = IDLE
+        self._deadline = self.loop.time() + timeout
         self._idle[self] = None
-        self._arm(timeout, self._close_idle)
 
     def _close_idle(self) -> None:
         self._idle.pop(self, None)
-        self._cancel_timer()
+        self._phase = APP
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -127,7 +147,7 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._unset_keepalive_if_required()
-        if self._phase in ("idle", "headers") and not self._header_room(data):
+        if self._phase <= HEADERS and not self._header_room(data):
             self._refuse(
                 431,
                 "request.header_too_large",
@@ -156,56 +176,44 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._idle.pop(self, None)
-        self._phase = "headers"
-        self._header_count = 0
-        self._arm(self.limits.header_timeout, self._headers_late)
+        self._phase = HEADERS
+        self._deadline = self.loop.time() + self.limits.header_timeout
         super().on_message_begin()
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.limits.max_headers:
-            self._refuse(431, "request.header_too_large", f"more than {self.limits.max_headers} header fields")
-            raise _Refused
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
-        self._phase = "body"
-        self._arm(self.limits.body_timeout, self._body_late)
+        if len(self.headers) > self.limits.max_headers:
+            self._refuse(431, "request.header_too_large", f"more than {self.limits.max_headers} header fields")
+            raise _Refused  # stops the parser: nothing of this request reaches the app
+        self._phase = BODY
+        self._deadline = self.loop.time() + self.limits.body_timeout
         super().on_headers_complete()
         if self._service is not None and getattr(self._service.state, "draining", False) and self.cycle is not None:
             self.cycle.keep_alive = False  # draining: answer, then close, so the client moves to another replica
 
     def on_message_complete(self) -> None:
-        self._cancel_timer()
-        self._phase = "app"
+        self._phase = APP
         self._header_bytes, self._tail = 0, b""
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # arms uvicorn's keep-alive timer: the idle timeout between requests
-        if not self.transport.is_closing() and self._phase == "app":
-            self._idle[self] = None
-            self._phase = "idle"
+        if self._phase == APP and not self.transport.is_closing():
+            self._become_idle(self.limits.idle_timeout)
 
-    # -- timeouts -------------------------------------------------------------------------
+    # -- timeouts: one sweep a quarter second for all connections, not a timer per request ----------
 
-    def _arm(self, seconds: float, handler) -> None:
-        self._cancel_timer()
-        self._timer = self.loop.call_later(seconds, handler)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _headers_late(self) -> None:
-        self._refuse(408, "request.timeout", f"the headers did not arrive within {self.limits.header_timeout:g} s")
-
-    def _body_late(self) -> None:
-        if self.cycle is not None and self.cycle.response_started:
-            self.transport.close()  # the app answered already (say, a 413 before reading): just go
-            return
-        self._refuse(408, "request.timeout", f"the body did not arrive within {self.limits.body_timeout:g} s")
+    def _late(self) -> None:
+        """Called by the sweep once the phase's deadline has passed."""
+        if self._phase == IDLE:
+            self._close_idle()
+        elif self._phase == HEADERS:
+            self._refuse(408, "request.timeout", f"the headers did not arrive within {self.limits.header_timeout:g} s")
+        elif self._phase == BODY:
+            if self.cycle is not None and self.cycle.response_started:
+                self._phase = APP
+                self.transport.close()  # the app answered already (say, a 413 before reading): just go
+                return
+            self._refuse(408, "request.timeout", f"the body did not arrive within {self.limits.body_timeout:g} s")
 
     # -- refusing ----------------------------------------------------------------------------
 
@@ -213,7 +221,7 @@ class GuardedProtocol(HttpToolsProtocol):
         """Answer problem+json `status` and close; the connection reads nothing more."""
         self._refused = True
         self._idle.pop(self, None)
-        self._cancel_timer()
+        self._phase = APP
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True  # the app must not answer on this connection any more
             self.cycle.message_event.set()

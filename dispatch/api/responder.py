@@ -198,15 +198,12 @@ class Responder:
         if flagged:  # what the kernels could not settle, answered as one case would be
             statuses = statuses[flags == 0]
             errors = self._errors
-            for j, flag in zip(flagged, flags[flagged].tolist(), strict=True):
-                if flag & FLAG_SHAPE:
-                    try:
-                        member = orjson.loads(body[case_lo[j] : case_hi[j]])
-                    except orjson.JSONDecodeError:
-                        return None  # not JSON after all: the general path answers 400
-                    answer = self.answer_or_error(member, j, tally)
-                else:
-                    answer = errors.answer(self, body, field_lo[j], field_hi[j], flag, j, tally)
+            rows_lo, rows_hi = field_lo[flagged].tolist(), field_hi[flagged].tolist()
+            spans = zip(rows_lo, rows_hi, case_lo[flagged].tolist(), case_hi[flagged].tolist(), strict=True)
+            for j, flag, (lo, hi, clo, chi) in zip(flagged, flags[flagged].tolist(), spans, strict=True):
+                answer = errors.answer(self, body, lo, hi, clo, chi, flag, j, tally)
+                if answer is None:
+                    return None  # a member that is not JSON after all: the general path answers 400
                 flat[3 * j : 3 * j + 3] = [answer + b",", b"", b""]
         last = -3 if flags[-1] else -1
         flat[last] = flat[last][:-1] + b"]}"  # the last answer: no comma, the end of the document
@@ -309,13 +306,16 @@ class Responder:
 
 
 class ErrorAnswers:
-    """The error answers of a batch's bad cases, rendered once per bad value: a bad case then costs
-    about what a good one does (a flood of them used to cost six times as much).
+    """The answers of a batch's flagged cases: an error is rendered once per bad content and then
+    costs about what a good case does (a dict look-up and a join; a flood of bad cases used to cost
+    six times as much, and one missing field sent the whole batch down the general path).
 
-    An unknown code decides the answer with the three codes alone (the codes are checked
-    before the time), a time the kernel refused with the codes and the time; the case's
-    id and place in the batch are filled in. Anything else, and a time that turns
-    out to be readable, goes through Responder.answer_or_error as before.
+    The key is what decides the answer besides the case's id and its place in the batch: the three
+    codes for an unknown code (checked before the time), the codes and the time for a time the
+    kernel refused, the member's bytes without its id for a member outside the plain form (when
+    its id is a plain, valid one). The first case with a key is answered in full
+    (Responder.answer_or_error) with a stand-in id and index, which are then cut out; a case
+    that turns out to be a decision (a time Python reads) is never kept.
     """
 
     _INDEX = 987654321  # a case index no batch reaches: where the real one goes
@@ -326,37 +326,57 @@ class ErrorAnswers:
         self._by_key: dict[tuple, tuple[bytes, bytes, tuple[str, ...]]] = {}
 
     def answer(
-        self, responder: Responder, body: bytes, lo: np.ndarray, hi: np.ndarray, flag: int, j: int, tally: Tally
-    ) -> bytes:
-        member = _member(body, lo, hi)
-        if flag & FLAG_CODE and not flag & FLAG_ID:
-            key = (member["event"], member["area"], member["source"])
+        self, responder: Responder, body: bytes, lo: list, hi: list, clo: int, chi: int, flag: int, j: int, tally: Tally
+    ) -> bytes | None:
+        """The answer of flagged case j (its members' spans lo/hi, its bytes clo:chi); None: not JSON."""
+        id_lo, id_hi = lo[0], hi[0]
+        plain_id = id_lo >= 0 and 1 <= id_hi - id_lo <= ID_MAX_CHARS
+        if flag & FLAG_SHAPE:
+            key = (b"shape", body[clo:id_lo], body[id_hi:chi]) if plain_id else None
+        elif flag & FLAG_CODE and not flag & FLAG_ID:
+            key = (b"code", body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]])
         elif flag == FLAG_TIME:
-            key = (member["event"], member["area"], member["source"], member.get("reported_at"))
+            time_span = body[lo[4] : hi[4]] if lo[4] >= 0 else None
+            key = (b"time", body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]], time_span)
         else:
-            return responder.answer_or_error(member, j, tally)
-        found = self._by_key.get(key)
+            key = None
+        found = self._by_key.get(key) if key is not None else None
         if found is None:
-            counted = Tally.empty()
-            answer = responder.answer_or_error({**member, "id": "x"}, self._INDEX, counted)
-            if any(counted.statuses):  # a decision after all (a time Python reads): nothing to keep
+            if flag & FLAG_SHAPE:
+                try:
+                    member = orjson.loads(body[clo:chi])
+                except orjson.JSONDecodeError:
+                    return None
+            else:
+                member = _member(body, lo, hi)
+            if key is None:
                 return responder.answer_or_error(member, j, tally)
-            before, found_index, after = answer.removeprefix(b'{"id":"x"').partition(b"/cases/%d/" % self._INDEX)
-            if not found_index or self._INDEX_TEXT in after:
-                return responder.answer_or_error(member, j, tally)  # not in the one shape kept here
-            found = (before + b"/cases/", b"/" + after, tuple(counted.errors_listed()))
-            if len(self._by_key) >= self._MAX:
-                self._by_key.clear()
-            self._by_key[key] = found
+            found = self._render(responder, member, key)
+            if found is None:
+                return responder.answer_or_error(member, j, tally)
         before, after, codes = found
         for code in codes:
             tally.error(code)
-        return b'{"id":' + orjson.dumps(member["id"]) + before + str(j).encode() + after
+        return b'{"id":"' + body[id_lo:id_hi] + before + str(j).encode() + after
+
+    def _render(self, responder: Responder, member: dict, key: tuple) -> tuple[bytes, bytes, tuple[str, ...]] | None:
+        counted = Tally.empty()
+        answer = responder.answer_or_error({**member, "id": "x"}, self._INDEX, counted)
+        if any(counted.statuses):  # a decision after all (a time Python reads): nothing to keep
+            return None
+        before, found_index, after = answer.removeprefix(b'{"id":"x"').partition(b"/cases/%d/" % self._INDEX)
+        if not found_index or self._INDEX_TEXT in after:
+            return None  # not in the one shape kept here
+        found = (b'"' + before + b"/cases/", b"/" + after, tuple(counted.errors_listed()))
+        if len(self._by_key) >= self._MAX:
+            self._by_key.clear()
+        self._by_key[key] = found
+        return found
 
 
-def _member(body: bytes, lo: np.ndarray, hi: np.ndarray) -> dict:
+def _member(body: bytes, lo: list, hi: list) -> dict:
     """A scanned case as the dict orjson would have made of it (plain ASCII strings)."""
-    return {name: body[a:b].decode("ascii") for name, a, b in zip(SPAN_FIELDS, lo.tolist(), hi.tolist()) if a >= 0}
+    return {name: body[a:b].decode("ascii") for name, a, b in zip(SPAN_FIELDS, lo, hi) if a >= 0}
 
 
 def _id_json(ids: list[str]) -> list[bytes]:

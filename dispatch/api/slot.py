@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from dispatch.api.responder import Responder, build_responder
 from dispatch.api.source import source_for
@@ -27,6 +28,7 @@ class Slot:
         self.source = source_for(root, verification_key)
         self.responder: Responder | None = None
         self.failure: RuleSetError | None = None  # why the first load failed, for /readyz
+        self.refused: tuple[str, RuleSetError] | None = None  # when and why the latest load was refused
         self._build = build
         self._lock = asyncio.Lock()
 
@@ -45,6 +47,7 @@ class Slot:
                 directory = await asyncio.to_thread(self.source.fetch)
                 responder = await asyncio.to_thread(self._build, directory)
             except RuleSetError as err:
+                self.refused = (datetime.now(UTC).isoformat(timespec="seconds"), err)
                 if self.responder is None:
                     self.failure = err
                 for d in err.diagnostics:
@@ -52,7 +55,7 @@ class Slot:
                 log.error("rule set %s refused: %s", self.root, err)
                 raise
             gc.unfreeze()  # the old responder's objects may be collected once requests let go of them
-            previous, self.responder, self.failure = self.responder, responder, None
+            previous, self.responder, self.failure, self.refused = self.responder, responder, None, None
             _freeze()
             log.info(
                 "serving rule set %s version %s (was %s) in %.2f s",

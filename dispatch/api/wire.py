@@ -232,6 +232,13 @@ class Coverage(BaseModel):
     auto_share: float
 
 
+class Refusal(BaseModel):
+    """The last load that was refused (a bad set or bundle): the set above keeps serving."""
+
+    at: str
+    diagnostics: list[Diagnostic]
+
+
 class RulesetInfo(BaseModel):
     name: str
     title: str
@@ -242,6 +249,7 @@ class RulesetInfo(BaseModel):
     load_seconds: float
     counts: dict
     coverage: Coverage
+    refused: Refusal | None = Field(default=None, description="present when the latest load was refused")
 
 
 class Health(BaseModel):

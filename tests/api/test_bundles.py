@@ -101,6 +101,9 @@ def test_two_workers_follow_a_signed_bundle_url_and_refuse_a_tampered_one(tmp_pa
         assert client.get("/readyz").status == 200
         metrics = client.get("/metrics").body.decode()
         assert 'dispatch_reloads_total{outcome="refused"}' in metrics
+        assert "dispatch_ruleset_refused 1" in metrics
+        refused = client.get("/v1/ruleset").json["refused"]
+        assert [d["code"] for d in refused["diagnostics"]] == ["bundle.invalid"]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

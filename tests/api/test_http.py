@@ -345,6 +345,9 @@ def test_reload_swaps_a_good_rule_set_and_refuses_a_bad_one(tmp_path):
         assert all(d["code"] for d in bad["diagnostics"])
         third = c.dispatch(case())
         assert third.headers["dispatch-ruleset"] == r.json["version"]  # the old one keeps serving
+        info = c.get("/v1/ruleset").json
+        assert info["version"] == r.json["version"] and info["refused"]["diagnostics"] == bad["diagnostics"]
+        assert "dispatch_ruleset_refused 1" in c.get("/metrics").body.decode()
         assert third.json["department"]["code"] == "dx-cgzf"
         metrics = c.get("/metrics").body.decode()
         assert 'dispatch_reloads_total{outcome="ok"} 1' in metrics
