@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dispatch.api import wire
 from dispatch.api.decisionlog import DecisionLog
 from dispatch.api.docs import add_docs
-from dispatch.api.endpoint import DispatchEndpoint
+from dispatch.api.endpoint import SECURITY_HEADERS, DispatchEndpoint
 from dispatch.api.explanation import ExplainEndpoint
 from dispatch.api.metrics import Metrics
 from dispatch.api.problems import (
@@ -69,7 +69,6 @@ _PROBLEM_STATUSES = {
     503: "the rule set is still loading",
 }
 # on every answer, the bare endpoints' too: no MIME sniffing, no framing (clickjacking of /docs)
-SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"))
 
 
 def with_security_headers(send: Callable) -> Callable:
@@ -100,11 +99,11 @@ class ServiceApp(FastAPI):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        send = with_security_headers(send)
         fast = self.fast_routes.get(scope["path"])
         if fast is not None:
-            await fast(scope, receive, send)  # counts itself
+            await fast(scope, receive, send)  # counts itself, and writes SECURITY_HEADERS itself (endpoint.py)
             return
+        send = with_security_headers(send)
         started = time.perf_counter()
         status = [500]
 
@@ -171,6 +170,13 @@ def _dispatch_openapi(settings: Settings) -> dict:
     }
 
 
+class Drain:
+    """Whether this worker is draining (SIGTERM): /readyz answers 503 and the protocol closes each
+    connection after its answer. An object of its own: the protocol reads one attribute a request."""
+
+    on = False
+
+
 def _drain_on_sigterm(app: FastAPI, seconds: float):
     """Drain on SIGTERM: the app turns unready (/readyz 503) and every answer closes its connection
     (protocol.py), requests go on being answered for `seconds`, and only then does uvicorn's own
@@ -188,10 +194,10 @@ def _drain_on_sigterm(app: FastAPI, seconds: float):
         return None
 
     def on_term(sig, frame) -> None:
-        if getattr(app.state, "draining", False):
+        if app.state.drain.on:
             uvicorns(sig, frame)
             return
-        app.state.draining = True
+        app.state.drain.on = True
         log.info("SIGTERM: unready, answering for %g s more, then closing", seconds)
         timer = threading.Timer(seconds, uvicorns, args=(sig, None))
         timer.daemon = True
@@ -298,6 +304,7 @@ def create_app(settings: Settings, build: Callable[[str], Responder] = build_res
         redoc_url=None,
     )
     app.state.slot = slot
+    app.state.drain = Drain()
     app.state.settings = settings
     app.metrics = metrics
     bare = {
@@ -355,7 +362,7 @@ def create_app(settings: Settings, build: Callable[[str], Responder] = build_res
     )
     async def readyz() -> dict:
         responder = slot.responder
-        if getattr(app.state, "draining", False):
+        if app.state.drain.on:
             raise Problem(
                 "service.draining",
                 "shutting down: requests are still answered for a few seconds, send new ones elsewhere",

@@ -19,7 +19,6 @@ Every refusal is problem+json (problems.py), with Connection: close.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import httptools
@@ -88,6 +87,10 @@ def _start_sweeping(server_state, loop) -> None:
     loop.call_later(SWEEP_SECONDS, sweep)
 
 
+def _idle_since(conn: GuardedProtocol) -> float:
+    return conn._deadline if conn._phase == IDLE else 0.0  # idle after an answer: longest ago, as far as known
+
+
 class _Refused(Exception):
     """Raised inside a parser callback after answering: stops the parser on this connection."""
 
@@ -97,13 +100,12 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def __init__(self, config, server_state, app_state, _loop=None):
         super().__init__(config, server_state, app_state, _loop)
-        # the server's connections waiting for a request, oldest first
-        self._idle: OrderedDict[GuardedProtocol, None] = server_state.__dict__.setdefault("_idle", OrderedDict())
         limits = config.__dict__.get("_dispatch_limits")
         if limits is None:
             limits = config.__dict__["_dispatch_limits"] = Limits.of(settings_of(config))
         self.limits = limits
-        self._service = service_app(config)  # its state.draining: answer, then close
+        service = service_app(config)
+        self._drain = service.state.drain if service is not None and hasattr(service.state, "drain") else None
         self._phase = IDLE  # IDLE -> HEADERS -> BODY -> APP (and back to IDLE after the response)
         self._deadline = 0.0  # loop time by which the phase must end (IDLE, HEADERS, BODY): the sweep checks
         self._header_bytes = 0
@@ -117,7 +119,7 @@ class GuardedProtocol(HttpToolsProtocol):
         _start_sweeping(self.server_state, self.loop)
         limits = self.limits
         if len(self.connections) > limits.max_connections:
-            oldest = next(iter(self._idle), None)
+            oldest = min((c for c in self.connections if c is not self and c._idle()), key=_idle_since, default=None)
             if oldest is not None:
                 oldest._close_idle()
             else:
@@ -126,17 +128,20 @@ class GuardedProtocol(HttpToolsProtocol):
         self._become_idle(limits.idle_timeout)
 
     def connection_lost(self, exc) -> None:
-        self._idle.pop(self, None)
         self._phase = APP  # nothing more to time
         super().connection_lost(exc)
 
     def _become_idle(self, timeout: float) -> None:
         self._phase = IDLE
         self._deadline = self.loop.time() + timeout
-        self._idle[self] = None
+
+    def _idle(self) -> bool:
+        """Waiting for a request: none begun since the last answer (or since the connection opened)."""
+        if self._phase == IDLE:
+            return True
+        return self._phase != HEADERS and self.cycle is not None and self.cycle.response_complete
 
     def _close_idle(self) -> None:
-        self._idle.pop(self, None)
         self._phase = APP
         if not self.transport.is_closing():
             self.transport.close()
@@ -175,30 +180,20 @@ class GuardedProtocol(HttpToolsProtocol):
         return end >= 0 and self._header_bytes - len(self._tail) + end + 4 <= limit
 
     def on_message_begin(self) -> None:
-        self._idle.pop(self, None)
         self._phase = HEADERS
         self._deadline = self.loop.time() + self.limits.header_timeout
+        self._header_bytes, self._tail = 0, b""
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         if len(self.headers) > self.limits.max_headers:
             self._refuse(431, "request.header_too_large", f"more than {self.limits.max_headers} header fields")
             raise _Refused  # stops the parser: nothing of this request reaches the app
-        self._phase = BODY
+        self._phase = BODY  # until the body is in (cycle.more_body False): then the app's, then idle
         self._deadline = self.loop.time() + self.limits.body_timeout
         super().on_headers_complete()
-        if self._service is not None and getattr(self._service.state, "draining", False) and self.cycle is not None:
+        if self._drain is not None and self._drain.on and self.cycle is not None:
             self.cycle.keep_alive = False  # draining: answer, then close, so the client moves to another replica
-
-    def on_message_complete(self) -> None:
-        self._phase = APP
-        self._header_bytes, self._tail = 0, b""
-        super().on_message_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()  # arms uvicorn's keep-alive timer: the idle timeout between requests
-        if self._phase == APP and not self.transport.is_closing():
-            self._become_idle(self.limits.idle_timeout)
 
     # -- timeouts: one sweep a quarter second for all connections, not a timer per request ----------
 
@@ -209,6 +204,9 @@ class GuardedProtocol(HttpToolsProtocol):
         elif self._phase == HEADERS:
             self._refuse(408, "request.timeout", f"the headers did not arrive within {self.limits.header_timeout:g} s")
         elif self._phase == BODY:
+            if self.cycle is not None and not self.cycle.more_body:
+                self._phase = APP  # the body came: the app's now, then uvicorn's keep-alive timer
+                return
             if self.cycle is not None and self.cycle.response_started:
                 self._phase = APP
                 self.transport.close()  # the app answered already (say, a 413 before reading): just go
@@ -220,7 +218,6 @@ class GuardedProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, code: str, detail: str, retry_after: bool = False) -> None:
         """Answer problem+json `status` and close; the connection reads nothing more."""
         self._refused = True
-        self._idle.pop(self, None)
         self._phase = APP
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True  # the app must not answer on this connection any more

@@ -136,6 +136,8 @@ def reference_answer(responder, member: object, index: int) -> dict:
         try:
             decision = reference_decision(responder.ruleset, case)
         except CaseError as err:
+            if err.field == "reported_at":  # the wire echoes the time as sent (the core knows only the moment)
+                err = CaseError(err.code, err.field, case.reported_at, str(err))
             case = [field_error(err, at)]
         else:
             return json.loads(orjson.dumps(wire_decision(decision, responder.root)))
@@ -167,7 +169,7 @@ def test_scan_python_and_single_paths_equal_the_reference(responder, batch, inde
             assert comparable(result) == want
             assert comparable(one) == want
             if "error" in one:  # the wording, which the reference does not give, is the same in a batch
-                assert result == one
+                assert result == one, (member, result, one)
 
 
 def test_plain_batches_take_the_scan_path(responder):
