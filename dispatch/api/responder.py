@@ -310,8 +310,8 @@ class ErrorAnswers:
     costs about what a good case does (a dict look-up and a join; a flood of bad cases used to cost
     six times as much, and one missing field sent the whole batch down the general path).
 
-    The key is what decides the answer besides the case's id and its place in the batch: the three
-    codes for an unknown code (checked before the time), the codes and the time for a time the
+    The key is what decides the answer besides the case's id and its place in the batch: the first
+    unknown code and its field for an unknown code (checked before the time), the codes and the time for a time the
     kernel refused, the member's bytes without its id for a member outside the plain form (when
     its id is a plain, valid one). The first case with a key is answered in full
     (Responder.answer_or_error) with a stand-in id and index, which are then cut out; a case
@@ -334,7 +334,7 @@ class ErrorAnswers:
         if flag & FLAG_SHAPE:
             key = (b"shape", body[clo:id_lo], body[id_hi:chi]) if plain_id else None
         elif flag & FLAG_CODE and not flag & FLAG_ID:
-            key = (b"code", body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]])
+            key = self._first_unknown(responder, body, lo, hi)
         elif flag == FLAG_TIME:
             time_span = body[lo[4] : hi[4]] if lo[4] >= 0 else None
             key = (b"time", body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]], time_span)
@@ -358,6 +358,18 @@ class ErrorAnswers:
         for code in codes:
             tally.error(code)
         return b'{"id":"' + body[id_lo:id_hi] + before + str(j).encode() + after
+
+    @staticmethod
+    def _first_unknown(responder: Responder, body: bytes, lo: list, hi: list) -> tuple:
+        """The first field whose code the rule set does not know (the order check_case uses), and its bytes:
+        all the answer of such a case depends on, so one entry serves every case with that bad code."""
+        event, area, source = body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]]
+        d = responder.dispatcher
+        if event.decode() not in d.item_codes.index:
+            return (b"event", event)
+        if area.decode() not in d.area_codes.index:
+            return (b"area", area)
+        return (b"source", source)
 
     def _render(self, responder: Responder, member: dict, key: tuple) -> tuple[bytes, bytes, tuple[str, ...]] | None:
         counted = Tally.empty()
