@@ -199,12 +199,18 @@ class Responder:
             statuses = statuses[flags == 0]
             errors = self._errors
             rows_lo, rows_hi = field_lo[flagged].tolist(), field_hi[flagged].tolist()
-            spans = zip(rows_lo, rows_hi, case_lo[flagged].tolist(), case_hi[flagged].tolist(), strict=True)
-            for j, flag, (lo, hi, clo, chi) in zip(flagged, flags[flagged].tolist(), spans, strict=True):
-                answer = errors.answer(self, body, lo, hi, clo, chi, flag, j, tally)
+            spans = zip(
+                rows_lo, rows_hi, case_lo[flagged].tolist(), case_hi[flagged].tolist(), enc.unknown[flagged].tolist(),
+                strict=True,
+            )  # fmt: skip
+            for j, flag, (lo, hi, clo, chi, unknown) in zip(flagged, flags[flagged].tolist(), spans, strict=True):
+                answer = errors.answer(self, body, lo, hi, clo, chi, flag, unknown, j, tally)
                 if answer is None:
+                    errors.forget()
                     return None  # a member that is not JSON after all: the general path answers 400
-                flat[3 * j : 3 * j + 3] = [answer + b",", b"", b""]
+                k = 3 * j
+                flat[k], flat[k + 1], flat[k + 2] = answer + b",", b"", b""
+            errors.count(tally)
         last = -3 if flags[-1] else -1
         flat[last] = flat[last][:-1] + b"]}"  # the last answer: no comma, the end of the document
         flat[0] = RESULTS_OPEN + flat[0]  # here, not around the join: one copy of the answer, not two
@@ -324,17 +330,28 @@ class ErrorAnswers:
 
     def __init__(self):
         self._by_key: dict[tuple, tuple[bytes, bytes, tuple[str, ...]]] = {}
+        self._counted: dict[tuple[str, ...], int] = {}  # error codes of keyed answers, until count()
 
     def answer(
-        self, responder: Responder, body: bytes, lo: list, hi: list, clo: int, chi: int, flag: int, j: int, tally: Tally
+        self,
+        responder: Responder,
+        body: bytes,
+        lo: list,
+        hi: list,
+        clo: int,
+        chi: int,
+        flag: int,
+        unknown: int,
+        j: int,
+        tally: Tally,
     ) -> bytes | None:
         """The answer of flagged case j (its members' spans lo/hi, its bytes clo:chi); None: not JSON."""
         id_lo, id_hi = lo[0], hi[0]
         plain_id = id_lo >= 0 and 1 <= id_hi - id_lo <= ID_MAX_CHARS
         if flag & FLAG_SHAPE:
             key = (b"shape", body[clo:id_lo], body[id_hi:chi]) if plain_id else None
-        elif flag & FLAG_CODE and not flag & FLAG_ID:
-            key = self._first_unknown(responder, body, lo, hi)
+        elif flag & FLAG_CODE and not flag & FLAG_ID:  # the first unknown code and its field: all the answer needs
+            key = (unknown, body[lo[unknown] : hi[unknown]])
         elif flag == FLAG_TIME:
             time_span = body[lo[4] : hi[4]] if lo[4] >= 0 else None
             key = (b"time", body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]], time_span)
@@ -355,21 +372,19 @@ class ErrorAnswers:
             if found is None:
                 return responder.answer_or_error(member, j, tally)
         before, after, codes = found
-        for code in codes:
-            tally.error(code)
+        self._counted[codes] = self._counted.get(codes, 0) + 1
         return b'{"id":"' + body[id_lo:id_hi] + before + str(j).encode() + after
 
-    @staticmethod
-    def _first_unknown(responder: Responder, body: bytes, lo: list, hi: list) -> tuple:
-        """The first field whose code the rule set does not know (the order check_case uses), and its bytes:
-        all the answer of such a case depends on, so one entry serves every case with that bad code."""
-        event, area, source = body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]]
-        d = responder.dispatcher
-        if event.decode() not in d.item_codes.index:
-            return (b"event", event)
-        if area.decode() not in d.area_codes.index:
-            return (b"area", area)
-        return (b"source", source)
+    def forget(self) -> None:
+        """Drop the codes counted since the last count (the batch went down the general path)."""
+        self._counted.clear()
+
+    def count(self, tally: Tally) -> None:
+        """Add the error codes of the answers given from keys since the last count to `tally`."""
+        for codes, n in self._counted.items():
+            for code in codes:
+                tally.errors[code] = tally.errors.get(code, 0) + n
+        self._counted.clear()
 
     def _render(self, responder: Responder, member: dict, key: tuple) -> tuple[bytes, bytes, tuple[str, ...]] | None:
         counted = Tally.empty()

@@ -48,6 +48,7 @@ class SpanCases(NamedTuple):
     wall     int64[n]  the report time's wall clock in seconds since 1970 (see clock.wall_seconds)
     offset   int64[n]  its UTC offset in seconds (a naive time: the zone's steady offset)
     naive    int8[n]   1 when the time had no offset (read in the rule set's zone)
+    unknown  int8[n]   the first field (SPAN_FIELDS index: 1 event, 2 area, 3 source) whose code is unknown, or 0
     """
 
     area_key: np.ndarray
@@ -58,6 +59,7 @@ class SpanCases(NamedTuple):
     wall: np.ndarray
     offset: np.ndarray
     naive: np.ndarray
+    unknown: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +285,7 @@ class Dispatcher:
             np.empty(n, np.int64),
             np.empty(n, np.int64),
             np.empty(n, np.int8),
+            np.zeros(n, np.int8),
         )
         kernels._encode_spans(
             body,

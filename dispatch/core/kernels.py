@@ -340,6 +340,7 @@ def _encode_spans(body, field_lo, field_hi, now_wall, events, areas, sources, zo
         sk = probe(body, field_lo[j, 3], field_hi[j, 3], sources)
         if ek < 0 or ak < 0 or sk < 0:
             flag |= _FLAG_CODE
+            out.unknown[j] = 1 if ek < 0 else (2 if ak < 0 else 3)
         out.area_key[j] = ak
         if field_lo[j, 4] < 0:
             t[STAMP_WALL], t[STAMP_OFFSET], t[STAMP_HAS_OFFSET], t[STAMP_FORM] = now_wall, 0, 0, 0
