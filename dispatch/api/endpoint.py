@@ -215,9 +215,10 @@ class DispatchEndpoint(Endpoint):
         return document
 
     async def answer_async(self, responder: Responder, body: bytes) -> bytes:
-        """A batch is answered in the batch thread, so that it cannot hold up the small requests the loop
-        serves meanwhile (its kernels release the GIL); the counts go to the metrics back on the loop."""
-        if self.constant or b'"cases"' not in body:
+        """A body that may be a batch (the caller looks for "cases") is answered in the batch thread, so that
+        it cannot hold up the small requests the loop serves meanwhile (its kernels release the GIL); the
+        counts go to the metrics back on the loop."""
+        if self.constant:
             return self.answer(responder, body)
         loop = asyncio.get_running_loop()
         document, tally = await loop.run_in_executor(_batch_thread(), self.answer_counted, responder, body)

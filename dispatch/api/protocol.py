@@ -152,6 +152,10 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._unset_keepalive_if_required()
+        if self._phase > HEADERS and self.cycle is not None and self.cycle.response_complete:
+            # the last request is answered: these bytes begin the next one, and count towards its headers
+            self._phase, self._header_bytes, self._tail = IDLE, 0, b""
+            self._deadline = self.loop.time() + self.limits.header_timeout
         if self._phase <= HEADERS and not self._header_room(data):
             self._refuse(
                 431,
@@ -182,7 +186,6 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         self._phase = HEADERS
         self._deadline = self.loop.time() + self.limits.header_timeout
-        self._header_bytes, self._tail = 0, b""
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
@@ -190,6 +193,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._refuse(431, "request.header_too_large", f"more than {self.limits.max_headers} header fields")
             raise _Refused  # stops the parser: nothing of this request reaches the app
         self._phase = BODY  # until the body is in (cycle.more_body False): then the app's, then idle
+        self._header_bytes, self._tail = 0, b""
         self._deadline = self.loop.time() + self.limits.body_timeout
         super().on_headers_complete()
         if self._drain is not None and self._drain.on and self.cycle is not None:

@@ -325,7 +325,7 @@ class ErrorAnswers:
     """
 
     _INDEX = 987654321  # a case index no batch reaches: where the real one goes
-    _INDEX_TEXT = b"987654321"
+    _INDEX_TEXT = str(_INDEX).encode()
     _MAX = 4096  # a bound: odd traffic must not grow memory without end
 
     def __init__(self):

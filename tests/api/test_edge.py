@@ -212,3 +212,21 @@ def test_a_probe_keeps_answering_under_a_flood_of_batches(edge):
         t.join(timeout=60)
     assert answered and set(answered) == {200}
     assert len(latencies) >= 10 and max(latencies) < 2.0, max(latencies)
+
+
+def test_headers_over_the_limit_across_reads_on_a_kept_alive_connection_are_431(edge):
+    """The bytes of a second request count from its first read on: 2 reads of 5 KB pass the 8 KB limit."""
+    with connect(edge) as sock:
+        sock.sendall(post(CASE))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(65536)
+        length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(head.partition(b"\r\n\r\n")[2]) < length:
+            head += sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200")
+        sock.sendall(b"POST /v1/dispatch HTTP/1.1\r\nhost: x\r\nx-a: " + b"a" * 5000 + b"\r\n")
+        time.sleep(0.1)
+        sock.sendall(b"x-b: " + b"b" * 5000 + b"\r\n")
+        status, _, doc = problem(read_all(sock))
+    assert status == 431 and doc["code"] == "request.header_too_large"
