@@ -30,6 +30,8 @@ from dispatch.core.dispatcher import Dispatcher
 ID_OPEN = b'{"id":'
 DUE_OPEN = b',"deadline":{"due":'
 PROVISIONAL = (b',"provisional":false', b',"provisional":true')  # after the due time, by provisional
+HHMM = tuple(f"{h:02d}:{m:02d}:".encode() for h in range(24) for m in range(60))  # a due time's pieces
+SS = tuple(f"{s:02d}".encode() for s in range(60))
 # member order on the wire (wire_decision and the templates agree on it)
 ORDER = (
     "id",
@@ -96,11 +98,8 @@ class Stamps:
     """Due times as JSON strings ("2026-12-07T14:30:00+08:00"), from UTC seconds and an offset,
     out of small tables: a dict read and three list reads instead of a datetime and its format."""
 
-    _HHMM = tuple(f"{h:02d}:{m:02d}:".encode() for h in range(24) for m in range(60))
-    _SS = tuple(f"{s:02d}".encode() for s in range(60))
-
     def __init__(self) -> None:
-        self._days: dict[int, bytes] = {}
+        self.days: dict[int, bytes] = {}  # day number -> b'"YYYY-MM-DDT'
         self._offsets: dict[int, bytes] = {}
 
     def json(self, due: int, offset: int) -> bytes:
@@ -108,17 +107,17 @@ class Stamps:
             return orjson.dumps(datetime.fromtimestamp(due, fixed_zone(offset)))
         wall = due + offset
         day, sod = divmod(wall, 86400)
-        prefix = self._days.get(day) or self._day(day)
-        suffix = self._offsets.get(offset) or self._offset(offset)
-        return prefix + self._HHMM[sod // 60] + self._SS[sod % 60] + suffix
+        prefix = self.days.get(day) or self.day(day)
+        suffix = self._offsets.get(offset) or self.offset(offset)
+        return prefix + HHMM[sod // 60] + SS[sod % 60] + suffix
 
-    def _day(self, day: int) -> bytes:
-        if len(self._days) > 4096:
-            self._days.clear()
-        text = self._days[day] = f'"{(EPOCH + timedelta(days=day)).isoformat()}T'.encode()
+    def day(self, day: int) -> bytes:
+        if len(self.days) > 4096:
+            self.days.clear()
+        text = self.days[day] = f'"{(EPOCH + timedelta(days=day)).isoformat()}T'.encode()
         return text
 
-    def _offset(self, offset: int) -> bytes:
+    def offset(self, offset: int) -> bytes:
         sign, a = ("+" if offset >= 0 else "-"), abs(offset)
         text = self._offsets[offset] = f'{sign}{a // 3600:02d}:{a // 60 % 60:02d}"'.encode()
         return text

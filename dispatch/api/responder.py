@@ -20,7 +20,7 @@ import orjson
 from dispatch.api.heads import HEAD_EXTRA, write_heads
 from dispatch.api.intake import ID_MAX_CHARS, IncomingCase, read_case
 from dispatch.api.problems import case_problem, field_error, pointer, ruleset_name
-from dispatch.api.render import DUE_OPEN, ID_OPEN, PROVISIONAL, Renderer, Stamps
+from dispatch.api.render import DUE_OPEN, HHMM, ID_OPEN, PROVISIONAL, SS, Renderer, Stamps
 from dispatch.api.scan import FLAG_ID, FLAG_SHAPE, scan_batch
 from dispatch.core.analysis import cell_coverage, ruleset_counts
 from dispatch.core.case import Case, check_case
@@ -85,7 +85,11 @@ class Responder:
         self._closing_paths = self.renderer.closing_paths
         self._rule_index = dispatcher.rule_index
         self._due = dispatcher.worktime.due
-        self._stamp = Stamps().json
+        self._read_instant = dispatcher.clock.read_instant
+        self._stamps = Stamps()
+        self._day_stamps = self._stamps.days
+        self._steady_offset = dispatcher.clock.steady_offset
+        self._steady_suffix = self._stamps.offset(self._steady_offset)
         self.info: dict = {}
         self.sample_answer = b"{}"
         self._errors = ErrorAnswers()
@@ -100,9 +104,10 @@ class Responder:
             raise RuntimeError(f"codes of case {case.id!r} known to the rule set but not to its tables")
         if case.reported_at is None:
             moment, day = self._clock.place(self._clock.now())
+            r = utc_seconds(moment)
         else:
             try:
-                moment, day = self._clock.read(case.reported_at)
+                moment, day, r = self._read_instant(case.reported_at)
             except (ValueError, TypeError, OverflowError):
                 raise bad_time(case.reported_at) from None
         rule = self._rule_index(item, col, src, day)
@@ -114,11 +119,7 @@ class Responder:
                 (ID_OPEN, orjson.dumps(case.id), outcome.rendered, self._closing_paths[case.area])
             ), outcome.status
         try:
-            due, offset, provisional = self._due(
-                int(moment.timestamp()) if not moment.microsecond else utc_seconds(moment),
-                outcome.unit,
-                outcome.amount,
-            )
+            due, offset, provisional = self._due(r, outcome.unit, outcome.amount)
         except (OverflowError, ValueError):
             raise CaseError(
                 "request.bad_time",
@@ -127,15 +128,30 @@ class Responder:
                 "reported_at plus the deadline lies past the year 9999",
             ) from None
         # the layout of render.py, written out here: on the hot path a call costs as much as a piece
-        parts = (
-            ID_OPEN,
-            orjson.dumps(case.id),
-            DUE_OPEN,
-            self._stamp(due, offset),
-            PROVISIONAL[provisional],
-            outcome.rendered,
-            self._closing_paths[case.area],
-        )
+        if offset == self._steady_offset:  # the stamp of render.Stamps, written out
+            day, second = divmod(due + offset, 86400)
+            parts = (
+                ID_OPEN,
+                orjson.dumps(case.id),
+                DUE_OPEN,
+                self._day_stamps.get(day) or self._stamps.day(day),
+                HHMM[second // 60],
+                SS[second % 60],
+                self._steady_suffix,
+                PROVISIONAL[provisional],
+                outcome.rendered,
+                self._closing_paths[case.area],
+            )
+        else:
+            parts = (
+                ID_OPEN,
+                orjson.dumps(case.id),
+                DUE_OPEN,
+                self._stamps.json(due, offset),
+                PROVISIONAL[provisional],
+                outcome.rendered,
+                self._closing_paths[case.area],
+            )
         return b"".join(parts), outcome.status
 
     def answer_or_error(self, raw: object, index: int, tally: Tally) -> bytes:
@@ -313,7 +329,7 @@ class Responder:
                     d, off, p = self._due(int(r[j]), u, int(amounts[j]))
                 except OverflowError:
                     return None
-            out.append(DUE_OPEN + self._stamp(d, off) + PROVISIONAL[p])
+            out.append(DUE_OPEN + self._stamps.json(d, off) + PROVISIONAL[p])
         return out
 
     # -- readiness --------------------------------------------------------------------
