@@ -8,7 +8,7 @@ service answers so; `dispatch check` warns of it and counts those cells as manua
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 
 from dispatch.core.errors import Diagnostic, Severity
@@ -81,8 +81,22 @@ def unresolved_areas(ruleset: RuleSet) -> list[str]:
         return []
     areas = ruleset.areas
     spans = sorted(
-        (0, len(areas)) if r.area == ANY else (areas.pos(r.area), areas.end(r.area))
-        for r in ruleset.rules
-        if r.department == LOCAL and r.grid_type is None and (r.area == ANY or r.area in areas)
+        {
+            (0, len(areas)) if r.area == ANY else (areas.pos(r.area), areas.end(r.area))
+            for r in ruleset.rules
+            if r.department == LOCAL and r.grid_type is None and (r.area == ANY or r.area in areas)
+        }
     )
-    return [c for c in ungoverned if any(lo <= areas.pos(c) < hi for lo, hi in spans)]
+    starts, ends = [], []  # the spans merged: sorted, disjoint
+    for lo, hi in spans:
+        if ends and lo <= ends[-1]:
+            ends[-1] = max(ends[-1], hi)
+        else:
+            starts.append(lo)
+            ends.append(hi)
+    found = []
+    for code in ungoverned:
+        i = bisect_right(starts, areas.pos(code)) - 1
+        if i >= 0 and areas.pos(code) < ends[i]:
+            found.append(code)
+    return found
