@@ -16,6 +16,8 @@ from dispatch.core.errors import Diagnostic, Place, Severity
 from dispatch.core.model import Area, EventNode
 
 ZEROS_LOST = 4  # at most this many leading zeros are tried back on an unknown code
+NEAR_SEARCHES = 100  # unknown values a Suggester compares with every known one; later ones get case and zeros only
+NEAR_KNOWN = 20_000  # more known values than this: no comparison with each (a 100x area tree)
 TEXT_HINT = "Formatted as a number somewhere? Keep code columns as Text"
 _EXAMPLES = 3
 
@@ -62,6 +64,7 @@ class Suggester:
         self.known = set(known)
         self._folded: dict[str, list[str]] | None = None
         self._cache: dict[str, str | None] = {}
+        self._searches = 0  # a file of a thousand typos must not take minutes to check
 
     def suggest(self, value: str) -> str | None:
         if value not in self._cache:
@@ -90,8 +93,9 @@ class Suggester:
         restored = restored_code(value, self.known)
         if restored is not None:
             return restored
-        if len(value) < 3 or len(self.known) > 20_000:
+        if len(value) < 3 or len(self.known) > NEAR_KNOWN or self._searches >= NEAR_SEARCHES:
             return None  # too short to guess from; too many to compare one by one
+        self._searches += 1
         limit = 1 if len(value) < 8 else 2
         near = [k for k in self.known if edit_distance(value.casefold(), k.casefold(), limit) <= limit]
         return near[0] if len(near) == 1 else None

@@ -79,3 +79,13 @@ def test_single_digit_roots_above_zero_padded_children_warn():
 
 def test_plural():
     assert [plural(1, "area"), plural(2, "area"), plural(0, "rule")] == ["1 area", "2 areas", "0 rules"]
+
+
+def test_near_searches_are_bounded_but_case_and_zeros_are_not():
+    from dispatch.core.hints import NEAR_SEARCHES
+
+    s = Suggester(DEPARTMENTS + ["01001"])
+    for i in range(NEAR_SEARCHES):
+        s.suggest(f"unknown-{i}")
+    assert s.suggest("raods") is None  # past the budget: no comparison with every name
+    assert (s.suggest("ROADS"), s.suggest("1001")) == ("roads", "01001")
