@@ -22,7 +22,11 @@ def daxing(daxing_dispatcher):
 
 def test_daxing_passes_check_with_the_designed_shape():
     report = check_ruleset(DAXING, cases=DAXING / "cases-sample.csv")
-    assert report.passed(strict=True), "\n".join(map(str, report.diagnostics))
+    assert report.passed(), "\n".join(map(str, report.diagnostics))
+    # one warning, by design of the sample: no department governs the district itself, so the
+    # @local rules that reach it send a case reported at district level to the seat operators
+    (warning,) = report.warnings
+    assert warning.code == "rule.local_unresolved" and "'110115'" in warning.message
     counts = report.counts
     assert counts["events"] == {"categories": 29, "subcategories": 229, "items": 769}
     assert counts["grid_types"] == {"community": 188, "park": 77, "village": 469}
