@@ -122,7 +122,7 @@ def _parse(name: str, kind: str, raw: str) -> Any:
             return True
         if raw.strip().lower() in _FALSE:
             return False
-        raise SettingsError(f"{var}={raw!r}: not a boolean (1/0, true/false)")
+        raise SettingsError(f"{var}={raw!r}: not a boolean: write 1/0, true/false, yes/no or on/off")
     if kind == "int":
         try:
             return int(raw.replace("_", ""))

@@ -215,3 +215,8 @@ class ParsedRuleSet:
     areas: tuple[Area, ...]
     departments: tuple[Department, ...]
     rules: tuple[Rule, ...]
+    # what could not be read, so that references to it are not reported again as unknown:
+    # (kind, code) -> the row that defines the code but failed its own check (kind: event, area, department)
+    invalid: dict[tuple[str, str], Place] = field(default_factory=dict, compare=False)
+    # kind -> the table that was refused whole or in part (encoding, separator, missing columns)
+    refused: dict[str, Place] = field(default_factory=dict, compare=False)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dispatch.core.analysis import cell_statuses_by_group
+from dispatch.core.analysis import cell_statuses_by_group, coverage_areas
 from dispatch.core.decision import Status
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import Diagnostic
@@ -111,12 +111,13 @@ def coverage_map(
 ) -> CoverageMap:
     """Count the statuses of every cell on `day` (and of every case of `history`) by item and town.
 
-    A cell is an (item, basic grid, source), as in analyze.cell_coverage: summed over the
+    A cell is an (item, basic grid, source), as in analysis.cell_coverage (with the areas above
+    the grids where `@local` cannot resolve, in their town or root column): summed over the
     map, the counts are exactly those of cell_coverage and volume_coverage.
     """
     ruleset, t = dispatcher.ruleset, dispatcher.tables
     columns, group_of_pos = _town_columns(ruleset)
-    grids = [a.code for a in ruleset.areas if a.grid_type]
+    grids = coverage_areas(ruleset)
     grid_cols = np.asarray([t.columns[g] for g in grids], dtype=np.int32).reshape(-1)
     grid_group = np.asarray([group_of_pos[ruleset.areas.pos(g)] for g in grids], dtype=np.int32).reshape(-1)
     cells = cell_statuses_by_group(dispatcher, grid_cols, grid_group, len(columns), day)
