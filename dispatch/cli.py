@@ -165,7 +165,7 @@ def _add_explain_and_test(commands) -> None:
 
 def _coverage(args: argparse.Namespace) -> int:
     from dispatch.core.errors import HistoryError
-    from dispatch.tools.coverage.matrix import read_coverage_map
+    from dispatch.core.coverage import read_coverage_map
     from dispatch.tools.coverage.report import render_json, render_text
 
     if _missing("coverage", (args.rules,), (args.cases,)):
@@ -407,6 +407,57 @@ def _add_bundle(commands) -> None:
     bundle.set_defaults(run=_bundle)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from dispatch.tools.sheet.export import write_workbook
+
+    if _missing("export", (args.rules,)):
+        return EXIT_CANNOT_RUN
+    exported, problems = write_workbook(args.rules, args.xlsx)
+    if exported is None:
+        for p in problems:
+            print(p, file=sys.stderr)
+        print(f"dispatch export: {args.rules} cannot be read whole: no workbook written", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    print(f"wrote {exported.path}: {len(exported.sheets)} sheets, {exported.rows} rows, codes kept as text")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dispatch.tools.sheet.workbook_import import import_workbook
+
+    if _missing("import", files=(args.xlsx,)):
+        return EXIT_CANNOT_RUN
+    imported, problems = import_workbook(args.xlsx, args.rules)
+    if imported is None:
+        for p in problems:
+            print(p)
+        print(f"REFUSED: {len(problems)} problem(s) in {args.xlsx}; nothing in {args.rules} was changed")
+        return EXIT_FAILED
+    for w in imported.warnings:
+        print(f"warning: {w}")
+    was = "unchanged" if imported.previous == imported.version else f"was {imported.previous or 'none'}"
+    changed = ", ".join(imported.changed) or "none"
+    print(
+        f"imported {args.xlsx} into {args.rules}: rule set version {imported.version} ({was}); files changed: {changed}"
+    )
+    return EXIT_OK
+
+
+def _add_sheets(commands) -> None:
+    export = commands.add_parser(
+        "export", help="the rule set's CSV files as one spreadsheet workbook that keeps codes as text"
+    )
+    export.add_argument("rules", metavar="DIR", help="the rule-set directory")
+    export.add_argument("--xlsx", required=True, metavar="FILE", help="the workbook to write (.xlsx)")
+    export.set_defaults(run=_export)
+    imp = commands.add_parser(
+        "import", help="a workbook from `dispatch export` back to CSV files: whole and valid, or nothing written"
+    )
+    imp.add_argument("xlsx", metavar="FILE", help="the workbook (.xlsx)")
+    imp.add_argument("rules", metavar="DIR", help="the rule-set directory to write (made if missing)")
+    imp.set_defaults(run=_import)
+
+
 def _add_audit(commands) -> None:
     audit = commands.add_parser(
         "audit", help="find a case's decisions in decision-log files; with --rules, re-run them and say what differs"
@@ -443,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_audit(commands)
     _add_bundle(commands)
+    _add_sheets(commands)
     return parser
 
 
