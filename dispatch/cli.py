@@ -301,6 +301,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             rules_poll=args.rules_poll,
             verification_key=args.verification_key,
+            cases=args.cases,
         )
     except SettingsError as err:
         print(f"dispatch serve: {err}", file=sys.stderr)
@@ -308,7 +309,7 @@ def _serve(args: argparse.Namespace) -> int:
     remote = settings.rules.startswith(("http://", "https://"))
     if not remote and not Path(settings.rules).is_file() and _missing("serve", (settings.rules,)):
         return EXIT_CANNOT_RUN
-    if _missing("serve", files=(settings.verification_key,)):
+    if _missing("serve", files=(settings.verification_key, settings.cases)):
         return EXIT_CANNOT_RUN
     if args.warm_only:
         return warm(settings)
@@ -332,6 +333,9 @@ def _add_serve(commands) -> None:
         "--verification-key",
         metavar="PEM",
         help="an Ed25519 public key: serve only bundles it verifies (DISPATCH_VERIFICATION_KEY)",
+    )
+    serve.add_argument(
+        "--cases", metavar="FILE", help="a case history (CSV): the console's coverage by case volume (DISPATCH_CASES)"
     )
     serve.add_argument("--host", help="address to listen on (DISPATCH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (DISPATCH_PORT, default 8000)")

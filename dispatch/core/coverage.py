@@ -115,7 +115,7 @@ def coverage_map(
     map, the counts are exactly those of cell_coverage and volume_coverage.
     """
     ruleset, t = dispatcher.ruleset, dispatcher.tables
-    columns, group_of_pos = _town_columns(ruleset)
+    columns, group_of_pos = town_columns(ruleset)
     grids = [a.code for a in ruleset.areas if a.grid_type]
     grid_cols = np.asarray([t.columns[g] for g in grids], dtype=np.int32).reshape(-1)
     grid_group = np.asarray([group_of_pos[ruleset.areas.pos(g)] for g in grids], dtype=np.int32).reshape(-1)
@@ -132,7 +132,7 @@ def coverage_map(
         for k, code in enumerate(columns)
         if ruleset.areas.depth(code) > 1 or cells[:, k].any() or (cases is not None and cases[:, k].any())
     ]
-    towns = _column_labels(ruleset, [columns[k] for k in keep])
+    towns = column_labels(ruleset, [columns[k] for k in keep])
     categories, item_category = _categories(ruleset, t.items)
     return CoverageMap(
         name=ruleset.manifest.name,
@@ -150,7 +150,7 @@ def coverage_map(
     )
 
 
-def _town_columns(ruleset: RuleSet) -> tuple[list[str], np.ndarray]:
+def town_columns(ruleset: RuleSet) -> tuple[list[str], np.ndarray]:
     """Candidate columns (every area at depth 2, then every root) and int64[areas]: each area's column.
 
     An area at depth 2 or below counts in the town above it; a root's own cases in the root.
@@ -165,7 +165,7 @@ def _town_columns(ruleset: RuleSet) -> tuple[list[str], np.ndarray]:
     return columns, group_of_pos
 
 
-def _column_labels(ruleset: RuleSet, codes: list[str]) -> tuple[Label, ...]:
+def column_labels(ruleset: RuleSet, codes: list[str]) -> tuple[Label, ...]:
     """Short labels: a town's code less its parent's (Daxing 110115001 -> 001), if they stay unique."""
     tree = ruleset.areas
 
