@@ -16,7 +16,7 @@ function el(tag, attrs = {}, ...children) {
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) node.append(c);
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) node.append(c);
   return node;
 }
 
@@ -289,7 +289,7 @@ async function showMatrix(event) {
       el("table", { class: "ranked" }, el("tbody", {}, e.rules.map((r) => el("tr", {},
         el("td", {}, r.id ? ruleLink(r.id) : el("span", { class: "muted", text: "无规则 no rule" })),
         el("td", {}, r.file ? el("code", { text: `${r.file}:${r.line}` }) : ""), el("td", { text: `${r.cells} cells` }))))),
-      e.rules_total > e.rules.length ? el("div", { class: "muted", text: `… ${e.rules_total - e.rules.length} more` }) : null);
+      e.rules_total > e.rules.length ? el("div", { class: "muted", text: `… ${e.rules_total - e.rules.length} more` }) : "");
   };
   const table = el("table", { class: "grid-table", "data-testid": "matrix-table" },
     el("caption", { text: `${m.event.code} ${m.event.name}：${m.event.items} 个事项 items，${m.day}，单元 ${m.unit}（${m.cells}）` }),
