@@ -145,13 +145,20 @@ def rule_document(responder: Responder, rule_id: str) -> dict:
 
 
 def _day(responder: Responder, at: str | None) -> date:
-    if not at:
+    if at is None:
         return datetime.now(responder.zone).date()
     try:
         return date.fromisoformat(at)
     except ValueError:
         detail = f"at {at!r} is not an ISO date (YYYY-MM-DD)"
         raise Problem("request.invalid", detail, [FieldError("at", "request.invalid", detail, at)]) from None
+
+
+def _at(description: str):
+    """The `at` query parameter: a calendar day, strictly YYYY-MM-DD (no timestamps, no numbers)."""
+    return Query(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description=description, json_schema_extra={"format": "date"}
+    )
 
 
 def matrix_document(responder: Responder, event: str, at: str | None) -> dict:
@@ -277,11 +284,17 @@ def add_catalogue(app: FastAPI, slot: Slot, settings: Settings, problems: dict) 
         response_model=wire.Matrix,
         tags=tags,
         summary="Where an event's cells go, town by town: departments or manual, and the deciding rules",
-        responses={**problems, 422: {"description": "unknown event code, or a bad day", **problems[503]}},
+        responses={
+            **problems,
+            422: {
+                "description": "an event code the rule set does not know (codes are data), or no ISO day",
+                **problems[503],
+            },
+        },
     )
     async def matrix(
         event: str = Query(description="a taxonomy code: a work item, a subcategory or a category"),
-        at: str | None = Query(default=None, description="the day (YYYY-MM-DD, default today in the rule set's zone)"),
+        at: str | None = _at("the day (YYYY-MM-DD, default today in the rule set's zone)"),
     ) -> JSONResponse:
         r = _ready(slot)
         return _json(await asyncio.to_thread(matrix_document, r, event, at), r)
@@ -291,10 +304,10 @@ def add_catalogue(app: FastAPI, slot: Slot, settings: Settings, problems: dict) 
         response_model=wire.CoverageMap,
         tags=tags,
         summary="The coverage map by category x town, by cells and (with a history loaded at start) by cases",
-        responses={**problems, 422: {"description": "a bad day", **problems[503]}},
+        responses={**problems, 422: {"description": "not an ISO day", **problems[503]}},
     )
     async def coverage(
-        at: str | None = Query(default=None, description="the day of the cell counts (default today)"),
+        at: str | None = _at("the day of the cell counts (YYYY-MM-DD, default today)"),
     ) -> JSONResponse:
         r = _ready(slot)
         return _json(await asyncio.to_thread(coverage_document, r, settings, at), r)
