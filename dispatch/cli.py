@@ -199,7 +199,7 @@ def _add_explain_and_test(commands) -> None:
 
 def _coverage(args: argparse.Namespace) -> int:
     from dispatch.core.errors import HistoryError
-    from dispatch.tools.coverage.matrix import read_coverage_map
+    from dispatch.core.coverage import read_coverage_map
     from dispatch.tools.coverage.report import render_json, render_text
 
     args.rules = args.rules or default_rules()
@@ -336,6 +336,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             rules_poll=args.rules_poll,
             verification_key=args.verification_key,
+            cases=args.cases,
         )
     except SettingsError as err:
         print(f"dispatch serve: {err}", file=sys.stderr)
@@ -343,7 +344,7 @@ def _serve(args: argparse.Namespace) -> int:
     remote = settings.rules.startswith(("http://", "https://"))
     if not remote and not Path(settings.rules).is_file() and _missing("serve", (settings.rules,)):
         return EXIT_CANNOT_RUN
-    if _missing("serve", files=(settings.verification_key,)):
+    if _missing("serve", files=(settings.verification_key, settings.cases)):
         return EXIT_CANNOT_RUN
     if args.warm_only:
         return warm(settings)
@@ -367,6 +368,9 @@ def _add_serve(commands) -> None:
         "--verification-key",
         metavar="PEM",
         help="an Ed25519 public key: serve only bundles it verifies (DISPATCH_VERIFICATION_KEY)",
+    )
+    serve.add_argument(
+        "--cases", metavar="FILE", help="a case history (CSV): the console's coverage by case volume (DISPATCH_CASES)"
     )
     serve.add_argument("--host", help="address to listen on (DISPATCH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (DISPATCH_PORT, default 8000)")
@@ -440,6 +444,57 @@ def _add_bundle(commands) -> None:
     keygen.add_argument("private", help="where to write the private key")
     keygen.add_argument("public", help="where to write the public key")
     bundle.set_defaults(run=_bundle)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from dispatch.tools.sheet.export import write_workbook
+
+    if _missing("export", (args.rules,)):
+        return EXIT_CANNOT_RUN
+    exported, problems = write_workbook(args.rules, args.xlsx)
+    if exported is None:
+        for p in problems:
+            print(p, file=sys.stderr)
+        print(f"dispatch export: {args.rules} cannot be read whole: no workbook written", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    print(f"wrote {exported.path}: {len(exported.sheets)} sheets, {exported.rows} rows, codes kept as text")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dispatch.tools.sheet.workbook_import import import_workbook
+
+    if _missing("import", files=(args.xlsx,)):
+        return EXIT_CANNOT_RUN
+    imported, problems = import_workbook(args.xlsx, args.rules)
+    if imported is None:
+        for p in problems:
+            print(p)
+        print(f"REFUSED: {len(problems)} problem(s) in {args.xlsx}; nothing in {args.rules} was changed")
+        return EXIT_FAILED
+    for w in imported.warnings:
+        print(f"warning: {w}")
+    was = "unchanged" if imported.previous == imported.version else f"was {imported.previous or 'none'}"
+    changed = ", ".join(imported.changed) or "none"
+    print(
+        f"imported {args.xlsx} into {args.rules}: rule set version {imported.version} ({was}); files changed: {changed}"
+    )
+    return EXIT_OK
+
+
+def _add_sheets(commands) -> None:
+    export = commands.add_parser(
+        "export", help="the rule set's CSV files as one spreadsheet workbook that keeps codes as text"
+    )
+    export.add_argument("rules", metavar="DIR", help="the rule-set directory")
+    export.add_argument("--xlsx", required=True, metavar="FILE", help="the workbook to write (.xlsx)")
+    export.set_defaults(run=_export)
+    imp = commands.add_parser(
+        "import", help="a workbook from `dispatch export` back to CSV files: whole and valid, or nothing written"
+    )
+    imp.add_argument("xlsx", metavar="FILE", help="the workbook (.xlsx)")
+    imp.add_argument("rules", metavar="DIR", help="the rule-set directory to write (made if missing)")
+    imp.set_defaults(run=_import)
 
 
 def _add_audit(commands) -> None:
@@ -547,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit(commands)
     _add_bundle(commands)
     _add_calendar(commands)
+    _add_sheets(commands)
     return parser
 
 

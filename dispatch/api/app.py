@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.api import wire
+from dispatch.api.catalogue import add_catalogue
 from dispatch.api.decisionlog import DecisionLog
 from dispatch.api.docs import add_docs
 from dispatch.api.endpoint import SECURITY_HEADERS, DispatchEndpoint
@@ -448,6 +449,7 @@ def create_app(settings: Settings, build: Callable[[str], Responder] = build_res
             "load_seconds": responder.info["load_seconds"],
         }
 
+    add_catalogue(app, slot, settings, _problem_responses(503))
     if settings.bench_routes:
         _bench_routes(app, slot, settings, metrics)
     add_docs(app)

@@ -295,6 +295,131 @@ class Reloaded(BaseModel):
     load_seconds: float
 
 
+# -- the read-only views of the rule set (catalogue.py): what the console is built on ----------------
+
+
+class RulesetRef(BaseModel):
+    name: str
+    version: str
+
+
+class TaxonNode(BaseModel):
+    code: str
+    name: str
+    parent: str | None
+    depth: int = Field(description="1 at a root (a category)")
+    item: bool = Field(description="a work item (事项): a leaf, what a case names")
+    urgent: bool | None = Field(description="an item's urgency (inherited as the rule set says); null above items")
+
+
+class Taxonomy(BaseModel):
+    """Every node of the event taxonomy, parents before children."""
+
+    ruleset: RulesetRef
+    nodes: list[TaxonNode]
+
+
+class AreaNode(BaseModel):
+    code: str
+    name: str
+    parent: str | None
+    level: str = Field(description="the level's name, from the data (district, town, piece, grid, unit in Daxing)")
+    depth: int
+    grid_type: str | None = Field(description="a basic grid's type (community, village, park)")
+
+
+class Areas(BaseModel):
+    """Every area, parents before children."""
+
+    ruleset: RulesetRef
+    nodes: list[AreaNode]
+
+
+class DepartmentOut(BaseModel):
+    code: str
+    name: str
+    command_system: str | None
+    governs: str | None = Field(description="the area a local government governs: how @local resolves")
+
+
+class Departments(BaseModel):
+    ruleset: RulesetRef
+    sources: list[str]
+    command_systems: dict[str, str]
+    departments: list[DepartmentOut]
+
+
+class RuleFields(BaseModel):
+    """A rule's fields as the core holds them (members follow the rule-file format), its file and line."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    file: str = Field(description="relative to the rule set, as /v1/dispatch names it")
+    line: int
+    event: str
+    area: str
+    department: str
+    columns: dict[str, int] = Field(description="the field number of each column in its file (file:line:col)")
+
+
+class RuleOut(BaseModel):
+    ruleset: RulesetRef
+    rule: RuleFields
+
+
+class MatrixOutcome(BaseModel):
+    key: str = Field(description="the department code, or manual")
+    status: Literal["auto", "provisional", "manual"]
+    department: Unit | None
+
+
+class MatrixRule(BaseModel):
+    id: str | None = Field(description="null: no rule (the no-match policy decided)")
+    file: str | None
+    line: int | None
+    cells: int
+
+
+class MatrixEntry(BaseModel):
+    town: int = Field(description="index into towns")
+    outcome: int = Field(description="index into outcomes")
+    cells: int
+    rules: list[MatrixRule] = Field(description="the deciding rules, most cells first (at most 20)")
+    rules_total: int
+
+
+class Matrix(BaseModel):
+    """Where an event's cells (item x basic grid x source on a day) go, town by town."""
+
+    ruleset: RulesetRef
+    event: dict
+    day: str
+    cells: int
+    unit: str
+    towns: list[dict]
+    outcomes: list[MatrixOutcome]
+    entries: list[MatrixEntry]
+
+
+class CoverageMap(BaseModel):
+    """The coverage map: the document `dispatch coverage --format json` prints, for the set served."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ruleset: RulesetRef
+    day: str
+    cases_file: str | None
+    statuses: list[str]
+    level: str
+    categories: list[dict]
+    towns: list[dict]
+    cells: dict
+    cases: dict | None = Field(description="by case volume: null unless the service was started with a history")
+    gaps: list[dict]
+    history_error: str | None = Field(description="why the history given at start could not be read")
+
+
 def component_schemas(max_batch: int) -> dict[str, dict]:
     """JSON schemas of the request and answer models, for the OpenAPI entries of the bare endpoints and
     the problems: each under its name in components/schemas, referring to the others there."""

@@ -28,8 +28,9 @@ from dispatch.core.history import History, read_history
 from dispatch.core.load import load_ruleset
 from dispatch.core.model import RuleSet
 from dispatch.core.reference import dispatch_case
-from dispatch.tools.coverage.matrix import STATUSES, CoverageMap, coverage_map, read_coverage_map
-from dispatch.tools.coverage.report import display_width, map_document, render_text
+from dispatch.core.coverage import STATUSES, CoverageMap, coverage_map, read_coverage_map
+from dispatch.core.coverage import map_document
+from dispatch.tools.coverage.report import display_width, render_text
 from dispatch.tools.coverage.scale import colour_of, percent_label, share_of
 from tests.strategies import DAY0, cases_for, rulesets
 
