@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from dispatch.core.errors import Place
 from dispatch.core.tree import Tree
+
+if TYPE_CHECKING:
+    from dispatch.core.gridmap import GridMap
 
 ANY = "*"
 LOCAL = "@local"
@@ -25,6 +29,7 @@ class Manifest:
     departments: str
     rules: tuple[str, ...]
     title: str = ""
+    gridmap: str | None = None  # the grid map (GeoJSON) that places a case given by coordinates
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,7 @@ class RuleSet:
     departments: dict[str, Department]
     rules: tuple[Rule, ...]
     version: str
+    gridmap: GridMap | None = None  # checked against `areas`
     governors: dict[str, str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -188,3 +194,4 @@ class ParsedRuleSet:
     areas: tuple[Area, ...]
     departments: tuple[Department, ...]
     rules: tuple[Rule, ...]
+    gridmap: GridMap | None = None

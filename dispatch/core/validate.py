@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from dispatch.core.errors import Diagnostic, Severity
+from dispatch.core.gridmap import check_gridmap
 from dispatch.core.model import ANY, LOCAL, Area, EventNode, ParsedRuleSet, Rule, RuleSet
 from dispatch.core.tree import Tree
 from dispatch.core.version import ruleset_version
@@ -294,6 +295,8 @@ def validate(parsed: ParsedRuleSet) -> tuple[RuleSet | None, list[Diagnostic]]:
     _check_events(parsed, events, problems)
     departments = _check_departments(parsed, areas, problems)
     rules = _check_rules(parsed, events, areas, departments, problems)
+    if parsed.gridmap is not None:
+        check_gridmap(parsed.gridmap, areas, problems)
     ruleset = RuleSet(
         manifest=parsed.manifest,
         events=events,
@@ -301,6 +304,7 @@ def validate(parsed: ParsedRuleSet) -> tuple[RuleSet | None, list[Diagnostic]]:
         departments=departments,
         rules=tuple(rules),
         version=ruleset_version(parsed),
+        gridmap=parsed.gridmap,
     )
     _rule_warnings(ruleset, problems)
     problems.extend(find_conflicts(ruleset))

@@ -23,7 +23,7 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
     alike, so they share a version.
     """
     m = parsed.manifest
-    return {
+    rows = {
         "manifest": [[m.name, m.timezone, sorted(m.sources), sorted(m.command_systems.items())]],
         "events": (
             [
@@ -58,6 +58,9 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
             for r in parsed.rules
         ),
     }
+    if parsed.gridmap is not None:  # only then: a set without a map keeps the version it had
+        rows["gridmap"] = parsed.gridmap.canonical_rows()
+    return rows
 
 
 def ruleset_version(parsed: ParsedRuleSet) -> str:
