@@ -209,7 +209,7 @@ def check_gridmap(gm: GridMap, areas: Tree[Area], problems: list[Diagnostic]) ->
     before = sum(p.severity is Severity.ERROR for p in problems)
     good = _valid_features(gm, areas, problems)
     if good:
-        _check_coverage(gm, areas, good, problems)
+        _check_coverage(gm, areas, [k for k in range(len(gm)) if gm.codes[k] in areas], problems)
         _check_overlaps(gm, areas, good, problems)
         _check_nesting(gm, areas, good, problems)
         _check_gaps(gm, areas, good, problems)
@@ -258,9 +258,10 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def _check_coverage(gm: GridMap, areas: Tree[Area], good: list[int], problems: list[Diagnostic]) -> None:
-    """Every area of the finest drawn level, and every leaf above it, must have a polygon."""
-    drawn = {gm.codes[k] for k in good}
+def _check_coverage(gm: GridMap, areas: Tree[Area], known: list[int], problems: list[Diagnostic]) -> None:
+    """Every area of the finest drawn level, and every leaf above it, must have a polygon (an invalid
+    one is reported as such, not as missing too)."""
+    drawn = {gm.codes[k] for k in known}
     levels = {areas[c].level: areas.depth(c) for c in drawn}
     finest = max(levels, key=lambda lv: (levels[lv], lv))
     depth = levels[finest]

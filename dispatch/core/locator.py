@@ -16,7 +16,8 @@ that the point's horizontal ray can cross reaches that row (rows and columns com
 one monotone function of the coordinate, at build and at query time alike). The ray test
 is GEOS's RayCrossingCounter (half-open edges, a point on an edge or a vertex is on the
 border), with an exact orientation predicate: a floating-point filter and, when the
-filter cannot decide, an exact sum of the products' expansions. So the kernel answers
+filter cannot decide, an exact sum of the products' expansions (exact for map coordinates; a
+difference of subnormal size, some 1e-308 degrees, would underflow). So the kernel answers
 what shapely's `covers` answers, which tests/core/test_locator.py holds it to on
 generated maps and points on vertices and edges (`covering_area` below is the shapely
 reference).
