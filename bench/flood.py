@@ -81,13 +81,7 @@ def throughput(port: int, body: bytes, n_cases: int, batches: int) -> float:
 def probe(port: int, seconds: float, out) -> None:
     """Single cases every 20 ms for `seconds`; latencies (ms) and failures to `out` (a Queue)."""
     case = json.dumps(
-        {
-            "id": "P1",
-            "event": "06010002",
-            "area": "110115005001",
-            "source": "grid",
-            "reported_at": "2025-12-01T08:00:00+08:00",
-        }
+        {"id": "P1", "event": "06010002", "area": "110115005001", "source": "grid", "reported_at": "2025-12-01T08:00:00+08:00"}
     ).encode()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     latencies, failed = [], 0

@@ -198,9 +198,7 @@ def render(r: dict) -> str:
                          f"{f['p99_us'] / f['p50_us']:>7.2f} {ratio[name + '/constant']:>9.0%} "
                          f"{ratio[name + '/bare']:>6.0%}")  # fmt: skip
         if "dispatch+log/dispatch" in r["ratios"][c]:
-            lines.append(
-                f"{'':10s} {c:>5d} with the decision log to a file: {r['ratios'][c]['dispatch+log/dispatch']:.0%} of without"
-            )
+            lines.append(f"{'':10s} {c:>5d} with the decision log to a file: {r['ratios'][c]['dispatch+log/dispatch']:.0%} of without")
         lines.append("")
     b = r["batch"]
     if not b:

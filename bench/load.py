@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import sys
 
-if (
-    sys.path
-    and sys.path[0]
-    and __import__("os").path.abspath(sys.path[0])
-    == __import__("os").path.dirname(__import__("os").path.abspath(__file__))
+if sys.path and sys.path[0] and __import__("os").path.abspath(sys.path[0]) == __import__("os").path.dirname(
+    __import__("os").path.abspath(__file__)
 ):  # run as a script: bench/http.py would shadow the standard library's http; the root goes in its place
     sys.path[0] = __import__("os").path.dirname(__import__("os").path.abspath(sys.path[0]))
 
@@ -66,10 +63,8 @@ from bench.scenarios import (
 PY = sys.executable
 DEFAULT_USERS = 20
 QUICK_SCALE = 0.1
-REMOTE_NOTE = (
-    "The service was not started here: its CPU and memory are not sampled, and the latencies include "
-    "the network to it. Locust's own CPU time is in them too."
-)
+REMOTE_NOTE = ("The service was not started here: its CPU and memory are not sampled, and the latencies include "
+               "the network to it. Locust's own CPU time is in them too.")
 SHARED_NOTE = ("The load generator (locust: one Python process) runs on the same machine as the server and "
                "shares its cores; locust's own CPU time is in the latencies it measures. Figures from a shared "
                "machine are noisy: compare medians of several runs.")  # fmt: skip
@@ -239,10 +234,7 @@ def run(args: argparse.Namespace) -> int:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         argv = [PY, "-m", "dispatch", "serve", "--rules", rules, "--port", str(port), "--workers", str(workers)]
-        env = {
-            "DISPATCH_LOG_LEVEL": "warning",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
+        env = {"DISPATCH_LOG_LEVEL": "warning", "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         print(f"starting the server: {' '.join(argv[1:])} ({pinning})", file=sys.stderr)
         try:
             server = start(argv, env, base + "/readyz", server_cpus, timeout=120, log=out / "server.log")
@@ -335,11 +327,7 @@ def resources(samples: list[dict], t0: float, window: tuple[float, float]) -> di
 def _cpu(samples: list[dict], t0: float, row: dict) -> dict:
     """Mean server and locust CPU over a summary's window."""
     r = resources(samples, t0, (row["t_start"], row["t_end"]))
-    return {
-        "server_cpu": r["server_cpu_mean"],
-        "locust_cpu": r["locust_cpu_mean"],
-        "cores_busy": r["machine_cores_busy"],
-    }
+    return {"server_cpu": r["server_cpu_mean"], "locust_cpu": r["locust_cpu_mean"], "cores_busy": r["machine_cores_busy"]}
 
 
 def rss_around(samples: list[dict], t0: float, start: float, end: float) -> float | None:
@@ -452,27 +440,23 @@ def render(r: dict) -> str:
     lim = r["limits"]
     run = r["run"]
     lines = [
-        f"# Load test: {r['scenario']}, "
-        + ("a running service" if r["target"] != "embedded" else f"{r['workers']} worker(s)"),
+        f"# Load test: {r['scenario']}, " + ("a running service" if r["target"] != "embedded" else
+                                             f"{r['workers']} worker(s)"),
         "",
         f"**{'PASS' if r['passed'] else 'FAIL'}**" + ("" if r["passed"] else ": " + "; ".join(r["reasons"])),
         "",
         f"- target: {r['target']} ({r['url']}), rule set {r['rules']} version {r['ruleset_version']}",
         f"- started {r['started']}, commit {r['commit']}, {r['users']} base users, duration scale {r['scale']:g}",
         f"- command: `{r['command'] or 'python bench/load.py ' + r['scenario']}`",
-        (
-            f"- cases: {run.get('history', 0):,} from the synthetic history; hotline at town level "
-            f"{run.get('hotline_town_share', 0):.0%}; {run.get('bad_share', 0):.0%} of requests bad on purpose"
-        ),
+        (f"- cases: {run.get('history', 0):,} from the synthetic history; hotline at town level "
+        f"{run.get('hotline_town_share', 0):.0%}; {run.get('bad_share', 0):.0%} of requests bad on purpose"),
         f"- CPUs: {r['pinning']}",
         f"- {r['note'] if r['target'] == 'embedded' else REMOTE_NOTE}",
         "",
         "## Throughput and latency",
         "",
-        (
-            "Latency as the calling systems see it (locust, per request, 1 % buckets), of good single cases; "
-            '"all requests" adds the batches. Measured after the ramp.'
-        ),
+        ("Latency as the calling systems see it (locust, per request, 1 % buckets), of good single cases; "
+        "\"all requests\" adds the batches. Measured after the ramp."),
         "",
         _HEAD,
         _row("**whole run**", r["overall"]),
@@ -546,9 +530,7 @@ def render(r: dict) -> str:
                      f"one core ({res['server_processes']} process(es))")  # fmt: skip
         lines.append(f"- server RSS (sum over processes): {_mib(res['server_rss_start'])} at the start, max "
                      f"{_mib(res['server_rss_max'])}, {_mib(res['server_rss_end'])} at the end")  # fmt: skip
-    bound = (
-        " (near 100 %: the load generator, not the server, set the pace)" if (res["locust_cpu_max"] or 0) >= 90 else ""
-    )
+    bound = " (near 100 %: the load generator, not the server, set the pace)" if (res["locust_cpu_max"] or 0) >= 90 else ""
     lines.append(f"- locust CPU: mean {_pct(res['locust_cpu_mean'])}, max {_pct(res['locust_cpu_max'])} of one core"
                  + bound)  # fmt: skip
     lines.append("- the machine's cores, busy (everything on them, other work included): "

@@ -72,21 +72,15 @@ Run = Shared()
 def _options(parser) -> None:
     group = parser.add_argument_group("dispatch load kit")
     group.add_argument("--scenario", choices=NAMES, default="steady", help="the load shape (bench/scenarios.py)")
-    group.add_argument(
-        "--base-users", type=int, default=20, help="users of steady, soak and spike's base; step's first"
-    )
+    group.add_argument("--base-users", type=int, default=20, help="users of steady, soak and spike's base; step's first")
     group.add_argument("--duration-scale", type=float, default=1.0, help="multiplies every duration (0.1: quick)")
     group.add_argument("--scenario-seconds", type=float, default=0, help="steady's or soak's length (0: default)")
     group.add_argument("--rules", default=str(ROOT / "rules" / "daxing"), help="the rule set the cases are drawn from")
     group.add_argument("--history", type=int, default=20_000, help="cases drawn from the synthetic history")
     group.add_argument("--seed", type=int, default=5)
-    group.add_argument(
-        "--bad-share", type=float, default=0.02, help="share of requests (and batch members) bad on purpose"
-    )
+    group.add_argument("--bad-share", type=float, default=0.02, help="share of requests (and batch members) bad on purpose")
     group.add_argument("--p99-ms", type=float, default=P99_MS, help="step: the single-case p99 a step must hold")
-    group.add_argument(
-        "--max-error-rate", type=float, default=MAX_ERROR_RATE, help="step: unexpected failures a step may have"
-    )
+    group.add_argument("--max-error-rate", type=float, default=MAX_ERROR_RATE, help="step: unexpected failures a step may have")
     group.add_argument("--timeline", default="", help="write the per-second timeline (JSON) here at the end")
 
 

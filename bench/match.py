@@ -65,18 +65,14 @@ def ruleset_dir(scale: int, base: Path) -> Path:
         return base
     target = OUT / f"scale{scale}"
     if not (target / "ruleset.toml").exists():
-        subprocess.run(
-            [PY, "-m", "dispatch.synth", "ruleset", str(target), "--scale", str(scale)], check=True, cwd=ROOT
-        )
+        subprocess.run([PY, "-m", "dispatch.synth", "ruleset", str(target), "--scale", str(scale)], check=True, cwd=ROOT)
     return target
 
 
 def history_file(rules: Path, n: int, tag: str) -> Path:
     target = OUT / f"cases-{tag}-{n}.csv"
     if not target.exists():
-        subprocess.run(
-            [PY, "-m", "dispatch.synth", "cases", str(rules), str(target), "--n", str(n)], check=True, cwd=ROOT
-        )
+        subprocess.run([PY, "-m", "dispatch.synth", "cases", str(rules), str(target), "--n", str(n)], check=True, cwd=ROOT)
     return target
 
 
@@ -342,45 +338,29 @@ def _zen_strings(zen, c):
 def print_scale(scale: int, f: dict, zen_note: str) -> None:
     s, su, b = f["single"], f["startup"], f["batch"]
     print(f"  rules {su['rules']:,}  items {su['items']}  columns {su['columns']:,}  tables {su['table_mb']:.1f} MiB")
-    print(
-        f"  load {su['load_s']:.2f} s  compile {su['compile_s']:.3f} s (JIT excluded), +{su['compile_peak_mb']:.0f} MB"
-        f" over the loaded set; process peak {su['peak_rss_mb']:.0f} MB"
-        + (f"  | ZEN compile {f['zen_compile_s']:.2f} s" if "zen_compile_s" in f else zen_note)
-    )
-    print(
-        f"  ready (fresh process, warm numba cache) {su['ready_wall_s']:.2f} s; cold cache {su['cold_ready_wall_s']:.2f} s"
-        f" (JIT {su['cold_first_compile_s']:.2f} s)"
-    )
+    print(f"  load {su['load_s']:.2f} s  compile {su['compile_s']:.3f} s (JIT excluded), +{su['compile_peak_mb']:.0f} MB"
+          f" over the loaded set; process peak {su['peak_rss_mb']:.0f} MB"
+          + (f"  | ZEN compile {f['zen_compile_s']:.2f} s" if "zen_compile_s" in f else zen_note))
+    print(f"  ready (fresh process, warm numba cache) {su['ready_wall_s']:.2f} s; cold cache {su['cold_ready_wall_s']:.2f} s"
+          f" (JIT {su['cold_first_compile_s']:.2f} s)")
     a = f["agreement"]
-    print(
-        f"  agreement on {a['sample']} cases: mismatches ours {a['mismatches']['ours']}, zen {a['mismatches']['zen']}"
-    )
+    print(f"  agreement on {a['sample']} cases: mismatches ours {a['mismatches']['ours']}, zen {a['mismatches']['zen']}")
     print("  one case, strings in -> decision out (ours: the endpoint's path, JSON bytes out)")
     print(f"    {'':12} {'cases/s':>12} {'p50 µs':>8} {'p99 µs':>8}")
     for name, r in s.items():
         print(f"    {name:12} {fmt_rate(r['cases_per_s']):>12} {r['p50_us']:8.2f} {r['p99_us']:8.2f}")
     ours, rule = s["ours"]["cases_per_s"], s["ours (rule)"]["cases_per_s"]
-    print(
-        f"    ours / reference {ours / s['reference']['cases_per_s']:,.0f}x"
-        + (
-            f"   ours / zen {ours / s['zen']['cases_per_s']:.1f}x (the answer's JSON),"
-            f" {rule / s['zen']['cases_per_s']:.1f}x (the rule alone, as ZEN gives it)"
-            if "zen" in s
-            else ""
-        )
-    )
+    print(f"    ours / reference {ours / s['reference']['cases_per_s']:,.0f}x"
+          + (f"   ours / zen {ours / s['zen']['cases_per_s']:.1f}x (the answer's JSON),"
+             f" {rule / s['zen']['cases_per_s']:.1f}x (the rule alone, as ZEN gives it)" if "zen" in s else ""))
     print(f"  batch of {b['cases']:,} cases (one core)")
     print(f"    kernel on encoded cases  {fmt_rate(b['kernel_cases_per_s']):>12}")
     print(f"    from strings (+status)   {fmt_rate(b['strings_cases_per_s']):>12}")
-    print(
-        f"    service: JSON bodies of {b['service_body_cases']:,} -> answers {fmt_rate(b['service_cases_per_s']):>12}"
-    )
+    print(f"    service: JSON bodies of {b['service_body_cases']:,} -> answers {fmt_rate(b['service_cases_per_s']):>12}")
     print("      of which, ns a case: " + ", ".join(f"{k} {v:.0f}" for k, v in b["ns_per_case"].items()))
     if "zen_batch_cases_per_s" in b:
-        print(
-            f"    zen batch ({b['zen_batch_cases']:,} cases) {fmt_rate(b['zen_batch_cases_per_s']):>12}"
-            f"   ours (service) / zen {b['service_cases_per_s'] / b['zen_batch_cases_per_s']:.0f}x"
-        )
+        print(f"    zen batch ({b['zen_batch_cases']:,} cases) {fmt_rate(b['zen_batch_cases_per_s']):>12}"
+              f"   ours (service) / zen {b['service_cases_per_s'] / b['zen_batch_cases_per_s']:.0f}x")
 
 
 if __name__ == "__main__":

@@ -146,12 +146,7 @@ def test_the_cli_builds_and_signs_a_bundle(tmp_path, capsys):
 
     assert main(["bundle", "keygen", str(tmp_path / "k.pem"), str(tmp_path / "k.pub")]) == 0
     rules = api_ruleset(tmp_path / "rules")
-    assert (
-        main(
-            ["bundle", "build", str(rules), "-o", str(tmp_path / "b.tar.gz"), "--signing-key", str(tmp_path / "k.pem")]
-        )
-        == 0
-    )
+    assert main(["bundle", "build", str(rules), "-o", str(tmp_path / "b.tar.gz"), "--signing-key", str(tmp_path / "k.pem")]) == 0
     assert "signed" in capsys.readouterr().out
     shutil.rmtree(rules / "rules")
     assert main(["bundle", "build", str(rules), "-o", str(tmp_path / "c.tar.gz")]) == 1

@@ -9,13 +9,7 @@ from dispatch.api.settings import Settings
 from dispatch.cli import main as dispatch_main
 from tests.api.conftest import Server
 
-CASE = {
-    "id": "L1",
-    "event": "06010002",
-    "area": "110115005001",
-    "source": "grid",
-    "reported_at": "2025-12-01T08:00:00+08:00",
-}
+CASE = {"id": "L1", "event": "06010002", "area": "110115005001", "source": "grid", "reported_at": "2025-12-01T08:00:00+08:00"}
 
 
 def test_every_decision_is_one_line_equal_to_its_answer(tmp_path, api_rules, capsys):

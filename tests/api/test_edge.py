@@ -163,9 +163,7 @@ def test_a_manifest_escaping_its_directory_is_refused_without_quoting_the_disk(t
     with Server(Settings(rules=str(rules), admin_token="t")) as s:
         s.wait_ready()
         manifest = rules / "ruleset.toml"
-        lines = [
-            f"{key} = {value}" if line.startswith(f"{key} =") else line for line in manifest.read_text().split("\n")
-        ]
+        lines = [f"{key} = {value}" if line.startswith(f"{key} =") else line for line in manifest.read_text().split("\n")]
         manifest.write_text("\n".join(lines))
         answer = s.client.post("/v1/admin/reload", headers={"authorization": "Bearer t"})
         assert answer.status == 422 and answer.headers["content-type"] == "application/problem+json"

@@ -87,9 +87,7 @@ def test_a_batch_is_refused_saying_explain_takes_one_case(client, body, field):
     r = client.post("/v1/explain", body)
     assert r.status == 422 and r.headers["content-type"] == "application/problem+json"
     doc = r.json
-    assert (
-        doc["code"] == "request.batch_unsupported" and doc["type"] == "urn:dispatch:problem:request.batch_unsupported"
-    )
+    assert doc["code"] == "request.batch_unsupported" and doc["type"] == "urn:dispatch:problem:request.batch_unsupported"
     assert [(e["field"], e["code"]) for e in doc["errors"]] == [(field, "request.batch_unsupported")]
     assert "one case" in doc["detail"] and "/v1/dispatch" in doc["detail"]
 

@@ -225,26 +225,12 @@ def test_errors_in_a_batch_are_the_single_cases_problems(responder):
 
 
 def test_a_batch_counts_its_bad_cases_as_the_general_path_does(responder):
-    good = {
-        "id": "g",
-        "event": "06010002",
-        "area": "110115005001",
-        "source": "grid",
-        "reported_at": "2025-12-01T08:00:00+08:00",
-    }
-    odd = [
-        {"area": "nowhere"},
-        {"event": "99999999"},
-        {"source": "fax"},
-        {"reported_at": "2025-13-01"},
-        {"event": None},
-    ]
+    good = {"id": "g", "event": "06010002", "area": "110115005001", "source": "grid", "reported_at": "2025-12-01T08:00:00+08:00"}
+    odd = [{"area": "nowhere"}, {"event": "99999999"}, {"source": "fax"}, {"reported_at": "2025-13-01"}, {"event": None}]
     members = [dict(good, id=f"c{j}", **odd[j % len(odd)]) if j % 3 else dict(good, id=f"c{j}") for j in range(60)]
     body = orjson.dumps({"cases": members})
     for _ in range(2):  # the second time every bad case is answered from its key
         scanned, parsed = Tally.empty(), Tally.empty()
-        assert responder.batch_from_body(body, 100, scanned) == responder.batch_from_cases(
-            json.loads(body)["cases"], parsed
-        )
+        assert responder.batch_from_body(body, 100, scanned) == responder.batch_from_cases(json.loads(body)["cases"], parsed)
         assert scanned.errors == parsed.errors and sum(scanned.errors.values()) == 40
         assert scanned.statuses == parsed.statuses

@@ -58,9 +58,7 @@ def test_every_path_equals_the_reference(data):
         events.append(case.event if spoil != "event" else case.event + "x")
         areas.append(case.area if spoil != "area" else "nowhere")
         sources.append(case.source if spoil != "source" else "fax")
-        stamps.append(
-            _stamp(case.reported_at, data.draw(st.integers(0, 4))) if spoil != "reported_at" else "2026-13-01"
-        )
+        stamps.append(_stamp(case.reported_at, data.draw(st.integers(0, 4))) if spoil != "reported_at" else "2026-13-01")
         want_bad.append(spoil)
     batch = dispatcher.match_strings(events, areas, sources, stamps)
     assert [BAD_FIELDS[b] for b in batch.bad.tolist()] == want_bad

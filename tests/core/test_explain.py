@@ -114,12 +114,7 @@ def brute_near_misses(ruleset, case: Case) -> list[tuple]:
 
 def _keep_only(rule, selector: str):
     """`rule` with only `selector` of grid_type, source and window kept."""
-    keep = {
-        "grid_type": rule.grid_type,
-        "source": rule.source,
-        "valid_from": rule.valid_from,
-        "valid_to": rule.valid_to,
-    }
+    keep = {"grid_type": rule.grid_type, "source": rule.source, "valid_from": rule.valid_from, "valid_to": rule.valid_to}
     kept = {"grid_type": ("grid_type",), "source": ("source",), "window": ("valid_from", "valid_to")}[selector]
     return dc_replace(rule, **{k: (v if k in kept else None) for k, v in keep.items()})
 
@@ -177,9 +172,7 @@ def test_daxing_sample_cases_explain_alike(daxing):
     with open(DAXING / "cases-sample.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[::40]
     for r in rows:
-        assert_explains(
-            daxing, Case(r["id"], r["event"], r["area"], r["source"], datetime.fromisoformat(r["reported_at"]))
-        )
+        assert_explains(daxing, Case(r["id"], r["event"], r["area"], r["source"], datetime.fromisoformat(r["reported_at"])))
 
 
 def test_reasons_name_the_component_in_words():
@@ -253,9 +246,7 @@ def test_json_and_case_arguments_agree(capsys, tmp_path):
     assert code == 0
     code, by_json, _ = explain_cli(capsys, "--rules", str(MINI), "--case", json.dumps(doc), "--format", "json")
     (tmp_path / "case.json").write_text(json.dumps(doc), encoding="utf-8")
-    code, by_file, _ = explain_cli(
-        capsys, "--rules", str(MINI), "--case", f"@{tmp_path / 'case.json'}", "--format", "json"
-    )
+    code, by_file, _ = explain_cli(capsys, "--rules", str(MINI), "--case", f"@{tmp_path / 'case.json'}", "--format", "json")
     assert json.loads(by_flags) == json.loads(by_json) == json.loads(by_file)
     x = json.loads(by_json)
     assert x["decision"]["rule"]["id"] == "MUN-2" and x["decision"]["local"]["department"] == "gov-110115005"
@@ -272,10 +263,7 @@ def test_json_and_case_arguments_agree(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (
-            ["--event", "06010002", "--area", "nowhere", "--source", "grid"],
-            "request.unknown_area: area: unknown area code",
-        ),
+        (["--event", "06010002", "--area", "nowhere", "--source", "grid"], "request.unknown_area: area: unknown area code"),
         (["--event", "06010", "--area", "110115", "--source", "grid"], "request.not_an_item"),
         (["--event", "06010002", "--area", "110115", "--source", "grid", "--at", "yesterday"], "request.bad_time"),
         (["--case", "{not json"], "--case"),
@@ -317,12 +305,7 @@ def test_the_decision_shown_is_the_compiled_one_even_when_the_reference_disagree
     other = RuleRef("MUN-1", f"{MINI}/rules/municipal.csv", 2, "basis of MUN-1")
     bug = dc_replace(x, decision=x.decision._replace(rule=other))  # as if the tables had a bug
     doc = explanation_dict(bug, str(MINI))
-    assert doc["decision"]["rule"] == {
-        "id": "MUN-1",
-        "file": "rules/municipal.csv",
-        "line": 2,
-        "basis": "basis of MUN-1",
-    }
+    assert doc["decision"]["rule"] == {"id": "MUN-1", "file": "rules/municipal.csv", "line": 2, "basis": "basis of MUN-1"}
     assert doc["agree"] is False and doc["matching"][0]["id"] == "MUN-2"
     text = render_text(bug)
     assert f"rule      MUN-1 at {MINI}/rules/municipal.csv:2  basis: basis of MUN-1" in text

@@ -50,7 +50,9 @@ def test_generation_is_byte_identical(fresh, tmp_path):
 
 def test_committed_rule_set_is_a_fresh_generation(fresh):
     committed = {name: data for name, data in _files(COMMITTED).items() if name != GOLDEN}  # approved apart
-    assert committed == _files(fresh), "rules/daxing is stale: run python -m dispatch.synth ruleset rules/daxing"
+    assert committed == _files(fresh), (
+        "rules/daxing is stale: run python -m dispatch.synth ruleset rules/daxing"
+    )
 
 
 def test_files_are_plain_utf8_with_lf(fresh):

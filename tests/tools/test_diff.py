@@ -394,9 +394,7 @@ def test_a_change_is_reported_and_limits_decide_the_exit(capsys, pair):
     old, new, cases = pair
     code, out, _ = run(capsys, old, new, "--cases", cases)
     assert code == EXIT_OK
-    assert (
-        "        1  dx-cgw 区城市管理委员会 -> dx-cgzf 区城管执法局  e.g. K2" in out
-    )  # the other 06010 cases have other rules
+    assert "        1  dx-cgw 区城市管理委员会 -> dx-cgzf 区城管执法局  e.g. K2" in out  # the other 06010 cases have other rules
     assert run(capsys, old, new, "--cases", cases, "--max-moved", 1)[0] == EXIT_OK
     code, out, _ = run(capsys, old, new, "--cases", cases, "--max-moved", 0)
     assert code == EXIT_FAILED and "1 cases move department, more than --max-moved 0" in out
@@ -500,8 +498,7 @@ def test_history_reads_alike_plain_or_quoted(tmp_path):
 def test_history_fast_path_reads_like_the_csv_reader(tmp_path):
     # a plain file is cut by numpy; add a quote anywhere and read_csv reads it: same columns
     text = "reported_at,source,id,area,event\n\n" + "".join(
-        f"2026-03-0{1 + j % 9}T09:00:00+08:00,grid,K{j},110115005,0601000{j % 3}\n" for j in range(40)
-    )
+        f"2026-03-0{1 + j % 9}T09:00:00+08:00,grid,K{j},110115005,0601000{j % 3}\n" for j in range(40))
     plain, quoted = tmp_path / "plain.csv", tmp_path / "quoted.csv"
     plain.write_text(text.rstrip("\n"))  # no line end after the last case
     quoted.write_text(text.replace("K7,", '"K7",'))
@@ -545,9 +542,7 @@ def test_cases_one_set_cannot_read_move_to_or_from_unknown(capsys, make_ruleset,
     write_table(new / "taxonomy.csv", header, [*rows, ["06042002", "垃圾桶破损", "06042", "", "false", "", "", ""]])
     rewrite(new / "rules" / "safety.csv", lambda r: None if r["id"] == "SAF-2" else r)  # no rule for K4 then
     cases = tmp_path / "cases.csv"
-    cases.write_text(
-        CASES + "K6,06042002,110115005,grid,2026-03-05T09:00:00+08:00\nK7,nothing,110115005,grid,2026-03-05\n"
-    )
+    cases.write_text(CASES + "K6,06042002,110115005,grid,2026-03-05T09:00:00+08:00\nK7,nothing,110115005,grid,2026-03-05\n")
     code, out, _ = run(capsys, old, new, "--cases", cases, "--format", "json")
     doc = json.loads(out)["cases"]
     assert code == EXIT_OK

@@ -78,9 +78,7 @@ def test_committed_golden_file_passes_on_daxing(capsys):
 
 def test_committed_golden_file_is_reproducible_and_covers_every_kind(daxing):
     rows = golden_rows(daxing.ruleset)
-    assert golden_csv(rows) == GOLDEN.read_bytes(), (
-        "run python -m dispatch.synth golden rules/daxing rules/daxing/golden.csv"
-    )
+    assert golden_csv(rows) == GOLDEN.read_bytes(), "run python -m dispatch.synth golden rules/daxing rules/daxing/golden.csv"
     notes = [r[-1] for r in rows]
     for kind in ("district default", "town override", "grid-type split", "basic-grid exception", "unit-grid rule",
                  "@local", "seasonal window", "out of season", "safety source", "12345 source", "priority override",
@@ -160,32 +158,13 @@ def test_explain_on_the_changed_copy_says_what_moved(changed, changed_dispatcher
 
 def test_json_lines_read_like_csv(tmp_path):
     csv_cases = read_golden(write(tmp_path, MINI_GOLDEN))
-    lines = [
-        json.dumps(
-            {
-                k: getattr(c, k) if k != "reported_at" else c.reported_at.isoformat()
-                for k in (
-                    "id",
-                    "event",
-                    "area",
-                    "source",
-                    "reported_at",
-                    "expected_department",
-                    "expected_status",
-                    "expected_rule",
-                    "note",
-                )
-                if k != "expected_department" or c.expected_department
-            },
-            ensure_ascii=False,
-        )
-        for c in csv_cases
-    ]  # a manual case may leave the department out; fmt: skip
+    lines = [json.dumps({k: getattr(c, k) if k != "reported_at" else c.reported_at.isoformat() for k in
+                         ("id", "event", "area", "source", "reported_at", "expected_department", "expected_status",
+                          "expected_rule", "note") if k != "expected_department" or c.expected_department},
+                        ensure_ascii=False) for c in csv_cases]  # a manual case may leave the department out; fmt: skip
     assert '"expected_department"' not in lines[3]
     json_cases = read_golden(write(tmp_path, "\n".join(lines) + "\n\n", "golden.jsonl"))
-    strip = [
-        (c.id, c.event, c.area, c.source, c.reported_at, c.expected_department, c.expected_status) for c in csv_cases
-    ]
+    strip = [(c.id, c.event, c.area, c.source, c.reported_at, c.expected_department, c.expected_status) for c in csv_cases]
     assert strip == [(c.id, c.event, c.area, c.source, c.reported_at, c.expected_department, c.expected_status)
                      for c in json_cases]  # fmt: skip
     assert json_cases[1].place.line == 2

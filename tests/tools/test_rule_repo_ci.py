@@ -80,9 +80,7 @@ def test_ci_doc_workflow_runs_check_test_and_diff():
     assert re.search(r"dispatch diff \S+ \S+ --cases \S+ \\\n\s+--format markdown --max-moved \d+", workflow)
     assert "gh pr comment" in workflow and "GITHUB_STEP_SUMMARY" in workflow
     # every dispatch command the workflow runs parses as `dispatch` itself reads its arguments
-    runs = [
-        m.replace("\\\n", " ") for m in re.findall(r"^\s+(?:run: )?(dispatch (?:.*\\\n)*.*)$", workflow, re.MULTILINE)
-    ]
+    runs = [m.replace("\\\n", " ") for m in re.findall(r"^\s+(?:run: )?(dispatch (?:.*\\\n)*.*)$", workflow, re.MULTILINE)]
     assert [shlex.split(r)[1] for r in runs] == ["check", "test", "diff"]
     for run in runs:
         argv = shlex.split(run.split(" > ")[0])[1:]
