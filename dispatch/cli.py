@@ -82,7 +82,10 @@ def _explain(args: argparse.Namespace) -> int:
 
     located = args.lon is not None and args.lat is not None
     if args.case is None and not (args.event and (args.area or located) and args.source):
-        print("dispatch explain: give --event, --area (or --lon and --lat) and --source, or --case", file=sys.stderr)
+        print(
+            "dispatch explain: give --event, --area and --source (--lon and --lat for the area), or --case",
+            file=sys.stderr,
+        )
         return EXIT_CANNOT_RUN
     try:
         doc = _case_doc(args)

@@ -158,12 +158,12 @@ class Responder:
         key = d.locator.locate(loc.longitude, loc.latitude, loc.crs)
         located = d.locator.codes[key] if key >= 0 else None
         if case.area is not None:
-            body, status = self.answer(case._replace(location=None))
+            body, status = self.answer(IncomingCase(case.id, case.event, case.area, case.source, case.reported_at))
             check = d.location_check(case.area, located) if case.area in self._col else "off_map"
             return body[:-1] + self.renderer.located(case.area, "given", check) + b"}", status
         if located is None:
             return self._off_map(case)
-        body, status = self.answer(case._replace(area=located, location=None))
+        body, status = self.answer(IncomingCase(case.id, case.event, located, case.source, case.reported_at))
         return body[:-1] + self.renderer.located(located, "map") + b"}", status
 
     def _off_map(self, case: IncomingCase) -> tuple[bytes, int]:

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 import shapely
 
-from dispatch.core.geo import to_wgs84
+from dispatch.core.geo import CRS_WGS84, gcj02_to_wgs84
 from dispatch.core.jit import njit, njit_inline
 
 OFF_MAP = -1  # a point no polygon covers
@@ -159,7 +159,7 @@ def _orientation(ax, ay, bx, by, cx, cy):
 # -- the kernels ---------------------------------------------------------------------
 
 
-@njit_inline
+@njit
 def _covers(x, y, edges, lo, hi):
     """Whether the rings whose edges are edges[lo:hi] (all that reach the point's row) cover (x, y):
     GEOS's ray-crossing count to the right, the border included."""
@@ -193,46 +193,60 @@ def _cell(v, origin, per_unit, n):
 
 
 @njit_inline
-def _locate(x, y, frame, shape, bounds, bucket_ptr, bucket_rec, rec_x, rec_ptr, rec_feature, edges):
-    if not (bounds[0] <= x <= bounds[2] and bounds[1] <= y <= bounds[3]):  # NaN is off the map too
+def _locate(x, y, ix):
+    """The feature covering (x, y) (WGS 84), or OFF_MAP. Inlined into each kernel's loop, with _covers
+    a call of its own: a version taking the nine arrays one by one, or with _covers inlined too, ran at
+    half the speed (bench/locate.py)."""
+    if not (ix.bounds[0] <= x <= ix.bounds[2] and ix.bounds[1] <= y <= ix.bounds[3]):  # NaN is off the map too
         return OFF_MAP
-    row = _cell(y, frame[1], frame[3], shape[0])
-    col = _cell(x, frame[0], frame[2], shape[1])
-    b = row * shape[1] + col
-    for k in range(bucket_ptr[b], bucket_ptr[b + 1]):
-        r = bucket_rec[k]
-        if x < rec_x[r, 0] or x > rec_x[r, 1]:
+    b = _cell(y, ix.frame[1], ix.frame[3], ix.shape[0]) * ix.shape[1] + _cell(x, ix.frame[0], ix.frame[2], ix.shape[1])
+    for k in range(ix.bucket_ptr[b], ix.bucket_ptr[b + 1]):
+        r = ix.bucket_rec[k]
+        if x < ix.rec_x[r, 0] or x > ix.rec_x[r, 1]:
             continue
-        if _covers(x, y, edges, rec_ptr[r], rec_ptr[r + 1]):
-            return rec_feature[r]
+        if _covers(x, y, ix.edges, ix.rec_ptr[r], ix.rec_ptr[r + 1]):
+            return ix.rec_feature[r]
     return OFF_MAP
 
 
 @njit
-def _locate_one(lon, lat, crs, frame, shape, bounds, bucket_ptr, bucket_rec, rec_x, rec_ptr, rec_feature, edges):
-    """The feature covering one point given in `crs`, or OFF_MAP (arrays passed one by one: a numba
-    call with a tuple argument costs microseconds, with a few arrays a fraction of one)."""
-    x, y = to_wgs84(lon, lat, crs)
-    return _locate(x, y, frame, shape, bounds, bucket_ptr, bucket_rec, rec_x, rec_ptr, rec_feature, edges)
+def _locate_one(lon, lat, crs, floats, ints):
+    """The feature covering one point given in `crs`, or OFF_MAP, from the index packed in two arrays
+    (_pack): a numba call costs about 0.1 us an array argument, more than the look-up itself."""
+    n_ptr, n_rec, n_edges = ints[0], ints[1], ints[3]
+    at = 6
+    bucket_ptr = ints[at : at + n_ptr]
+    at += n_ptr
+    bucket_rec = ints[at : at + n_rec]
+    at += n_rec
+    n_records = ints[2] - 1
+    rec_ptr = ints[at : at + n_records + 1]
+    at += n_records + 1
+    rec_feature = ints[at : at + n_records]
+    rec_x = floats[8 : 8 + 2 * n_records].reshape((n_records, 2))
+    edges = floats[8 + 2 * n_records : 8 + 2 * n_records + 4 * n_edges].reshape((n_edges, 4))
+    ix = LocatorIndex(floats[0:4], ints[4:6], floats[4:8], bucket_ptr, bucket_rec, rec_x, rec_ptr, rec_feature, edges)
+    x, y = (lon, lat) if crs == CRS_WGS84 else gcj02_to_wgs84(lon, lat)
+    return _locate(x, y, ix)
+
+
+def _pack(ix: LocatorIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(float64[...], int64[...]): the index in two arrays, for _locate_one."""
+    floats = np.concatenate([ix.frame, ix.bounds, ix.rec_x.ravel(), ix.edges.ravel()])
+    head = [len(ix.bucket_ptr), len(ix.bucket_rec), len(ix.rec_ptr), len(ix.edges)]
+    ints = np.concatenate([head, ix.shape, ix.bucket_ptr, ix.bucket_rec, ix.rec_ptr, ix.rec_feature]).astype(np.int64)
+    for a in (floats, ints):
+        a.setflags(write=False)
+    return floats, ints
 
 
 @njit
 def _locate_many(lon, lat, crs, out, ix):
     for j in range(lon.shape[0]):
-        x, y = to_wgs84(lon[j], lat[j], crs[j])
-        out[j] = _locate(
-            x,
-            y,
-            ix.frame,
-            ix.shape,
-            ix.bounds,
-            ix.bucket_ptr,
-            ix.bucket_rec,
-            ix.rec_x,
-            ix.rec_ptr,
-            ix.rec_feature,
-            ix.edges,
-        )
+        x, y = lon[j], lat[j]
+        if crs[j] != CRS_WGS84:  # a call, not inlined: the transform's code in the loop halves its speed
+            x, y = gcj02_to_wgs84(x, y)
+        out[j] = _locate(x, y, ix)
     return out
 
 
@@ -367,20 +381,9 @@ def _locate_spans(body, field_lo, field_hi, flags, located, ix, area_key_of_feat
         if not (ok_x and ok_y and crs >= 0 and -180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
             flags[j] |= flag_location
             continue
-        wx, wy = to_wgs84(x, y, crs)
-        f = _locate(
-            wx,
-            wy,
-            ix.frame,
-            ix.shape,
-            ix.bounds,
-            ix.bucket_ptr,
-            ix.bucket_rec,
-            ix.rec_x,
-            ix.rec_ptr,
-            ix.rec_feature,
-            ix.edges,
-        )
+        if crs != CRS_WGS84:
+            x, y = gcj02_to_wgs84(x, y)
+        f = _locate(x, y, ix)
         located[j] = area_key_of_feature[f] if f >= 0 else OFF_MAP
         if f < 0 and field_lo[j, 2] < 0:
             flags[j] |= flag_location  # off the map and no area: a manual case, answered by Python
@@ -477,7 +480,7 @@ class Locator:
         priority = np.empty(len(codes), dtype=np.int64)
         priority[ranked] = np.arange(len(codes))
         self.index = build_index(geometries, priority)
-        self._arrays = tuple(self.index)
+        self._floats, self._ints = _pack(self.index)
 
     @property
     def nbytes(self) -> int:
@@ -485,7 +488,7 @@ class Locator:
 
     def locate(self, lon: float, lat: float, crs: int = 0) -> int:
         """The feature covering one point (given in `crs`, see geo.CRS_*), or OFF_MAP."""
-        return _locate_one(lon, lat, crs, *self._arrays)
+        return _locate_one(lon, lat, crs, self._floats, self._ints)
 
     def locate_many(self, lon: np.ndarray, lat: np.ndarray, crs: np.ndarray | None = None) -> np.ndarray:
         """int32[n] features covering n points (OFF_MAP where none does)."""
