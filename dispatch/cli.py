@@ -90,7 +90,10 @@ def _print_invalid(command: str, rules: str, diagnostics: list, seconds: float =
 def _case_doc(args: argparse.Namespace) -> dict:
     """The case the arguments give: --case JSON, --case @FILE, or --event/--area/--source/--at/--id."""
     if args.case is None:
-        return {"id": args.id, "event": args.event, "area": args.area, "source": args.source, "reported_at": args.at}
+        doc = {"id": args.id, "event": args.event, "area": args.area, "source": args.source, "reported_at": args.at}
+        if args.lon is not None or args.lat is not None:
+            doc["location"] = {"longitude": args.lon, "latitude": args.lat, "crs": args.crs}
+        return doc
     text = Path(args.case[1:]).read_text(encoding="utf-8-sig") if args.case.startswith("@") else args.case
     return json.loads(text)
 
@@ -98,11 +101,16 @@ def _case_doc(args: argparse.Namespace) -> dict:
 def _explain(args: argparse.Namespace) -> int:
     from dispatch.core.case import case_from_mapping
     from dispatch.core.errors import CaseError
-    from dispatch.core.explain import explain_case, explanation_dict
+    from dispatch.core.explain import explain_case, explanation_dict, locate_case
+    from dispatch.core.geo import CRS_NAMES
     from dispatch.tools.explain.report import render_text
 
-    if args.case is None and not (args.event and args.area and args.source):
-        print("dispatch explain: give --event, --area and --source, or --case", file=sys.stderr)
+    located = args.lon is not None and args.lat is not None
+    if args.case is None and not (args.event and (args.area or located) and args.source):
+        print(
+            "dispatch explain: give --event, --area and --source (--lon and --lat for the area), or --case",
+            file=sys.stderr,
+        )
         return EXIT_CANNOT_RUN
     try:
         doc = _case_doc(args)
@@ -114,7 +122,19 @@ def _explain(args: argparse.Namespace) -> int:
     if dispatcher is None:
         return EXIT_CANNOT_RUN
     try:
-        explanation = explain_case(dispatcher, case_from_mapping(dispatcher.ruleset, doc))
+        location = None
+        if type(doc) is dict and doc.get("location") is not None:
+            loc = doc["location"]
+            if type(loc) is not dict or not all(type(loc.get(k)) in (int, float) for k in ("longitude", "latitude")):
+                raise CaseError("request.invalid", "location", loc, "location must be {longitude, latitude[, crs]}")
+            crs = loc.get("crs") or "wgs84"
+            if crs not in CRS_NAMES:
+                raise CaseError("request.invalid", "location.crs", crs, f"crs must be one of {', '.join(CRS_NAMES)}")
+            area, location = locate_case(
+                dispatcher, doc.get("area"), float(loc["longitude"]), float(loc["latitude"]), crs
+            )
+            doc = {**doc, "area": area}
+        explanation = explain_case(dispatcher, case_from_mapping(dispatcher.ruleset, doc), location=location)
     except CaseError as err:
         print(f"dispatch explain: {err.code}: {err.field}: {err}", file=sys.stderr)
         return EXIT_CANNOT_RUN
@@ -175,6 +195,9 @@ def _add_explain_and_test(commands) -> None:
     explain.add_argument("--source", metavar="S", help="grid, 12345, safety, supervisor, ...")
     explain.add_argument("--at", metavar="TIME", help="report time, ISO 8601 (a date: its midnight; default now)")
     explain.add_argument("--id", default="case", help="case id to show (default 'case')")
+    explain.add_argument("--lon", type=float, metavar="X", help="longitude of the case: the grid map places it")
+    explain.add_argument("--lat", type=float, metavar="Y", help="latitude of the case")
+    explain.add_argument("--crs", choices=("wgs84", "gcj02", "cgcs2000"), default="wgs84", help="of --lon/--lat")
     explain.add_argument(
         "--case", metavar="JSON", help="the case as JSON, as POST /v1/dispatch takes it; @FILE reads a file"
     )
@@ -198,8 +221,8 @@ def _add_explain_and_test(commands) -> None:
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    from dispatch.core.errors import HistoryError
     from dispatch.core.coverage import read_coverage_map
+    from dispatch.core.errors import HistoryError
     from dispatch.tools.coverage.report import render_json, render_text
 
     args.rules = args.rules or default_rules()

@@ -23,10 +23,16 @@ _EXAMPLE_CASE = {
 
 
 class Location(BaseModel):
-    """A point (WGS 84). Reserved: resolving it to a unit grid through the grid map comes later."""
+    """A point where the case happened: the grid map places it in a unit grid."""
+
+    model_config = ConfigDict(extra="forbid")
 
     longitude: float = Field(ge=-180, le=180)
     latitude: float = Field(ge=-90, le=90)
+    crs: Literal["wgs84", "gcj02", "cgcs2000"] = Field(
+        default="wgs84",
+        description="wgs84 (GPS; cgcs2000 is read as wgs84) or gcj02 (the offset coordinates of Amap/Gaode and Tencent maps)",
+    )
 
 
 class CaseIn(BaseModel):
@@ -35,12 +41,21 @@ class CaseIn(BaseModel):
     # "not required cases": the endpoints read a body with `cases` as a batch (/v1/explain refuses
     # it), so an object that has it is not a case, whatever else it has
     model_config = ConfigDict(
-        extra="allow", json_schema_extra={"examples": [_EXAMPLE_CASE], "not": {"required": ["cases"]}}
+        extra="allow",
+        json_schema_extra={
+            "examples": [_EXAMPLE_CASE],
+            "not": {"required": ["cases"]},
+            "anyOf": [{"required": ["area"]}, {"required": ["location"]}],
+        },
     )
 
     id: str = Field(min_length=1, max_length=ID_MAX_CHARS, description="the caller's case id, echoed")
     event: str = Field(description="event code: a work item (事项) of the taxonomy")
-    area: str = Field(description="area code at any level; required until locations are resolved")
+    area: str = Field(
+        default=None,
+        description="area code at any level; without it the grid map places the case by its location",
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
     source: str = Field(description="where the case comes from: grid, 12345, safety, supervisor, ...")
     reported_at: str | None = Field(
         default=None,
@@ -50,7 +65,7 @@ class CaseIn(BaseModel):
     # schema leaves null out: not `Location | None`, and no `"default": null` beside a $ref to an object
     location: Location = Field(
         default=None,
-        description="reserved: longitude and latitude; leave it out when there is none (null is refused)",
+        description="where the case happened; leave it out when there is none (null is refused)",
         json_schema_extra=lambda schema: schema.pop("default", None),
     )
 
@@ -88,6 +103,11 @@ class Deadline(BaseModel):
     )
 
 
+class Located(BaseModel):
+    area: str | None = Field(description="the area that decided; null when the point lies off the grid map")
+    method: Literal["map", "given"] = Field(description="map: the grid map placed the point; given: the case named it")
+
+
 class RuleRef(BaseModel):
     id: str
     file: str
@@ -109,6 +129,10 @@ class Decision(BaseModel):
     area_path: list[str] = Field(description="area codes from the district down to the case's area")
     ruleset: str = Field(description="version of the rule set that decided")
     reason: str
+    located: Located | None = Field(default=None, description="present when the case came with a location")
+    location_check: Literal["inside", "outside", "off_map"] | None = Field(
+        default=None, description="with both area and location: whether the grid map puts the point in the area"
+    )
 
 
 class Named(BaseModel):

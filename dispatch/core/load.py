@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch.core.csvfile import Row, decode_text, read_bytes, read_csv
 from dispatch.core.errors import Diagnostic, Place, RuleSetError, Severity, sorted_diagnostics
+from dispatch.core.gridmap import GridMap, read_gridmap
 from dispatch.core.model import ANY, Area, Department, EventNode, Manifest, ParsedRuleSet, Rule, RuleSet
 from dispatch.core.validate import validate
 from dispatch.core.worktime import KINDS, Calendar, Deadline, parse_class_deadlines, parse_deadline
@@ -277,12 +278,13 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic], seen: dict[P
     rules = want("rules", list)
     command_systems = want("command_systems", dict, default={})
     title = raw.get("title", "") if isinstance(raw.get("title", ""), str) else ""
+    gridmap = want("gridmap", str, default="") or None  # optional: the grid map of areas, GeoJSON
     if timezone:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
             problems.append(Diagnostic("manifest.bad_value", f"unknown timezone {timezone!r}", Place(where)))
-    for key, value in (("taxonomy", taxonomy), ("areas", areas), ("departments", departments)):
+    for key, value in (("taxonomy", taxonomy), ("areas", areas), ("departments", departments), ("gridmap", gridmap)):
         if value and not _inside(root, value):
             problems.append(_outside(key, value, text, where))
     for pattern in rules or ():
@@ -304,6 +306,7 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic], seen: dict[P
         rules=tuple(rules),
         title=title,
         calendar=calendar,
+        gridmap=gridmap,
     )
 
 
@@ -513,7 +516,8 @@ def parse_ruleset(
     for file in files:
         rel = Path(os.path.relpath(file, root)).as_posix()
         rules.extend(table(rel, RULE_COLUMNS, _rule, renamed=_DEADLINE_RENAMED))
-    parsed = ParsedRuleSet(display, manifest, events, areas, departments, tuple(rules), invalid, refused)
+    gridmap = _gridmap(root, display, manifest, problems, seen) if manifest.gridmap else None
+    parsed = ParsedRuleSet(display, manifest, events, areas, departments, tuple(rules), invalid, refused, gridmap)
     return parsed, problems
 
 
@@ -526,6 +530,15 @@ def _note_refused(kind: str, problems: list[Diagnostic], refused: dict[str, Plac
         if p.code.startswith(_REFUSING):
             refused.setdefault(kind, p.place)
             return
+
+
+def _gridmap(
+    root: Path, display: str, manifest: Manifest, problems: list[Diagnostic], seen: dict[Path, bytes]
+) -> GridMap | None:
+    where = f"{display}/{manifest.gridmap}"
+    data = read_bytes(root / manifest.gridmap, where, problems, seen)
+    text = decode_text(data, where, problems) if data is not None else None
+    return read_gridmap(text, where, problems) if text is not None else None
 
 
 SNAPSHOT_ATTEMPTS = 8  # reads of a rule set whose files keep changing, before it is refused

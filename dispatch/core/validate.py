@@ -8,6 +8,7 @@ from datetime import date
 
 from dispatch.core.errors import Diagnostic, Place, Severity
 from dispatch.core.followon import FollowOn
+from dispatch.core.gridmap import check_gridmap
 from dispatch.core.hints import Suggester, code_width_warnings
 from dispatch.core.locality import local_warnings
 from dispatch.core.model import ANY, LOCAL, Area, EventNode, ParsedRuleSet, Rule, RuleSet
@@ -432,6 +433,8 @@ def validate(parsed: ParsedRuleSet, earlier: list[Diagnostic] = ()) -> tuple[Rul
     _check_classes(events, areas, problems)
     departments = _check_departments(parsed, areas, problems, follow, area_hint)
     rules = _check_rules(parsed, events, areas, departments, problems, follow, area_hint)
+    if parsed.gridmap is not None:
+        check_gridmap(parsed.gridmap, areas, problems)
     ruleset = RuleSet(
         manifest=parsed.manifest,
         events=events,
@@ -439,6 +442,7 @@ def validate(parsed: ParsedRuleSet, earlier: list[Diagnostic] = ()) -> tuple[Rul
         departments=departments,
         rules=tuple(rules),
         version=ruleset_version(parsed),
+        gridmap=parsed.gridmap,
     )
     _rule_warnings(ruleset, problems)
     _calendar_warnings(parsed, rules, problems)

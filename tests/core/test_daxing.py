@@ -57,3 +57,28 @@ def test_compiled_tables_are_deterministic_on_daxing(daxing):
 
     ruleset, dispatcher = daxing
     assert compile_tables(ruleset).same_as(dispatcher.tables)
+
+
+def test_the_daxing_map_places_every_unit_grid_and_points_as_shapely_does(daxing):
+    import numpy as np
+    import shapely
+
+    ruleset, dispatcher = daxing
+    gm, locator = ruleset.gridmap, dispatcher.locator
+    units = {a.code for a in ruleset.areas if a.level == "unit"}
+    assert set(gm.codes) == units  # every unit grid drawn, nothing else
+    inside = shapely.point_on_surface(gm.geometries)
+    assert [gm.codes[k] for k in locator.locate_many(shapely.get_x(inside), shapely.get_y(inside))] == list(gm.codes)
+    rng = np.random.default_rng(11)
+    x0, y0, x1, y1 = shapely.total_bounds(gm.geometries)
+    corners = shapely.get_coordinates(gm.geometries[rng.integers(0, len(gm), 400)])
+    points = np.vstack([rng.uniform((x0, y0), (x1, y1), (5000, 2)), corners])
+    got = locator.locate_many(points[:, 0], points[:, 1])
+    # the reference: shapely's vectorised STRtree, "intersects" (covers, for a point), then the smaller code
+    hits = shapely.STRtree(gm.geometries).query(shapely.points(points), predicate="intersects")
+    want = np.full(len(points), -1)
+    codes = np.asarray(gm.codes)
+    for p, k in zip(*hits.tolist(), strict=True):
+        if want[p] < 0 or codes[k] < codes[want[p]]:
+            want[p] = k
+    assert (got == want).all()

@@ -7,7 +7,7 @@ import unicodedata
 
 import numpy as np
 
-from dispatch.core.coverage import AUTO, STATUSES, CoverageMap, Gap, map_document
+from dispatch.core.coverage import AUTO, STATUSES, CoverageMap, map_document
 from dispatch.tools.coverage.scale import percent_label
 
 NO_DATA = "-"  # a cell with nothing to count: shown empty, never as 0 %
