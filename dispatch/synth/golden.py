@@ -23,6 +23,7 @@ from dispatch.core.explain import window_text
 from dispatch.core.load import load_ruleset
 from dispatch.core.model import ANY, LOCAL, Rule, RuleSet
 from dispatch.core.reference import dispatch_case, winning_rule
+from dispatch.core.worktime import Deadline
 from dispatch.synth.ruleset import DEFAULT_SEED
 
 HEADER = (
@@ -34,6 +35,7 @@ HEADER = (
     "expected_department",
     "expected_status",
     "expected_rule",
+    "expected_due",
     "note",
 )
 PER_KIND = 100
@@ -118,7 +120,8 @@ class _Builder:
     def source_for(self, rule: Rule) -> str:
         return rule.source or self.rng.choice(self.rs.manifest.sources)
 
-    def add(self, case: Case, note: str) -> Decision:
+    def add(self, case: Case, note: str, due: bool = False) -> Decision:
+        """Approve what the reference decides for `case`; with `due`, its due time too."""
         d = dispatch_case(self.rs, case)
         gid = f"G{len(self.rows) + 1:04d}"
         self.rows.append(
@@ -131,10 +134,57 @@ class _Builder:
                 d.department.code if d.department and d.status is not Status.MANUAL else "",
                 d.status.value,
                 d.rule.id if d.rule else "",
+                d.due.isoformat() if due and d.due else "",
                 note,
             )
         )
         return d
+
+    def due_cases(self) -> None:
+        """Due times in working time, approved from the reference's walk: across a weekend, the National
+        Day holidays, a make-up Saturday, an evening report, and an item whose limit depends on the area's
+        class (one area of each class)."""
+        calendar = self.rs.manifest.calendar
+        if calendar is None:
+            return
+        by_unit: dict[str, list[str]] = {}
+        for code in self.items:
+            d = self.rs.item_deadline(code)
+            if isinstance(d, Deadline) and not self.rs.item_urgent(code):
+                by_unit.setdefault(d.unit, []).append(code)
+        per_class = [
+            c
+            for c in self.items
+            if isinstance(self.rs.item_deadline(c), tuple) and not isinstance(self.rs.item_deadline(c), Deadline)
+        ]
+        grids = [c for c in self.areas if self.rs.areas[c].level == "grid"]
+        zone = self.zone
+        # (what it checks, the report time, the unit of the item)
+        when = [
+            ("Friday evening, due after the weekend", datetime(2026, 5, 15, 18, 30), "wh"),
+            ("Friday afternoon, working days skip the weekend", datetime(2026, 5, 15, 15, 0), "wd"),
+            ("before the National Day holidays (10-01..10-08)", datetime(2025, 9, 30, 16, 0), "wh"),
+            ("on a National Day holiday: counting starts after it", datetime(2025, 10, 3, 10, 0), "wd"),
+            ("Friday evening before a make-up Saturday (调休, 2025-10-11)", datetime(2025, 10, 10, 20, 0), "wh"),
+            ("an evening report on a weekday", datetime(2026, 5, 12, 21, 15), "wh"),
+            ("New Year's Eve afternoon: 元旦 off, the next working day", datetime(2025, 12, 31, 16, 45), "wd"),
+        ]
+        for note, moment, unit in when:
+            for _ in range(TRIES):
+                case = Case("", self.rng.choice(by_unit[unit]), self.rng.choice(grids), self.rng.choice(
+                    self.rs.manifest.sources), moment.replace(tzinfo=zone))  # fmt: skip
+                if dispatch_case(self.rs, case).due is not None:
+                    self.add(case, f"due time: {note}", due=True)
+                    break
+        classes: dict[str, str] = {}
+        for code in grids:
+            classes.setdefault(self.rs.area_class(code) or "", code)
+        for klass, area in sorted(classes.items()):
+            for item in per_class:
+                case = Case("", item, area, self.rs.manifest.sources[0], datetime(2026, 5, 13, 10, 0, tzinfo=zone))
+                if dispatch_case(self.rs, case).due is not None:
+                    self.add(case, f"due time: the item's limit for an area of class {klass}", due=True)
+                    break
 
     def describe(self, rule: Rule, case: Case) -> str:
         where = (
@@ -242,6 +292,7 @@ def golden_rows(ruleset: RuleSet, seed: int = DEFAULT_SEED, per_kind: int = PER_
     local = [r for r in ruleset.rules if r.department == LOCAL and kind_of(ruleset, r) == "town override"]
     b.rule_cases("@local town override", local, per_kind // 4)
     b.no_match(NO_MATCH_PER_STATUS * per_kind // PER_KIND)
+    b.due_cases()
     return b.rows
 
 

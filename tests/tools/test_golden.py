@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, timedelta
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from dispatch.core.explain import explain_case
 from dispatch.core.load import load_ruleset
 from dispatch.core.reference import dispatch_case
 from dispatch.synth.golden import golden_csv, golden_rows
-from dispatch.tools.golden.golden import GoldenCase, read_golden, run_golden
+from dispatch.tools.golden.golden import GoldenCase, GoldenError, read_golden, run_golden
 from tests.changes import DAXING, NEW_RULE, Changes, changed_daxing
 
 MINI = Path(__file__).parents[1] / "data" / "mini"
@@ -82,7 +84,8 @@ def test_committed_golden_file_is_reproducible_and_covers_every_kind(daxing):
     notes = [r[-1] for r in rows]
     for kind in ("district default", "town override", "grid-type split", "basic-grid exception", "unit-grid rule",
                  "@local", "seasonal window", "out of season", "safety source", "12345 source", "priority override",
-                 "catch-all", "no match, urgent item: provisional", "no match: manual"):  # fmt: skip
+                 "catch-all", "no match, urgent item: provisional", "no match: manual", "after the weekend",
+                 "National Day", "make-up Saturday", "evening report", "area of class A", "area of class C"):  # fmt: skip
         assert any(kind in n for n in notes), kind
     statuses = {r[6] for r in rows}
     assert statuses == {"auto", "provisional", "manual"}
@@ -94,6 +97,22 @@ def test_golden_expectations_hold_on_both_matchers(daxing):
     for g in read_golden(GOLDEN)[::7]:
         assert outcome(daxing.ruleset, g) == expected(g)
     assert 0 < report.coverage < 1
+
+
+def test_a_golden_due_time_is_checked_as_an_instant_and_a_wrong_one_fails(daxing, tmp_path):
+    cases = [g for g in read_golden(GOLDEN) if g.expected_due is not None]
+    assert len(cases) >= 8 and not run_golden(daxing, cases).failures
+    g = cases[0]
+    same_instant = replace(g, expected_due=g.expected_due.astimezone(UTC))  # another offset, the same instant
+    an_hour_late = replace(g, expected_due=g.expected_due + timedelta(hours=1))
+    report = run_golden(daxing, [same_instant, an_hour_late])
+    (failed,) = report.failures
+    assert failed.case is an_hour_late and failed.mismatches == ("due",)
+    assert any(line.startswith("expected") and "due " in line for line in failed.diff())
+    bad = tmp_path / "g.csv"
+    bad.write_text(GOLDEN.read_text(encoding="utf-8").replace(g.expected_due.isoformat(), "2026-05-18 11:00", 1))
+    with pytest.raises(GoldenError, match="expected_due"):
+        read_golden(bad)
 
 
 # -- a changed copy: exactly the golden cases whose expectation no longer holds ---------------

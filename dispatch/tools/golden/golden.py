@@ -27,7 +27,7 @@ from dispatch.core.model import LOCAL
 from dispatch.tools.explain.report import render_text as explanation_text
 
 GOLDEN_COLUMNS = ("id", "event", "area", "source", "reported_at", "expected_department", "expected_status")
-OPTIONAL_COLUMNS = ("expected_rule", "note")
+OPTIONAL_COLUMNS = ("expected_rule", "expected_due", "note")
 JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 STATUSES = tuple(s.value for s in Status)
 
@@ -53,6 +53,7 @@ class GoldenCase:
     expected_rule: str
     note: str
     place: Place
+    expected_due: datetime | None = None  # empty: any due time; else the instant the deadline must fall due
 
     def case(self) -> Case:
         return Case(self.id, self.event, self.area, self.source, self.reported_at)
@@ -106,6 +107,14 @@ def _golden(get, place, problems: list[Diagnostic]) -> GoldenCase | None:
             moment = datetime.fromisoformat(stamp)
         except ValueError:
             bad("reported_at", "value.datetime", f"reported_at {stamp!r} is not an ISO 8601 timestamp")
+    due_text, expected_due = get("expected_due"), None
+    if due_text:
+        try:
+            expected_due = datetime.fromisoformat(due_text)
+            if expected_due.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            bad("expected_due", "value.datetime", f"expected_due {due_text!r} is not an ISO 8601 time with an offset")
     if status and status not in STATUSES:
         bad("expected_status", "value.status", f"expected_status {status!r} is not one of {', '.join(STATUSES)}")
     elif status == Status.MANUAL.value and department:
@@ -125,6 +134,7 @@ def _golden(get, place, problems: list[Diagnostic]) -> GoldenCase | None:
         get("expected_rule"),
         get("note"),
         place(None),
+        expected_due,
     )
 
 
@@ -173,6 +183,7 @@ class GoldenResult:
     department: str | None
     rule: str | None
     error: CaseError | None
+    due: datetime | None
     mismatches: tuple[str, ...]  # status, department, rule; or error
     explanation: str | None  # for a failure: what the rule set does instead, as text
 
@@ -184,10 +195,14 @@ class GoldenResult:
         """Expected against got, two aligned lines."""
         c = self.case
         want = [c.expected_status, c.expected_department or "-", f"rule {c.expected_rule}" if c.expected_rule else ""]
+        if c.expected_due is not None:
+            want.append(f"due {c.expected_due.isoformat()}")
         if self.error is not None:
             got = [f"error {self.error.code}: {self.error}"]
         else:
             got = [self.status or "", self.department or "-", f"rule {self.rule}" if c.expected_rule else ""]
+            if c.expected_due is not None:
+                got.append(f"due {self.due.isoformat() if self.due else 'none'}")
         width = [max(len(a), len(b)) for a, b in zip(want, got + [""] * (len(want) - len(got)))]
         return [
             ("expected  " + "  ".join(v.ljust(w) for v, w in zip(want, width))).rstrip(),
@@ -247,7 +262,7 @@ def run_golden(
         try:
             d = dispatcher.dispatch(case)
         except CaseError as err:
-            outcomes.append(GoldenResult(c, None, None, None, err, ("error",), None))
+            outcomes.append(GoldenResult(c, None, None, None, err, None, ("error",), None))
             continue
         got_rule = d.rule.id if d.rule else None
         if got_rule is not None:
@@ -260,11 +275,12 @@ def run_golden(
                 ("status", c.expected_status, d.status.value),
                 ("department", want_dept, got_dept),
                 ("rule", c.expected_rule or got_rule, got_rule),
+                ("due", c.expected_due or d.due, d.due),  # datetimes: equal when the same instant
             )
             if want != got
         )
         text = explanation_text(explain_case(dispatcher, case), max_ranked=5, max_near=3) if mismatches else None
-        outcomes.append(GoldenResult(c, d.status.value, got_dept, got_rule, None, mismatches, text))
+        outcomes.append(GoldenResult(c, d.status.value, got_dept, got_rule, None, d.due, mismatches, text))
     warnings = tuple(
         w
         for column, known in (("event", ruleset.events), ("area", ruleset.areas))

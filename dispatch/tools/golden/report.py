@@ -78,8 +78,16 @@ def render_json(report: GoldenReport) -> str:
                     "status": o.case.expected_status,
                     "department": o.case.expected_department or None,
                     "rule": o.case.expected_rule or None,
+                    "due": o.case.expected_due.isoformat() if o.case.expected_due else None,
                 },
-                "got": None if o.error else {"status": o.status, "department": o.department or None, "rule": o.rule},
+                "got": None
+                if o.error
+                else {
+                    "status": o.status,
+                    "department": o.department or None,
+                    "rule": o.rule,
+                    "due": o.due.isoformat() if o.due else None,
+                },
                 "error": {"code": o.error.code, "field": o.error.field, "message": str(o.error)} if o.error else None,
                 "explanation": o.explanation,
             }
