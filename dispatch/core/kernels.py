@@ -361,6 +361,9 @@ def _encode_spans(body, field_lo, field_hi, now_wall, events, areas, sources, zo
                 out.naive[j] = 0
                 if not (_SAFE_LO <= utc < _SAFE_HI and _SAFE_LO <= local < _SAFE_HI):
                     flag |= _FLAG_TIME  # the instant near year 1 or 9999: Python's reading (or refusal) decides
+                elif utc < 0:
+                    flag |= _FLAG_TIME  # before 1970 the zone arrays hold the 1970 offset; zoneinfo may know
+                    # another (Shanghai's local mean time, +08:05:43, in 1900): Python's reading decides
             out.wall[j] = wall
             out.items[j] = events.value_of_key[ek]
             out.cols[j] = areas.value_of_key[ak]

@@ -183,3 +183,13 @@ def test_encoded_spans_are_the_codebooks_and_the_clocks_reading(dispatcher, data
                     9999,
                 )
                 assert near_edge or moment.year < 1992, case["reported_at"]  # 1992: Shanghai's last offset change
+
+
+def test_a_time_before_1970_is_left_to_python(dispatcher):
+    # found by hypothesis: in 1900 zoneinfo reads Shanghai as local mean time (+08:05:43), not +08:00
+    t = dispatcher.tables
+    case = {"id": "c", "event": t.items[-1], "area": next(iter(t.columns)), "source": t.sources[0]}
+    body = orjson.dumps({"cases": [{**case, "reported_at": "1900-01-01T11:55:00-04:00"}]})
+    n, lo, hi, flags = scan(body)
+    dispatcher.read_spans(np.frombuffer(body, np.uint8), lo, hi, flags, now_wall=0)
+    assert flags[0] == FLAG_TIME
