@@ -145,3 +145,19 @@ def test_a_body_over_the_limit_is_refused_as_it_passes_the_limit(server, path):
     # a declared length over the limit: 413 before any of the body is read
     status, doc = early_answer(server.settings.port, path, f"content-length: {20 * limit}\r\n", b"{")
     assert (status, doc["code"]) == (413, "request.too_large")
+
+
+def test_explain_says_which_dates_a_working_time_deadline_skipped(client):
+    # New Year 2026: reported Wednesday 17:00 with 4wh; Thursday and Friday are 元旦, Sunday 01-04 is worked
+    doc = client.post("/v1/explain", case(event="14001001", reported_at="2025-12-31T17:00:00+08:00")).json
+    deadline = doc["decision"]["deadline"]
+    assert (deadline["value"], deadline["origin"], deadline["due"]) == ("4wh", "item", "2026-01-04T14:00:00+08:00")
+    assert deadline["skipped"] == [
+        {"date": "2026-01-01", "why": "元旦"},
+        {"date": "2026-01-02", "why": "元旦"},
+        {"date": "2026-01-03", "why": "weekend"},
+    ]
+    assert deadline["made_up"] == [{"date": "2026-01-04", "name": "元旦"}]
+    assert doc["item"]["deadline"] == "4wh"
+    per_class = client.post("/v1/explain", case(event="14002001", area="110115103201")).json["decision"]["deadline"]
+    assert (per_class["value"], per_class["class"], per_class["item"]) == ("1wd", "C", "A=2wh;B=4wh;C=1wd")
