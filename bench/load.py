@@ -380,6 +380,12 @@ def bottleneck(row: dict, cores: int | None) -> dict:
         return {"side": "generators", "detail": (f"the busiest locust process at {busiest:.0f} % of its core: the "
                 "generators cannot send faster (more --processes, or workers on other machines)")}  # fmt: skip
     if busy and min(busy) >= SATURATED:
+        ours = (server or 0.0) + (row.get("locust_cpu") or 0.0)
+        if ours < sum(busy) / 2:
+            return {"side": "machine", "detail": ("every core of the machine busy (" + " / ".join(f"{c:.0f}" for c in busy)
+                    + f" %), mostly with work that is not this run's (the server {server or 0:.0f} %, locust "
+                    f"{row.get('locust_cpu') or 0:.0f} % of a core): these figures are the machine's, not the "
+                    "service's; run again on a quiet machine")}  # fmt: skip
         return {"side": "machine", "detail": ("every core of the machine busy (" + " / ".join(f"{c:.0f}" for c in busy)
                 + " %), the server and the generators sharing them: neither can get a core of its own")}  # fmt: skip
     if server is None:

@@ -363,7 +363,10 @@ def test_the_bottleneck_names_the_side_that_ran_out():
 
     assert bottleneck({"server_cpu": 97.0, "locust_busiest": 60.0, "cores_busy": [99, 70]}, 1)["side"] == "server"
     assert bottleneck({"server_cpu": 150.0, "locust_busiest": 99.0, "cores_busy": [99, 99]}, 2)["side"] == "generators"
-    assert bottleneck({"server_cpu": 60.0, "locust_busiest": 50.0, "cores_busy": [99, 98]}, 1)["side"] == "machine"
+    shared = bottleneck({"server_cpu": 60.0, "locust_cpu": 120.0, "locust_busiest": 50.0, "cores_busy": [99, 98]}, 1)
+    assert shared["side"] == "machine" and "sharing" in shared["detail"]
+    others = bottleneck({"server_cpu": 5.0, "locust_cpu": 9.0, "locust_busiest": 4.0, "cores_busy": [100, 100]}, 1)
+    assert others["side"] == "machine" and "not this run's" in others["detail"]
     assert bottleneck({"server_cpu": 30.0, "locust_busiest": 20.0, "cores_busy": [40, 35]}, 1)["side"] == "neither"
     assert bottleneck({"server_cpu": None, "locust_busiest": 20.0, "cores_busy": []}, None)["side"] == "unknown"
 

@@ -9,9 +9,12 @@ test extra: nothing is taken from the machine, nothing from the network.
 from __future__ import annotations
 
 import base64
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import kubernetes_validate
@@ -20,13 +23,14 @@ import yaml
 
 from dispatch.api import create_app
 from dispatch.api.settings import Settings
-from dispatch.core.bundle import build_bundle
+from dispatch.core.bundle import build_bundle, generate_key
 from tests.api.conftest import Server, api_ruleset
 from tests.api.test_dockerfile import env_of, final_stage
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-KUBECTL = Path(sys.executable).parent / "kubectl"
+BIN = Path(sys.executable).parent
+KUBECTL = BIN / "kubectl"
 KUBERNETES = "1.33.0"  # the oldest release still supported upstream when this was written; 1.37 validates too
 
 
@@ -194,3 +198,60 @@ def test_a_small_rule_set_travels_in_a_configmap_the_service_serves(tmp_path):
     with Server(Settings(rules=str(tmp_path / "mounted" / served.name))) as server:
         server.wait_ready()
         assert server.client.get("/v1/ruleset").json["root"] == "mini"
+
+
+def _read_only_run(argv: list[str], binds: list[Path], env: dict, **kw) -> subprocess.Popen:
+    """`argv` in a mount namespace of its own where every path of `binds` is read-only (as a container's root
+    filesystem is) and the rest of the machine as it is: the pod's emptyDirs are the temp dirs left writable."""
+    script = 'set -e; for d in "$@"; do mount --bind "$d" "$d"; mount -o remount,bind,ro "$d"; done; exec ' + " ".join(
+        f"'{a}'" for a in argv
+    )
+    return subprocess.Popen(["unshare", "-m", "sh", "-c", script, "sh", *map(str, binds)], env=env, **kw)
+
+
+@pytest.mark.slow  # every kernel compiled into a cache as the image build does: 30-80 s (make test-slow)
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="a mount namespace needs root (CI is)")
+def test_the_pod_starts_on_a_read_only_root_with_the_cache_copied_in(example, tmp_path):
+    from tests.api.conftest import free_port
+    from tests.api.test_dockerfile import _wait
+
+    spec = pod(example)["spec"]
+    (init,) = spec["initContainers"]
+    main = env(example)
+    image_cache, cache_dir, tmp_dir = tmp_path / "image-cache", tmp_path / "numba-cache", tmp_path / "tmp"
+    for d in (image_cache, cache_dir, tmp_dir):
+        d.mkdir()
+    home = tmp_path / "home"  # read-only below: numba must not fall back to a cache in the user's home
+    home.mkdir()
+    base = {**os.environ, "NUMBA_CACHE_DIR": str(image_cache), "HOME": str(home)}
+    done = subprocess.run([str(BIN / "dispatch"), "serve", "--warm-only"], env=base, capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0 and list(image_cache.rglob("*.nbi")), done.stderr
+    bundle = tmp_path / "rules.tar.gz"
+    generate_key(tmp_path / "key.pem", tmp_path / "key.pub")
+    build_bundle(api_ruleset(tmp_path / "rules"), bundle, tmp_path / "key.pem")
+    read_only = sorted({ROOT, Path(sys.prefix).resolve(), image_cache, home})
+    port = free_port()
+    run_env = {**base, **{k: v for k, v in main.items() if k.startswith("DISPATCH_")}, "DISPATCH_HOST": "127.0.0.1",
+               "DISPATCH_PORT": str(port), "DISPATCH_RULES": str(bundle), "TMPDIR": str(tmp_dir),
+               "DISPATCH_VERIFICATION_KEY": str(tmp_path / "key.pub"),
+               "DISPATCH_LOG_LEVEL": "warning", "DISPATCH_DRAIN_SECONDS": "0"}  # fmt: skip
+    serve = [str(BIN / "dispatch"), *pod(example)["spec"]["containers"][0]["args"][1:]]
+
+    # without the init container, numba meets a read-only cache directory and the service cannot start
+    proc = _read_only_run(serve, read_only, run_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.wait(timeout=60) != 0 and b"no locator available" in proc.stderr.read()
+
+    # the init container's command, with the image's paths mapped here, fills the emptyDir
+    mapping = {env_of(final_stage())["NUMBA_CACHE_DIR"]: str(image_cache), main["NUMBA_CACHE_DIR"]: str(cache_dir)}
+    copy = [next((a.replace(k, v) for k, v in mapping.items() if a.startswith(k)), a) for a in init["command"]]
+    assert subprocess.run(copy, check=False).returncode == 0
+    started = time.monotonic()
+    proc = _read_only_run(serve, read_only, {**run_env, "NUMBA_CACHE_DIR": str(cache_dir)},
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert _wait(f"http://127.0.0.1:{port}/readyz", proc, 60), proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() - started < 20  # the cache was used: no kernel compiled at start
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
