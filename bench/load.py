@@ -102,8 +102,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class Sampler(threading.Thread):
     """Every second: the server's CPU (% of one core, summed over its processes) and RSS, and locust's CPU."""
 
-    def __init__(self, server_pid: int | None, interval: float = 1.0):
+    def __init__(self, server_pid: int | None, interval: float = 1.0, base: str | None = None):
         super().__init__(daemon=True)
+        self.base = base  # the server's URL: its /v1/dispatch latency histogram is read every second too
         import psutil
 
         self._psutil = psutil
@@ -146,6 +147,8 @@ class Sampler(threading.Thread):
                     sample["locust_cpu"], sample["locust_proc_max"] = cpu, max(each, default=0.0)
             except ps.NoSuchProcess:
                 continue
+            if self.base is not None:
+                sample["hist"] = server_latency(self.base)
             self.samples.append(sample)
 
     def stop(self) -> list[dict]:
@@ -255,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
         except RuntimeError as err:
             print(f"the server did not start: {err}", file=sys.stderr)
             return 2
-    sampler = Sampler(server.pid if server else None)
+    sampler = Sampler(server.pid if server else None, base=base if server else None)
     locust = None
     try:
         ready = get_json(base + "/readyz") or {}
@@ -349,10 +352,22 @@ def resources(samples: list[dict], t0: float, window: tuple[float, float]) -> di
 
 
 def _cpu(samples: list[dict], t0: float, row: dict) -> dict:
-    """Mean server and locust CPU over a summary's window."""
+    """Mean server and locust CPU over a summary's window, and the server's own p99 of it (its /metrics)."""
     r = resources(samples, t0, (row["t_start"], row["t_end"]))
     return {"server_cpu": r["server_cpu_mean"], "locust_cpu": r["locust_cpu_mean"], "cores_busy": r["machine_cores_busy"],
-            "locust_busiest": r["locust_busiest_mean"]}  # fmt: skip
+            "locust_busiest": r["locust_busiest_mean"], "server_p99_ms": server_p99(samples, t0, row)}  # fmt: skip
+
+
+def server_p99(samples: list[dict], t0: float, row: dict) -> float | None:
+    """The p99 (ms) of the single and batch requests the server answered in a window, from its histogram
+    read every second: the scrape nearest before the window's start and the last one inside it."""
+    scraped = [s for s in samples if s.get("hist")]
+    before = [s for s in scraped if s["time"] - t0 <= row["t_start"]]
+    inside = [s for s in scraped if s["time"] - t0 <= row["t_end"]]
+    if not before or not inside or inside[-1] is before[-1]:
+        return None
+    q = histogram_quantiles(before[-1]["hist"], inside[-1]["hist"], (0.99,))
+    return q and q.get("p99_ms")
 
 
 def server_cores(workers: int, cpus: str | None) -> int:
@@ -390,6 +405,12 @@ def bottleneck(row: dict, cores: int | None) -> dict:
                 + " %), the server and the generators sharing them: neither can get a core of its own")}  # fmt: skip
     if server is None:
         return {"side": "unknown", "detail": "the server is not sampled (--url): its CPU is not known"}
+    own, seen = row.get("server_p99_ms"), row.get("single_p99_ms")
+    if own is not None and seen is not None and own <= seen / 4:
+        return {"side": "generators", "detail": (f"the server answered the step with a p99 of {own:.2f} ms (its "
+                f"/metrics) at {server:.0f} % of {cores} core(s), the load kit measured {seen:.1f} ms: the rest is "
+                f"the generators' own queueing (the busiest locust process at {busiest or 0:.0f} %, a Python event loop "
+                "slows well before its core is full); more --processes, or workers on other machines")}  # fmt: skip
     return {"side": "neither", "detail": (f"the server at {server:.0f} % of {cores} core(s), the busiest locust "
             f"process at {busiest or 0:.0f} %: the latency threshold broke before any CPU ran out")}  # fmt: skip
 
@@ -548,12 +569,13 @@ def render(r: dict) -> str:
                   (f"A step holds when its single-case p99 stays within {lim['p99_ms']:g} ms and its unexpected "
                   f"error rate within {lim['max_error_rate']:.2%} (the first {STEP_SETTLE} s of a step are not judged; steps "
                   f"of {STEP_SECONDS * r['scale']:g} s, users x{STEP_FACTOR:g} a step)."), "",
-                  ("| step | users | req/s | cases/s | p50 ms | p99 ms | error rate | server CPU | locust CPU "
-                   "| busiest locust process | cores busy | held |"),
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+                  ("| step | users | req/s | cases/s | p50 ms | p99 ms | server's own p99 ms | error rate | server CPU "
+                   "| locust CPU | busiest locust process | cores busy | held |"),
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
         for s in r["steps"]:
             lines.append(f"| {s['step']} | {s['users']} | {s['rps']:,.0f} | {s['cases_per_s']:,.0f} | "
-                         f"{_ms(s['single_p50_ms'])} | {_ms(s['single_p99_ms'])} | {s['error_rate']:.2%} | "
+                         f"{_ms(s['single_p50_ms'])} | {_ms(s['single_p99_ms'])} | {_ms(s.get('server_p99_ms'))} | "
+                         f"{s['error_rate']:.2%} | "
                          f"{_pct(s.get('server_cpu'))} | {_pct(s.get('locust_cpu'))} | {_pct(s.get('locust_busiest'))} | "
                          f"{_busy(s.get('cores_busy'))} | "
                          f"{'yes' if s['held'] else '**no**'} |")  # fmt: skip

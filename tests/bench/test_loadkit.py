@@ -368,6 +368,12 @@ def test_the_bottleneck_names_the_side_that_ran_out():
     others = bottleneck({"server_cpu": 5.0, "locust_cpu": 9.0, "locust_busiest": 4.0, "cores_busy": [100, 100]}, 1)
     assert others["side"] == "machine" and "not this run's" in others["detail"]
     assert bottleneck({"server_cpu": 30.0, "locust_busiest": 20.0, "cores_busy": [40, 35]}, 1)["side"] == "neither"
+    # the server's own p99 far under what the kit saw: the generators' queueing, though no CPU is full
+    queued = bottleneck({"server_cpu": 27.0, "locust_busiest": 67.0, "cores_busy": [31, 69], "server_p99_ms": 0.7,
+                         "single_p99_ms": 25.0}, 1)  # fmt: skip
+    assert queued["side"] == "generators" and "0.70 ms" in queued["detail"]
+    close = {"server_cpu": 27.0, "locust_busiest": 67.0, "cores_busy": [31, 69], "server_p99_ms": 9.0, "single_p99_ms": 25.0}
+    assert bottleneck(close, 1)["side"] == "neither"
     assert bottleneck({"server_cpu": None, "locust_busiest": 20.0, "cores_busy": []}, None)["side"] == "unknown"
 
 
