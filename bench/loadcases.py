@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -197,8 +198,10 @@ def decision_error(doc: object, case: dict) -> str | None:
         return "difficult is not a boolean"
     deadline = doc.get("deadline")
     if deadline is not None:
-        if type(deadline) is not dict or not isinstance(deadline.get("hours"), (int, float)) or deadline["hours"] <= 0:
-            return "deadline without positive hours"
+        if type(deadline) is not dict or not _DEADLINE.fullmatch(str(deadline.get("value"))):
+            return "deadline without a value such as 4h, 4wh or 2wd"
+        if type(deadline.get("provisional")) is not bool:
+            return "deadline's provisional is not a boolean"
         if deadline.get("origin") not in ("rule", "item"):
             return "deadline origin is not rule or item"
         due = deadline.get("due")
@@ -215,6 +218,9 @@ def decision_error(doc: object, case: dict) -> str | None:
     if not isinstance(doc.get("ruleset"), str) or not doc["ruleset"]:
         return "no rule-set version"
     return None
+
+
+_DEADLINE = re.compile(r"[0-9]+(\.[0-9]{1,2})?(h|wh|wd)")
 
 
 def _media(content_type: str | None) -> str:

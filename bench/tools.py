@@ -29,7 +29,7 @@ SAMPLE = DAXING / "cases-sample.csv"
 GOLDEN = DAXING / "golden.csv"
 OUT = ROOT / "bench" / "out" / "tools"
 DISPATCH = [sys.executable, "-m", "dispatch"]
-OVERRIDE = ("id,event,area,grid_type,source,department,co_handlers,deadline_hours,valid_from,valid_to,priority,basis,note\n"
+OVERRIDE = ("id,event,area,grid_type,source,department,co_handlers,deadline,valid_from,valid_to,priority,basis,note\n"
             "OVR-000001,05,110115001,,,dx-cgzf,,,,,5,兴丰街道试点：城管执法统一受理,\n")  # fmt: skip
 
 

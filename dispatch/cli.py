@@ -421,6 +421,40 @@ def _add_audit(commands) -> None:
     audit.set_defaults(run=_audit)
 
 
+def _calendar(args: argparse.Namespace) -> int:
+    from dispatch.tools.calendar.days import CalendarUnknown, calendar_days, days_csv
+
+    try:
+        first, _, last = args.years.partition("-")
+        years = (int(first), int(last or first))
+    except ValueError:
+        print(f"dispatch calendar: --years {args.years!r} is not YEAR or FIRST-LAST (as 2025-2027)", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    try:
+        days = calendar_days(args.country, *years)
+    except CalendarUnknown as err:
+        print(f"dispatch calendar: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    text = days_csv(days)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(days)} days of {args.country.upper()} {args.years} to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _add_calendar(commands) -> None:
+    calendar = commands.add_parser(
+        "calendar", help="write a [calendar] days file: holidays and make-up workdays of a country's years"
+    )
+    calendar.add_argument("--country", required=True, help="ISO 3166-1 code: CN (with 调休 make-up days), DE, US, ...")
+    calendar.add_argument("--years", required=True, help="a year or FIRST-LAST, as 2025-2027")
+    calendar.add_argument("--format", choices=("csv",), default="csv", help="csv: date,kind,name (the days file)")
+    calendar.add_argument("-o", "--output", metavar="FILE", help="write here instead of to standard output")
+    calendar.set_defaults(run=_calendar)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dispatch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -443,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_audit(commands)
     _add_bundle(commands)
+    _add_calendar(commands)
     return parser
 
 

@@ -62,7 +62,7 @@ def _pick_move(rs: RuleSet, golden: list[GoldenCase]) -> tuple[GoldenCase, str]:
             continue
         old = rs.events[g.event].parent
         siblings = [c for c in rs.events.children(rs.events[old].parent) if c != old]
-        has_deadline = rs.events[g.event].deadline_hours is not None
+        has_deadline = rs.events[g.event].deadline is not None
         for new in siblings:
             if has_deadline or rs.item_deadline(new) is not None:
                 return g, new
@@ -89,7 +89,7 @@ def changed_daxing(target: Path) -> Changes:
     town = next(a.code for a in rs.areas.path(override.area) if a.level == "town")
     dept = "dx-cgzf" if override.expected_department != "dx-cgzf" else "dx-cgw"
     (target / "rules" / "zz-town.csv").write_text(
-        "id,event,area,grid_type,source,department,co_handlers,deadline_hours,valid_from,valid_to,priority,basis,note\n"
+        "id,event,area,grid_type,source,department,co_handlers,deadline,valid_from,valid_to,priority,basis,note\n"
         f"{NEW_RULE},{override.event},{town},,,{dept},,,,,,工作惯例：新增镇级例外,a new town override\n",
         encoding="utf-8",
     )

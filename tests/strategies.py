@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from dispatch.core.case import Case
 from dispatch.core.model import ANY, LOCAL, Area, Department, EventNode, Manifest, Rule, RuleSet
 from dispatch.core.tree import Tree
+from dispatch.core.worktime import Deadline
 
 SOURCES = ("grid", "12345", "safety")
 GRID_TYPES = ("community", "village", "park")
@@ -17,11 +18,11 @@ DAY0 = date(2026, 1, 1)
 # Strategies are built once, outside the draws: hypothesis validates each new strategy object on
 # its first draw, and building one per rule or per case cost more than compiling the rule set.
 # The same strategies drawn from the same places give the same distribution as before.
-LEAF_DEADLINES = st.sampled_from((0.5, 4.0, 48.0))
-INNER_DEADLINES = st.sampled_from((None, 2.0, 24.0))
+LEAF_DEADLINES = st.sampled_from((Deadline(50, "h"), Deadline(400, "h"), Deadline(4800, "h")))
+INNER_DEADLINES = st.sampled_from((None, Deadline(200, "h"), Deadline(2400, "h")))
 GRID_TYPE_OF_GRID = st.sampled_from(GRID_TYPES)
 SOURCE_SELECTORS = st.sampled_from((None,) * 4 + SOURCES)
-RULE_DEADLINES = st.sampled_from((None, 1.0, 72.0))
+RULE_DEADLINES = st.sampled_from((None, Deadline(100, "h"), Deadline(7200, "h")))
 PRIORITIES = st.sampled_from((0, 0, 0, 1, 10, -1))
 CASE_ZONES = st.sampled_from((None, UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))))
 CASE_SOURCES = st.sampled_from(SOURCES)
@@ -113,7 +114,7 @@ def rulesets(draw, max_rules: int = 40, max_grids: int = 3) -> RuleSet:
             j = draw(st.integers(0, len(dept_codes)))
             department = base.department if j == 0 else dept_codes[j - 1]
             rule = Rule(f"R{i:03d}", base.event, base.area, base.grid_type, base.source, department, base.co_handlers,
-                        base.deadline_hours, base.valid_from, base.valid_to, base.priority, "copy")  # fmt: skip
+                        base.deadline, base.valid_from, base.valid_to, base.priority, "copy")  # fmt: skip
         else:
             rule = Rule(
                 id=f"R{i:03d}",
@@ -123,7 +124,7 @@ def rulesets(draw, max_rules: int = 40, max_grids: int = 3) -> RuleSet:
                 source=draw(SOURCE_SELECTORS),
                 department=draw(dept_st),
                 co_handlers=tuple(draw(co_handlers_st)),
-                deadline_hours=draw(RULE_DEADLINES),
+                deadline=draw(RULE_DEADLINES),
                 valid_from=frm,
                 valid_to=to,
                 priority=draw(PRIORITIES),

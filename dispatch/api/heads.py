@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from dispatch.core.clock import civil_from_days
-from dispatch.core.dispatcher import FLAG_TIME
 from dispatch.core.jit import njit, njit_inline
+from dispatch.core.worktime import NO_DUE
 
 
 @njit_inline
@@ -20,17 +20,16 @@ def _put_two(out, j, p, v):
 
 _ID_OPEN = np.frombuffer(b'{"id":"', dtype=np.uint8)
 _DUE_OPEN = np.frombuffer(b'","deadline":{"due":"', dtype=np.uint8)
+_NOT_PROVISIONAL = np.frombuffer(b'","provisional":false', dtype=np.uint8)
+_PROVISIONAL = np.frombuffer(b'","provisional":true', dtype=np.uint8)
 
 
 @njit
-def write_heads(body, id_lo, id_hi, wall, offset, delta, steady_from, steady_offset, naive, flags, out):
+def write_heads(body, id_lo, id_hi, due, offset, provisional, flags, out):
     """out[j] = the head of case j's answer: {"id":"ID" then, when it has a due time,
-    ,"deadline":{"due":"YYYY-MM-DDTHH:MM:SS+HH:MM" (see render.py); zero-padded rows.
-
-    delta[j] < 0: no due time. The due time keeps the report time's offset (a naive time:
-    the zone's steady offset). A due time that Python alone works out (past the year
-    9999, or before the zone's last change of offset) sets flags[j] |= FLAG_TIME.
-    """
+    ,"deadline":{"due":"YYYY-MM-DDTHH:MM:SS+HH:MM","provisional":false (see render.py);
+    zero-padded rows. due[j] == NO_DUE: no due time; a due time is UTC seconds, written
+    in offset[j] (whole minutes: the kernel's span lies after 1970)."""
     for j in range(id_lo.shape[0]):
         if flags[j] != 0:
             continue
@@ -40,20 +39,17 @@ def write_heads(body, id_lo, id_hi, wall, offset, delta, steady_from, steady_off
         for k in range(id_lo[j], id_hi[j]):
             out[j, p] = body[k]
             p += 1
-        if delta[j] < 0:
+        if due[j] == NO_DUE:
             out[j, p] = 34
             continue
-        due = wall[j] + delta[j]
-        days = due // 86400
-        secs = due - days * 86400
+        off = offset[j]
+        wall = due[j] + off
+        days = wall // 86400
+        secs = wall - days * 86400
         y, m, d = civil_from_days(days)
-        if y > 9999 or (naive[j] == 1 and due - steady_offset < steady_from):
-            flags[j] |= FLAG_TIME
-            continue
         for k in range(21):
             out[j, p + k] = _DUE_OPEN[k]
         p += 21
-        off = offset[j]
         _put_two(out, j, p, y // 100)
         _put_two(out, j, p + 2, y % 100)
         out[j, p + 4] = 45
@@ -71,7 +67,13 @@ def write_heads(body, id_lo, id_hi, wall, offset, delta, steady_from, steady_off
         _put_two(out, j, p + 20, a // 3600)
         out[j, p + 22] = 58
         _put_two(out, j, p + 23, (a // 60) % 60)
-        out[j, p + 25] = 34
+        p += 25
+        if provisional[j]:
+            for k in range(_PROVISIONAL.shape[0]):
+                out[j, p + k] = _PROVISIONAL[k]
+        else:
+            for k in range(_NOT_PROVISIONAL.shape[0]):
+                out[j, p + k] = _NOT_PROVISIONAL[k]
 
 
-HEAD_EXTRA = 7 + 21 + 26  # a head's bytes besides the id
+HEAD_EXTRA = 7 + 21 + 25 + 21  # a head's bytes besides the id

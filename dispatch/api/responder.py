@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from operator import add, itemgetter
+from datetime import UTC, datetime
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -20,18 +20,19 @@ import orjson
 from dispatch.api.heads import HEAD_EXTRA, write_heads
 from dispatch.api.intake import ID_MAX_CHARS, IncomingCase, read_case
 from dispatch.api.problems import case_problem, field_error, pointer, ruleset_name
-from dispatch.api.render import DUE_OPEN, ID_OPEN, Renderer
+from dispatch.api.render import DUE_OPEN, ID_OPEN, PROVISIONAL, Renderer, Stamps
 from dispatch.api.scan import FLAG_ID, FLAG_SHAPE, scan_batch
 from dispatch.core.analysis import cell_coverage, ruleset_counts
 from dispatch.core.case import Case, check_case
+from dispatch.core.clock import utc_seconds
 from dispatch.core.dispatcher import FLAG_CODE, FLAG_TIME, SPAN_FIELDS, Dispatcher
 from dispatch.core.errors import CaseError
 from dispatch.core.load import SERVICE_SETTLE, load_ruleset
-from dispatch.core.outcomes import NO_DUE, ODD_DUE, STATUS_CODES
+from dispatch.core.outcomes import STATUS_CODES
+from dispatch.core.worktime import due_times
 
 _fromiso = datetime.fromisoformat
 _FIELDS = tuple(itemgetter(name) for name in ("id", "event", "area", "source"))
-_ZERO = timedelta(0)
 RESULTS_OPEN = b'{"results":['
 # times on these days may lie outside what Python's datetime holds once moved to UTC or the
 # rule set's zone: the single-case path (and so a batch) settles them one by one
@@ -83,6 +84,8 @@ class Responder:
         self._paths = self.renderer.paths
         self._closing_paths = self.renderer.closing_paths
         self._rule_index = dispatcher.rule_index
+        self._due = dispatcher.worktime.due
+        self._stamp = Stamps().json
         self.info: dict = {}
         self.sample_answer = b"{}"
         self._errors = ErrorAnswers()
@@ -106,13 +109,17 @@ class Responder:
         o = self.outcomes
         key = ((rule + 1) * o.n_items + item) * o.n_locals + o._local_of_col[col]
         outcome = o.current.by_key.get(key) or o.get(key, rule, item, case.area)
-        if outcome.delta is None:
+        if not outcome.unit:
             return b"".join(
                 (ID_OPEN, orjson.dumps(case.id), outcome.rendered, self._closing_paths[case.area])
             ), outcome.status
         try:
-            due = moment + outcome.delta
-        except OverflowError:
+            due, offset, provisional = self._due(
+                int(moment.timestamp()) if not moment.microsecond else utc_seconds(moment),
+                outcome.unit,
+                outcome.amount,
+            )
+        except (OverflowError, ValueError):
             raise CaseError(
                 "request.bad_time",
                 "reported_at",
@@ -124,7 +131,8 @@ class Responder:
             ID_OPEN,
             orjson.dumps(case.id),
             DUE_OPEN,
-            orjson.dumps(due),
+            self._stamp(due, offset),
+            PROVISIONAL[provisional],
             outcome.rendered,
             self._closing_paths[case.area],
         )
@@ -179,14 +187,10 @@ class Responder:
         if len(missing):  # outcomes met for the first time: decide them, then every case has one
             for j in missing.tolist():
                 ids[j] = o.id(int(keys[j]), int(rules[j]), int(items[j]), int(cols[j]))
-        seconds = o.seconds[ids]
-        flags[(seconds == ODD_DUE) & (flags == 0)] |= FLAG_TIME
+        due, offset, provisional = d.due_times(enc, o.units[ids], o.amounts[ids], flags)
         lo, hi = np.ascontiguousarray(field_lo[:, 0]), np.ascontiguousarray(field_hi[:, 0])
         heads = np.zeros((n, int((hi - lo).max()) + HEAD_EXTRA), dtype=np.uint8)
-        clock = self._clock
-        write_heads(
-            buf, lo, hi, enc.wall, enc.offset, seconds, clock.steady_from, clock.steady_offset, enc.naive, flags, heads
-        )
+        write_heads(buf, lo, hi, due, offset, provisional, flags, heads)
         # three pieces a case, joined at memcpy speed (a byte loop in numba copies at a tenth of
         # it): the head, the template's rest, the area path with the closing brace and a comma
         flat: list = [None] * (3 * n)
@@ -235,7 +239,7 @@ class Responder:
             stamps = list(stamps)
             for j in bad:
                 stamps[j] = "2000-01-01"  # answered one by one below; a placeholder keeps the bulk path simple
-        dues = self._dues(stamps, o.seconds[ids].tolist(), [o.of_id(i).delta for i in ids.tolist()])
+        dues = self._dues(stamps, o.units[ids], o.amounts[ids])
         if dues is None:  # a time that only Python's reader (or its range) settles: each on its own
             parts = [self.answer_or_error(c, j, tally) for j, c in enumerate(cases)]
             return RESULTS_OPEN + b",".join(parts) + b"]}"
@@ -280,20 +284,37 @@ class Responder:
             return None
         return ids, events, areas, sources, stamps
 
-    def _dues(self, stamps: list[str], seconds: list[int], deltas: list[timedelta | None]) -> list[bytes] | None:
-        """The due time of each case as JSON (b"" where there is none); None: settle one by one."""
+    def _dues(self, stamps: list[str], units: np.ndarray, amounts: np.ndarray) -> list[bytes] | None:
+        """The deadline's head of each case ({"due":..., "provisional":...; b"" where there is no
+        due time), through the batch kernel; None: settle one by one."""
         try:
             moments = list(map(_fromiso, stamps))
-        except ValueError:
+            zone = self.zone
+            r = np.fromiter(
+                (utc_seconds(m if m.tzinfo is not None else m.replace(tzinfo=zone)) for m in moments),
+                dtype=np.int64,
+                count=len(moments),
+            )
+        except (ValueError, OverflowError):
             return None
-        zone = self.zone
-        moments = [m if m.tzinfo is not None else m.replace(tzinfo=zone) for m in moments]
-        try:
-            dues = list(map(add, moments, [d or _ZERO for d in deltas]))
-        except OverflowError:
-            return None
-        out = orjson.dumps(dues)[1:-1].split(b",")
-        return [DUE_OPEN + d if s != NO_DUE else b"" for d, s in zip(out, seconds)]
+        n = len(moments)
+        flags = np.zeros(n, np.int8)
+        due, offset, provisional = np.empty(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int8)
+        due_times(r, units, amounts, flags, self.dispatcher.worktime.arrays, due, offset, provisional)
+        out = []
+        for j, (u, d, off, p, f) in enumerate(
+            zip(units.tolist(), due.tolist(), offset.tolist(), provisional.tolist(), flags.tolist(), strict=True)
+        ):
+            if not u:
+                out.append(b"")
+                continue
+            if f:
+                try:
+                    d, off, p = self._due(int(r[j]), u, int(amounts[j]))
+                except OverflowError:
+                    return None
+            out.append(DUE_OPEN + self._stamp(d, off) + PROVISIONAL[p])
+        return out
 
     # -- readiness --------------------------------------------------------------------
 

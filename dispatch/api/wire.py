@@ -70,9 +70,22 @@ class Unit(BaseModel):
 
 
 class Deadline(BaseModel):
-    hours: float = Field(description="handling deadline (处置时限) in hours")
-    due: str | None = Field(description="reported_at plus the deadline, RFC 3339 with offset; null when manual")
+    value: str = Field(
+        description="handling deadline (处置时限): a number and a unit, h natural hours, wh working hours, "
+        "wd working days (4wh, 2wd, 0.5h)"
+    )
+    due: str | None = Field(
+        description="when it is due: reported_at plus the deadline, counted in the rule set's working time "
+        "for wh and wd; RFC 3339, whole seconds, in the rule set's offset at that instant; null when manual"
+    )
     origin: Literal["rule", "item"] = Field(description="rule: the rule overrides the item's standard")
+    class_: str | None = Field(
+        alias="class", description="the area class (A/B/C ...) whose value of the item's deadline applies"
+    )
+    provisional: bool = Field(
+        description="true when the due time counts a year whose holidays the rule set's calendar does not list "
+        "yet: it assumes the plain workweek there"
+    )
 
 
 class RuleRef(BaseModel):
@@ -115,11 +128,25 @@ class LocalGovernment(BaseModel):
     governs_name: str
 
 
+class SkippedDate(BaseModel):
+    date: str
+    why: str = Field(description='"weekend", or the holiday\'s name')
+
+
+class MadeUpDate(BaseModel):
+    date: str
+    name: str = Field(description="the make-up workday (调休) as the calendar names it")
+
+
 class ExplainedDeadline(BaseModel):
-    hours: float
+    value: str
     origin: Literal["rule", "item"]
-    item_hours: float | None = Field(description="the item's handling standard (处置时限)")
+    class_: str | None = Field(alias="class")
+    item: str | None = Field(description="the item's handling standard (处置时限), as written")
     due: str | None
+    provisional: bool
+    skipped: list[SkippedDate] = Field(description="dates the count passed over, from the report's to the due date")
+    made_up: list[MadeUpDate] = Field(description="make-up workdays the count worked through")
 
 
 class ExplainedDecision(BaseModel):

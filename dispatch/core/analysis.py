@@ -134,7 +134,7 @@ def ruleset_counts(ruleset: RuleSet) -> dict[str, object]:
             "grid_type_specific": sum(r.grid_type is not None for r in rules),
             "with_priority": sum(r.priority != 0 for r in rules),
             "with_co_handlers": sum(bool(r.co_handlers) for r in rules),
-            "deadline_overrides": sum(r.deadline_hours is not None for r in rules),
+            "deadline_overrides": sum(r.deadline is not None for r in rules),
         },
     }
 

@@ -9,7 +9,7 @@ batch reader), and the Clock that reads one report time in Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,19 @@ def day_number(day: date) -> int:
 
 def day_of_number(number: int) -> date:
     return EPOCH + timedelta(days=number)
+
+
+def utc_seconds(moment: datetime) -> int:
+    """An aware moment as whole seconds since 1970-01-01 UTC (a fraction of a second dropped)."""
+    if moment.microsecond:
+        moment = moment.replace(microsecond=0)
+    return int(moment.timestamp())
+
+
+@lru_cache(maxsize=64)
+def fixed_zone(offset: int) -> timezone:
+    """The fixed-offset tzinfo of `offset` seconds: how due times are written."""
+    return timezone(timedelta(seconds=offset))
 
 
 def wall_seconds(moment: datetime) -> int:

@@ -45,8 +45,8 @@ def intern_events(ruleset: RuleSet) -> _EventRanges:
 @dataclass(frozen=True, slots=True)
 class _Columns:
     """An area gets a column when some rule names it, when its grid
-    type differs from its parent's, or when a department governs it (`@local` changes
-    there); any other area answers like its parent in every way, so it shares the
+    type or its class differs from its parent's, or when a department governs it (`@local`
+    changes there); any other area answers like its parent in every way, so it shares the
     parent's column. Columns follow pre-order, so every named area's subtree is one
     column range. This keeps 15-digit unit grids, which rules rarely name, out of the tables.
     """
@@ -62,11 +62,14 @@ def fold_areas(ruleset: RuleSet, grid_types: tuple[str, ...]) -> _Columns:
     own: set[str] = set(tree.roots()) | set(ruleset.governors)
     own.update(rule.area for rule in ruleset.rules if rule.area != ANY)
     gt_of: dict[str, str | None] = {}
+    class_of: dict[str, str | None] = {}
     for code in tree.order:  # pre-order: a parent before its children
         area = tree[code]
         inherited = gt_of[area.parent] if area.parent is not None else None
         gt_of[code] = area.grid_type or inherited  # RuleSet.grid_type_of, in one pass
-        if area.parent is not None and gt_of[code] != inherited:
+        inherited_class = class_of[area.parent] if area.parent is not None else None
+        class_of[code] = area.area_class or inherited_class  # RuleSet.area_class, in one pass
+        if area.parent is not None and (gt_of[code] != inherited or class_of[code] != inherited_class):
             own.add(code)
     owned_before = np.zeros(len(tree.order) + 1, dtype=np.int64)
     owned_before[1:] = np.cumsum([c in own for c in tree.order])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from sys import intern
 
-from dispatch.core.errors import Diagnostic, Place
+from dispatch.core.errors import Diagnostic, Place, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +84,15 @@ def read_csv(
     required: tuple[str, ...],
     problems: list[Diagnostic],
     seen: dict[Path, bytes] | None = None,
+    renamed: tuple[str, str, str] | None = None,
 ) -> Iterator[Row]:
     """Yield the data rows of `file`; append every problem to `problems`.
 
     A UTF-8 BOM, CRLF line ends and quoted fields (with commas or line breaks) load.
     Columns may come in any order; extra columns are ignored. Blank rows are skipped.
     A file that cannot be read or lacks a required column yields nothing.
+    `renamed` = (column, its old name, how the old one reads): one of the two is
+    required; the old one still reads, with a warning that names the new.
     """
     data = read_bytes(file, display, problems, seen)
     if data is None:
@@ -121,6 +124,28 @@ def read_csv(
             ok = False
         columns.setdefault(name, i)
     missing = [c for c in required if c not in columns]
+    if renamed is not None:
+        new, old, hint = renamed
+        if new in columns and old in columns:
+            problems.append(
+                Diagnostic(
+                    "csv.duplicate_column",
+                    f"columns {new!r} and {old!r} (its old name) both appear: keep {new!r}",
+                    Place(display, 1, columns[old]),
+                )
+            )
+            ok = False
+        elif old in columns:
+            problems.append(
+                Diagnostic(
+                    "csv.old_column",
+                    f"column {old!r} is the old name of {new!r}: rename it ({hint})",
+                    Place(display, 1, columns[old]),
+                    Severity.WARNING,
+                )
+            )
+        elif new not in columns:
+            missing.append(new)
     if missing:
         problems.append(
             Diagnostic(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from enum import Enum
 from typing import NamedTuple
 
 from dispatch.core.case import Case, aware
 from dispatch.core.errors import CaseError
 from dispatch.core.model import LOCAL, Rule, RuleSet
+from dispatch.core.worktime import Deadline
 
 
 class Status(str, Enum):
@@ -50,31 +52,33 @@ class Decision(NamedTuple):
     department: Unit | None
     co_handlers: tuple[Unit, ...]
     command_system: str | None
-    deadline_hours: float | None
+    deadline: Deadline | None
     deadline_origin: str | None  # "rule" (an override) or "item" (the handling standard)
+    deadline_class: str | None  # the area class whose value of the item's deadline applies
     rule: RuleRef | None
     difficult: bool  # enters the difficult-case process (疑难案件)
     ruleset: str
     reason: str
     case_id: str
-    due: datetime | None
+    due: datetime | None  # whole seconds, in the rule set's offset at that instant
+    provisional: bool  # the due time assumes the plain workweek in a year the calendar does not list
     area_path: tuple[str, ...]  # root first, the case's own area last
 
 
-CASE_FIELDS = 3  # the last three fields of a Decision belong to the case, the rest to its outcome
+CASE_FIELDS = 4  # the last four fields of a Decision belong to the case, the rest to its outcome
+
+# (report time, deadline) -> (due time, provisional): how a matcher works out due times
+DueOf = Callable[[datetime, Deadline], tuple[datetime, bool]]
 
 
-def due_time(moment: datetime, delta: timedelta) -> datetime:
-    """moment + delta; a CaseError, not an OverflowError, when that passes the year 9999."""
-    try:
-        return moment + delta
-    except OverflowError:
-        raise CaseError(
-            "request.bad_time",
-            "reported_at",
-            moment.isoformat(),
-            "reported_at is so late that the due time falls past the year 9999",
-        ) from None
+def too_late(moment: datetime) -> CaseError:
+    """The error of a report whose due time falls past the year 9999."""
+    return CaseError(
+        "request.bad_time",
+        "reported_at",
+        moment.isoformat(),
+        "reported_at is so late that the due time falls past the year 9999",
+    )
 
 
 def _unit(ruleset: RuleSet, code: str, area: str) -> Unit | None:
@@ -86,18 +90,18 @@ def _unit(ruleset: RuleSet, code: str, area: str) -> Unit | None:
     return Unit(code, ruleset.departments[code].name)
 
 
-def decide(ruleset: RuleSet, case: Case, rule: Rule | None) -> Decision:
-    """The decision for `case` when `rule` won (None: no rule matched).
+def decide(ruleset: RuleSet, case: Case, rule: Rule | None, due_of: DueOf | None = None) -> Decision:
+    """The decision for `case` when `rule` won (None: no rule matched); its due time from
+    `due_of` (None: no due time, for a caller that keeps only the outcome).
 
     Both matchers, the reference and the compiled one, end here, so they can differ
-    only in which rule they pick.
+    only in which rule they pick and in how they count working time.
     """
     area_path = tuple(a.code for a in ruleset.areas.path(case.area))[::-1]
-    item_deadline = ruleset.item_deadline(case.event)
     urgent = ruleset.item_urgent(case.event)
     department: Unit | None = None
     co_handlers: tuple[Unit, ...] = ()
-    deadline, origin = item_deadline, "item"
+    deadline, origin, klass = ruleset.deadline_for(case.event, case.area, rule)
     difficult = False
     if rule is not None:
         department = _unit(ruleset, rule.department, case.area)
@@ -106,8 +110,6 @@ def decide(ruleset: RuleSet, case: Case, rule: Rule | None) -> Decision:
         else:
             status, reason = Status.AUTO, f"rule {rule.id}"
             co_handlers = tuple(u for u in (_unit(ruleset, c, case.area) for c in rule.co_handlers) if u is not None)
-            if rule.deadline_hours is not None:
-                deadline, origin = rule.deadline_hours, "rule"
     elif urgent:
         department = _unit(ruleset, LOCAL, case.area)
         difficult = True
@@ -119,18 +121,20 @@ def decide(ruleset: RuleSet, case: Case, rule: Rule | None) -> Decision:
         status, reason = Status.MANUAL, "no rule matches: to the seat operators"
     if status is Status.MANUAL:
         department, co_handlers = None, ()
-    due = None
-    if deadline is not None and status is not Status.MANUAL:
-        due = due_time(aware(ruleset, case.reported_at), timedelta(hours=deadline))
+    due, provisional = None, False
+    if deadline is not None and status is not Status.MANUAL and due_of is not None:
+        due, provisional = due_of(aware(ruleset, case.reported_at), deadline)
     return Decision(
         case_id=case.id,
         status=status,
         department=department,
         co_handlers=co_handlers,
         command_system=ruleset.item_command_system(case.event),
-        deadline_hours=deadline,
-        deadline_origin=origin if deadline is not None else None,
+        deadline=deadline,
+        deadline_origin=origin,
+        deadline_class=klass,
         due=due,
+        provisional=provisional,
         rule=RuleRef(rule.id, rule.place.path, rule.place.line, rule.basis) if rule is not None else None,
         difficult=difficult,
         area_path=area_path,

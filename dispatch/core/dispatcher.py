@@ -16,13 +16,14 @@ import numpy as np
 
 from dispatch.core import kernels
 from dispatch.core.case import Case, check_case, local_day
-from dispatch.core.clock import BAD_DAY, Clock, day_number, local_days
+from dispatch.core.clock import BAD_DAY, Clock, day_number, fixed_zone, local_days, utc_seconds
 from dispatch.core.codebook import Codebook
 from dispatch.core.compile import compile_tables
-from dispatch.core.decision import Decision, due_time
+from dispatch.core.decision import Decision, too_late
 from dispatch.core.model import LOCAL, Rule, RuleSet
 from dispatch.core.outcomes import Outcomes
 from dispatch.core.tables import BLOCK_SHIFT, Tables
+from dispatch.core.worktime import WorkTime, due_times, report_utc
 
 _new_decision = tuple.__new__  # Decision(*fields) without the keyword machinery of NamedTuple.__new__
 BAD_FIELDS = (None, "event", "area", "source", "reported_at")  # Batch.bad codes
@@ -129,6 +130,7 @@ class Dispatcher:
         # the one-case path: the clock, the outcomes met so far (see outcomes.py), the area paths
         self.clock = Clock(ruleset.manifest.timezone)
         self._read_time = self.clock.read
+        self.worktime = WorkTime(ruleset.manifest.calendar, ruleset.manifest.timezone)
         self.outcomes = Outcomes(ruleset, t, render)
         self._paths: dict[str, tuple[str, ...]] = {}
 
@@ -196,8 +198,28 @@ class Dispatcher:
             if len(self._paths) >= len(self.ruleset.areas):
                 self._paths.clear()  # only areas of the rule set get here: a bound all the same
             path = self._paths[area] = tuple(a.code for a in self.ruleset.areas.path(area))[::-1]
-        due = due_time(moment, outcome.delta) if outcome.delta is not None else None
-        return _new_decision(Decision, outcome.head + (case_id, due, path))
+        due, provisional = self.due(moment, outcome.unit, outcome.amount) if outcome.unit else (None, False)
+        return _new_decision(Decision, outcome.head + (case_id, due, provisional, path))
+
+    def due(self, moment: datetime, unit: int, amount: int) -> tuple[datetime, bool]:
+        """(due time, provisional) of a case reported at `moment` (aware) under a deadline given as
+        its unit code and amount (Deadline.code, .amount); CaseError past the year 9999."""
+        try:
+            due, offset, provisional = self.worktime.due(utc_seconds(moment), unit, amount)
+        except OverflowError:
+            raise too_late(moment) from None
+        return datetime.fromtimestamp(due, fixed_zone(offset)), provisional
+
+    def due_times(
+        self, enc: SpanCases, units: np.ndarray, amounts: np.ndarray, flags: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(due int64[n] UTC seconds or NO_DUE, offset int64[n], provisional int8[n]) of cases read by
+        read_spans, in numba; FLAG_TIME is added to `flags` where Python must settle one."""
+        n = flags.shape[0]
+        w = self.worktime.arrays
+        due, offset, provisional = np.empty(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int8)
+        due_times(report_utc(enc.wall, enc.offset, enc.naive, w), units, amounts, flags, w, due, offset, provisional)
+        return due, offset, provisional
 
     # -- many cases -------------------------------------------------------------------
 
@@ -303,9 +325,10 @@ class Dispatcher:
         return out
 
     def warm(self) -> None:
-        """Run the kernel once, so that no request pays for loading or compiling it."""
+        """Run the kernels once, so that no request pays for loading or compiling them."""
         one = np.zeros(1, dtype=np.int32)
         self.match_encoded(one, one, one, one)
+        self.worktime.warm()
 
 
 def day_of(ruleset: RuleSet, moment: datetime | date) -> int:

@@ -17,7 +17,8 @@ from dispatch.core.decision import Decision, Status, rule_file
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import CaseError
 from dispatch.core.model import ANY, LOCAL, Rule, RuleSet
-from dispatch.core.reference import candidate_rules, matching_rules, rank_key, rule_matches
+from dispatch.core.reference import candidate_rules, due_by_walking, matching_rules, rank_key, rule_matches
+from dispatch.core.worktime import deadline_text
 
 # the components of RuleSet.precedence, in order; TIE is where two rules equal on all of them
 KEY_NAMES = ("priority", "event depth", "area depth", "grid type given", "source given", "window given")
@@ -149,10 +150,10 @@ def why_lost(ruleset: RuleSet, loser: Rule, winner: Rule, component: int) -> str
         return f"no source given (winner: {winner.source})"
     if component == 5:
         return f"no date window given (winner: {window_text(winner)})"
-    same = (loser.department, loser.co_handlers, loser.deadline_hours) == (
+    same = (loser.department, loser.co_handlers, loser.deadline) == (
         winner.department,
         winner.co_handlers,
-        winner.deadline_hours,
+        winner.deadline,
     )
     return f"tie: larger id than {winner.id} ({'duplicate' if same else 'conflict: dispatch check rejects this'})"
 
@@ -214,11 +215,33 @@ def _local(ruleset: RuleSet, area: str) -> dict | None:
 
 
 def _deadline_source(ruleset: RuleSet, item: str) -> str | None:
-    """The taxonomy node whose deadline_hours the item inherits (the item itself or an ancestor)."""
+    """The taxonomy node whose deadline the item inherits (the item itself or an ancestor)."""
     for node in ruleset.events.path(item):
-        if node.deadline_hours is not None:
+        if node.deadline is not None:
             return node.code
     return None
+
+
+def _deadline(rs: RuleSet, case: Case, d: Decision) -> dict | None:
+    """The decision's deadline, and why its due time is what it is: the value's origin, the area
+    class picked, and the dates the count skipped (weekends, holidays) or made up (调休)."""
+    if d.deadline is None:
+        return None
+    doc = {
+        "value": str(d.deadline),
+        "origin": d.deadline_origin,
+        "class": d.deadline_class,
+        "item": deadline_text(rs.item_deadline(case.event)) or None,
+        "due": d.due.isoformat() if d.due else None,
+        "provisional": d.provisional,
+        "skipped": [],
+        "made_up": [],
+    }
+    if d.due is not None and d.deadline.working:
+        walked = due_by_walking(rs, case.reported_at, d.deadline)
+        doc["skipped"] = [{"date": day.isoformat(), "why": why} for day, why in walked.skipped]
+        doc["made_up"] = [{"date": day.isoformat(), "name": name} for day, name in walked.made_up]
+    return doc
 
 
 def no_match_policy(ruleset: RuleSet, case: Case, decision: Decision) -> str:
@@ -232,10 +255,6 @@ def no_match_policy(ruleset: RuleSet, case: Case, decision: Decision) -> str:
     return "no rule matches and the item is not urgent: to the seat operators (manual)"
 
 
-def _hours(value: float | None) -> int | float | None:
-    return int(value) if value is not None and float(value).is_integer() else value
-
-
 def explanation_dict(x: Explanation, root: str = "") -> dict:
     """The explanation as JSON-ready data: what `dispatch explain --format json` prints and POST /v1/explain answers.
 
@@ -247,7 +266,6 @@ def explanation_dict(x: Explanation, root: str = "") -> dict:
     def _rule_ref(rule: Rule) -> dict:
         return {"id": rule.id, "file": rule_file(rule.place.path, root), "line": rule.place.line}
 
-    item_hours = rs.item_deadline(case.event)
     winner = x.ranked[0].rule if x.ranked else None
     uses_local = (winner is not None and winner.department == LOCAL) or d.status is Status.PROVISIONAL
     return {
@@ -269,7 +287,7 @@ def explanation_dict(x: Explanation, root: str = "") -> dict:
             for a in reversed(list(rs.areas.path(case.area)))
         ],
         "item": {
-            "deadline_hours": _hours(item_hours),
+            "deadline": deadline_text(rs.item_deadline(case.event)) or None,
             "deadline_set_on": _deadline_source(rs, case.event),
             "urgent": rs.item_urgent(case.event),
             "command_system": d.command_system,
@@ -279,14 +297,7 @@ def explanation_dict(x: Explanation, root: str = "") -> dict:
             "department": {"code": d.department.code, "name": d.department.name} if d.department else None,
             "local": _local(rs, case.area) if uses_local else None,
             "co_handlers": [{"code": u.code, "name": u.name} for u in d.co_handlers],
-            "deadline": None
-            if d.deadline_hours is None
-            else {
-                "hours": _hours(d.deadline_hours),
-                "origin": d.deadline_origin,
-                "item_hours": _hours(item_hours),
-                "due": d.due.isoformat() if d.due else None,
-            },
+            "deadline": _deadline(rs, case, d),
             "rule": None
             if d.rule is None
             else {  # the compiled decision's rule, as /v1/dispatch names it

@@ -6,6 +6,7 @@ import os
 import re
 import time
 import tomllib
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,12 +15,20 @@ from dispatch.core.csvfile import Row, decode_text, read_bytes, read_csv
 from dispatch.core.errors import Diagnostic, Place, RuleSetError, Severity, sorted_diagnostics
 from dispatch.core.model import ANY, Area, Department, EventNode, Manifest, ParsedRuleSet, Rule, RuleSet
 from dispatch.core.validate import validate
+from dispatch.core.worktime import KINDS, Calendar, Deadline, parse_class_deadlines, parse_deadline
 
 MANIFEST = "ruleset.toml"
 
-TAXONOMY_COLUMNS = ("code", "name", "parent", "deadline_hours", "urgent", "command_system")
-AREA_COLUMNS = ("code", "name", "parent", "level", "grid_type", "region")
+# required columns; a deadline column (`deadline`, or the old `deadline_hours`) is required too
+TAXONOMY_COLUMNS = ("code", "name", "parent", "urgent", "command_system")
+AREA_COLUMNS = ("code", "name", "parent", "level", "grid_type", "region")  # and optionally `class`
 DEPARTMENT_COLUMNS = ("code", "name", "command_system", "governs")
+DAYS_COLUMNS = ("date", "kind")  # and optionally `name`
+_DEADLINE_RENAMED = (
+    "deadline",
+    "deadline_hours",
+    "give units: 4h natural hours, 4wh working hours, 2wd working days; its values still read as natural hours",
+)
 RULE_COLUMNS = (
     "id",
     "event",
@@ -28,7 +37,6 @@ RULE_COLUMNS = (
     "source",
     "department",
     "co_handlers",
-    "deadline_hours",
     "valid_from",
     "valid_to",
     "priority",
@@ -42,11 +50,14 @@ _CODE = re.compile(r"^[^\s,;*@]+$")
 
 
 class _Fields:
-    """Typed reads of one row's fields; every bad value becomes a diagnostic at file:line:col."""
+    """Typed reads of one row's fields; every bad value becomes a diagnostic at file:line:col.
 
-    def __init__(self, row: Row, problems: list[Diagnostic]):
+    `calendar`: whether the rule set has one (a working-time deadline needs it)."""
+
+    def __init__(self, row: Row, problems: list[Diagnostic], calendar: bool = False):
         self.row = row
         self.problems = problems
+        self.calendar = calendar
 
     def _bad(self, column: str, code: str, message: str) -> None:
         self.problems.append(Diagnostic(code, message, self.row.place(column)))
@@ -67,19 +78,39 @@ class _Fields:
             self._bad(column, "value.code", f"{column} {value!r} is not a code (no spaces, ',', ';', '*' or '@')")
         return value
 
-    def number(self, column: str) -> float | None:
+    def deadline(self, per_class: bool = False):
+        """The row's deadline: from `deadline` (4h, 4wh, 2wd; with per_class also A=2wh;B=4wh),
+        or from the old `deadline_hours` as natural hours. None when empty."""
+        column = "deadline" if "deadline" in self.row.columns else "deadline_hours"
         value = self.row.get(column)
         if not value:
             return None
         try:
-            number = float(value)
-        except ValueError:
-            self._bad(column, "value.number", f"{column} {value!r} is not a number")
+            if column == "deadline_hours":
+                if not re.fullmatch(r"\d+(\.\d+)?", value):
+                    raise ValueError(f"{value!r} is not a number of hours")
+                spec = parse_deadline(value + "h")
+            elif "=" in value and per_class:
+                spec = parse_class_deadlines(value)
+            elif "=" in value:
+                raise ValueError(
+                    f"{value!r}: a rule's deadline is one value; values per area class belong in taxonomy.csv"
+                )
+            else:
+                spec = parse_deadline(value)
+        except ValueError as err:
+            self._bad(column, "value.deadline", f"{column} {err}")
             return None
-        if not (number > 0 and number < float("inf")):
-            self._bad(column, "value.number", f"{column} must be a positive number of hours, not {value!r}")
+        values = [spec] if isinstance(spec, Deadline) else [v for _, v in spec]
+        if not self.calendar and any(v.working for v in values):
+            self._bad(
+                column,
+                "value.deadline_unit",
+                f"{column} {value!r} counts working time, but ruleset.toml has no [calendar] "
+                "(work_hours, workweek, days): add one, or give natural hours (h)",
+            )
             return None
-        return number
+        return spec
 
     def integer(self, column: str, default: int = 0) -> int:
         value = self.row.get(column)
@@ -113,14 +144,14 @@ class _Fields:
         return None
 
 
-def _event(row: Row, problems: list[Diagnostic]) -> EventNode | None:
-    f = _Fields(row, problems)
+def _event(row: Row, problems: list[Diagnostic], calendar: bool = False) -> EventNode | None:
+    f = _Fields(row, problems, calendar)
     before = len(problems)
     node = EventNode(
         code=f.code("code", required=True) or "",
         name=f.text("name", required=True),
         parent=f.code("parent"),
-        deadline_hours=f.number("deadline_hours"),
+        deadline=f.deadline(per_class=True),
         urgent=f.boolean("urgent"),
         command_system=f.text("command_system") or None,
         opening_criteria=f.text("opening_criteria"),
@@ -130,7 +161,7 @@ def _event(row: Row, problems: list[Diagnostic]) -> EventNode | None:
     return node if len(problems) == before else None
 
 
-def _area(row: Row, problems: list[Diagnostic]) -> Area | None:
+def _area(row: Row, problems: list[Diagnostic], calendar: bool = False) -> Area | None:
     f = _Fields(row, problems)
     before = len(problems)
     area = Area(
@@ -141,11 +172,12 @@ def _area(row: Row, problems: list[Diagnostic]) -> Area | None:
         grid_type=f.text("grid_type") or None,
         region=f.text("region") or None,
         place=row.place(),
+        area_class=f.code("class"),
     )
     return area if len(problems) == before else None
 
 
-def _department(row: Row, problems: list[Diagnostic]) -> Department | None:
+def _department(row: Row, problems: list[Diagnostic], calendar: bool = False) -> Department | None:
     f = _Fields(row, problems)
     before = len(problems)
     dept = Department(
@@ -158,8 +190,8 @@ def _department(row: Row, problems: list[Diagnostic]) -> Department | None:
     return dept if len(problems) == before else None
 
 
-def _rule(row: Row, problems: list[Diagnostic]) -> Rule | None:
-    f = _Fields(row, problems)
+def _rule(row: Row, problems: list[Diagnostic], calendar: bool = False) -> Rule | None:
+    f = _Fields(row, problems, calendar)
     before = len(problems)
     source = f.text("source")
     grid_type = f.text("grid_type")
@@ -173,7 +205,7 @@ def _rule(row: Row, problems: list[Diagnostic]) -> Rule | None:
         source=None if source in ("", ANY) else source,
         department=department,
         co_handlers=co_handlers,
-        deadline_hours=f.number("deadline_hours"),
+        deadline=f.deadline(),
         valid_from=f.day("valid_from"),
         valid_to=f.day("valid_to"),
         priority=f.integer("priority"),
@@ -251,6 +283,7 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic], seen: dict[P
             problems.append(_outside("rules", pattern, text, where))
     if sources and len(set(sources)) != len(sources):
         problems.append(Diagnostic("manifest.bad_value", "sources lists a source twice", Place(where)))
+    calendar = _calendar(raw.get("calendar"), root, text, where, problems)
     if len(problems) != before:
         return None
     return Manifest(
@@ -263,7 +296,106 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic], seen: dict[P
         departments=departments,
         rules=tuple(rules),
         title=title,
+        calendar=calendar,
     )
+
+
+_CALENDAR_KEYS = ("workweek", "work_hours", "days")
+_HOURS = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+
+
+def _calendar(table: object, root: Path, text: str, where: str, problems: list[Diagnostic]) -> Calendar | None:
+    """`[calendar]` of ruleset.toml (its `days` file is read later, by _read_days); None when absent."""
+    if table is None:
+        return None
+    lines = text.splitlines()
+    top = next((n for n, row in enumerate(lines, 1) if row.strip().startswith("[calendar]")), 0)
+
+    def place(key: str, value: str = "") -> Place:
+        """The line of `key` in [calendar] (and the column of `value` in it, when given)."""
+        for n, row in enumerate(lines[top:], top + 1):
+            if row.strip().startswith("["):
+                break
+            if re.match(rf"\s*{key}\s*=", row):
+                col = row.find(value) + 1 if value and value in row else row.find(key) + 1
+                return Place(where, n, col)
+        return Place(where, top)
+
+    def bad(key: str, message: str, value: str = "") -> None:
+        problems.append(Diagnostic("calendar.bad_value", message, place(key, value)))
+
+    if not isinstance(table, dict):
+        problems.append(Diagnostic("calendar.bad_value", "calendar must be a table: [calendar]", Place(where, top)))
+        return None
+    for key in table:
+        if key not in _CALENDAR_KEYS:
+            bad(key, f"unknown key {key!r} in [calendar] (known: {', '.join(_CALENDAR_KEYS)})")
+    workweek = table.get("workweek", [1, 2, 3, 4, 5])
+    if not (
+        isinstance(workweek, list)
+        and all(type(d) is int and 1 <= d <= 7 for d in workweek)
+        and len(set(workweek)) == len(workweek)
+    ):
+        bad("workweek", "workweek must list ISO weekdays, each once: 1 (Monday) to 7 (Sunday), as [1, 2, 3, 4, 5]")
+        workweek = []
+    hours: list[tuple[int, int]] = []
+    raw_hours = table.get("work_hours")
+    if raw_hours is None:
+        bad("work_hours", 'the calendar needs work_hours, as ["09:00-12:00", "13:30-17:30"]')
+    elif not isinstance(raw_hours, list) or not raw_hours or not all(isinstance(h, str) for h in raw_hours):
+        bad("work_hours", 'work_hours must be a non-empty list of "HH:MM-HH:MM" strings')
+    else:
+        for span in raw_hours:
+            m = _HOURS.fullmatch(span.strip())
+            if m is None:
+                bad("work_hours", f"work_hours {span!r} is not HH:MM-HH:MM", span)
+                continue
+            h1, m1, h2, m2 = map(int, m.groups())
+            start, end = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
+            if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 3600:
+                bad("work_hours", f"work_hours {span!r} lies outside one day (00:00 to 24:00)", span)
+            elif start >= end:
+                bad("work_hours", f"work_hours {span!r} ends before it starts", span)
+            elif hours and start < hours[-1][1]:
+                bad(
+                    "work_hours",
+                    f"work_hours {span!r} overlaps or precedes the span before it: list them ascending, apart",
+                    span,
+                )
+            else:
+                hours.append((start, end))
+    days = table.get("days")
+    if days is not None and not (isinstance(days, str) and days):
+        bad("days", "days must name a CSV file (date,kind,name)")
+        days = None
+    elif days is not None and not _inside(root, days):
+        problems.append(_outside("days", days, text, where))
+        days = None
+    return Calendar(tuple(sorted(workweek)), tuple(hours), {}, days, Place(where, top))
+
+
+def _read_days(root: Path, display: str, calendar: Calendar, problems: list[Diagnostic], seen: dict) -> Calendar:
+    """The calendar with its `days` file read: date,kind,name rows, kind holiday or workday."""
+    name = calendar.days_file
+    days: dict[date, tuple[str, str]] = {}
+    first: dict[date, Place] = {}
+    for row in read_csv(root / name, f"{display}/{name}", DAYS_COLUMNS, problems, seen):
+        f = _Fields(row, problems)
+        day = f.day("date")
+        if day is None and row.get("date") == "":
+            f.text("date", required=True)
+        kind = f.text("kind", required=True)
+        if kind and kind not in KINDS:
+            f._bad("kind", "value.kind", f"kind {kind!r} is not one of {', '.join(KINDS)}")
+            continue
+        if day is None or not kind:
+            continue
+        if day in first:
+            f._bad("date", "calendar.duplicate_date", f"date {day} is already listed at {first[day]}")
+            continue
+        first[day] = row.place("date")
+        days[day] = (kind, row.get("name"))
+    return replace(calendar, days=days)
 
 
 def _inside(root: Path, name: str, pattern: bool = False) -> bool:
@@ -336,11 +468,15 @@ def parse_ruleset(
     if manifest is None:
         return None, problems
 
-    def table(name: str, columns: tuple[str, ...], build) -> tuple:
-        rows = read_csv(root / name, f"{display}/{name}", columns, problems, seen)
-        return tuple(x for x in (build(row, problems) for row in rows) if x is not None)
+    has_calendar = manifest.calendar is not None
+    if has_calendar and manifest.calendar.days_file:
+        manifest = replace(manifest, calendar=_read_days(root, display, manifest.calendar, problems, seen))
 
-    events = table(manifest.taxonomy, TAXONOMY_COLUMNS, _event)
+    def table(name: str, columns: tuple[str, ...], build, renamed: tuple | None = None) -> tuple:
+        rows = read_csv(root / name, f"{display}/{name}", columns, problems, seen, renamed)
+        return tuple(x for x in (build(row, problems, has_calendar) for row in rows) if x is not None)
+
+    events = table(manifest.taxonomy, TAXONOMY_COLUMNS, _event, _DEADLINE_RENAMED)
     areas = table(manifest.areas, AREA_COLUMNS, _area)
     departments = table(manifest.departments, DEPARTMENT_COLUMNS, _department)
     where = f"{display}/{MANIFEST}"
@@ -357,7 +493,7 @@ def parse_ruleset(
     rules: list[Rule] = []
     for file in files:
         rel = Path(os.path.relpath(file, root)).as_posix()
-        rules.extend(table(rel, RULE_COLUMNS, _rule))
+        rules.extend(table(rel, RULE_COLUMNS, _rule, _DEADLINE_RENAMED))
     parsed = ParsedRuleSet(display, manifest, events, areas, departments, tuple(rules))
     return parsed, problems
 

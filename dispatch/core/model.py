@@ -7,6 +7,7 @@ from datetime import date
 
 from dispatch.core.errors import Place
 from dispatch.core.tree import Tree
+from dispatch.core.worktime import Calendar, ClassDeadlines, Deadline
 
 ANY = "*"
 LOCAL = "@local"
@@ -25,20 +26,22 @@ class Manifest:
     departments: str
     rules: tuple[str, ...]
     title: str = ""
+    calendar: Calendar | None = None  # [calendar], its `days` file read in
 
 
 @dataclass(frozen=True, slots=True)
 class EventNode:
     """A node of the event taxonomy: a category, a subcategory or (a leaf) a work item.
 
-    `deadline_hours`, `urgent` and `command_system` are as written; None means "inherit
-    from the parent" (see RuleSet.item_deadline and friends).
+    `deadline`, `urgent` and `command_system` are as written; None means "inherit
+    from the parent" (see RuleSet.item_deadline and friends). A deadline is one value or
+    one per area class.
     """
 
     code: str
     name: str
     parent: str | None
-    deadline_hours: float | None
+    deadline: Deadline | ClassDeadlines | None
     urgent: bool | None
     command_system: str | None
     opening_criteria: str = ""
@@ -57,6 +60,7 @@ class Area:
     grid_type: str | None
     region: str | None
     place: Place = field(default=Place(""), compare=False)
+    area_class: str | None = None  # the `class` column: which of an item's per-class deadlines applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ class Rule:
     source: str | None
     department: str
     co_handlers: tuple[str, ...]
-    deadline_hours: float | None
+    deadline: Deadline | None
     valid_from: date | None
     valid_to: date | None
     priority: int
@@ -153,8 +157,31 @@ class RuleSet:
                 return value
         return None
 
-    def item_deadline(self, code: str) -> float | None:
-        return self._inherited(code, "deadline_hours")
+    def item_deadline(self, code: str) -> Deadline | ClassDeadlines | None:
+        """The item's deadline as its handling standard gives it: one value, one per class, or none."""
+        return self._inherited(code, "deadline")
+
+    def area_class(self, area_code: str) -> str | None:
+        """The area's class (A/B/C ...): its own, or its nearest ancestor's."""
+        for area in self.areas.path(area_code):
+            if area.area_class:
+                return area.area_class
+        return None
+
+    def deadline_for(self, event: str, area: str, rule: Rule | None) -> tuple[Deadline | None, str | None, str | None]:
+        """(deadline, origin "rule" or "item", the area class picked or None) of a case of `event`
+        in `area` decided by `rule` (None: no rule). A class missing from an item's values
+        (check refuses that) gives no deadline."""
+        if rule is not None and rule.deadline is not None:
+            return rule.deadline, "rule", None
+        spec = self.item_deadline(event)
+        if spec is None:
+            return None, None, None
+        if isinstance(spec, Deadline):
+            return spec, "item", None
+        klass = self.area_class(area)
+        value = dict(spec).get(klass) if klass is not None else None
+        return value, ("item" if value is not None else None), (klass if value is not None else None)
 
     def item_urgent(self, code: str) -> bool:
         return bool(self._inherited(code, "urgent"))

@@ -1,9 +1,10 @@
 """Outcomes: the one cache of decided answers, keyed by what an answer shares with its peers.
 
-Everything in a Decision but the case id, the due time and the area path depends only on
-the winning rule, the item and the local government of the area (see decide()). So an
-outcome is decided once per (rule or none, item, local government) and every later case
-with that key only adds its own three fields. The one-case path reads `by_key` (a dict
+Everything in a Decision but the case id, the due time (and whether it is provisional)
+and the area path depends only on the winning rule, the item, and the local government
+and class of the area (see decide()). So an outcome is decided once per (rule or none,
+item, local government and class) and every later case with that key only adds its own
+four fields. The one-case path reads `by_key` (a dict
 read, no call); a batch gets dense ids (`ids`, or the kernel `known_ids` for keys met
 before) and takes each part for all its cases in one numpy indexing. A face (the HTTP
 service) may render each outcome once more, its own way: `render` is called when an
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import repeat
 from typing import NamedTuple
 
@@ -25,19 +26,19 @@ from dispatch.core.decision import CASE_FIELDS, Decision, Status, decide
 from dispatch.core.jit import njit, njit_inline
 from dispatch.core.model import RuleSet
 from dispatch.core.tables import Tables
+from dispatch.core.worktime import UNIT_NONE
 
 STATUS_CODES = (Status.AUTO, Status.PROVISIONAL, Status.MANUAL)
-NO_DUE, ODD_DUE = -1, -2  # Outcome.seconds when there is no due time / when it is not whole seconds
 MAX_OUTCOMES = 1 << 16  # a bound: odd traffic must not grow memory without end
 _ANY_MOMENT = datetime(2000, 1, 1)  # decide() needs a time; an outcome keeps no due time
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / phi: Fibonacci hashing
 
 
 class Outcome(NamedTuple):
-    head: tuple  # the Decision's fields but its last CASE_FIELDS (id, due, area path)
-    delta: timedelta | None  # the deadline; None: no due time (manual, or the item has no deadline)
+    head: tuple  # the Decision's fields but its last CASE_FIELDS (id, due, provisional, area path)
+    unit: int  # the deadline's unit for the kernels (worktime.UNIT_*); UNIT_NONE: no due time (manual, no deadline)
+    amount: int  # its seconds (h, wh) or days (wd)
     status: int  # index into STATUS_CODES
-    seconds: int  # the deadline in whole seconds, for the kernels; NO_DUE or ODD_DUE
     rendered: object  # what Outcomes.render made of the outcome, or None
 
 
@@ -55,12 +56,18 @@ class Outcomes:
         self._items = tables.items
         self.render = render
         self.lock = threading.Lock()
-        # a key numbers (rule + 1, item, local government) densely: the local government of each column
-        governments = sorted({ruleset.local_department(code) or "" for code in tables.columns})
+
+        # a key numbers (rule + 1, item, local) densely, where a column's local is its areas' local
+        # government and class (a column's areas share both: see compile.py)
+        def local(code: str) -> tuple[str, str]:
+            return ruleset.local_department(code) or "", ruleset.area_class(code) or ""
+
+        governments = sorted({local(code) for code in tables.columns})
+        index = {g: i for i, g in enumerate(governments)}
         local_of_col = np.zeros(tables.n_columns, dtype=np.int64)
         self.area_of_col = [""] * tables.n_columns  # one area of each column: what an outcome is decided for
         for code, col in tables.columns.items():
-            local_of_col[col] = governments.index(ruleset.local_department(code) or "")
+            local_of_col[col] = index[local(code)]
             self.area_of_col[col] = self.area_of_col[col] or code
         local_of_col.setflags(write=False)
         self.local_of_col = local_of_col  # int64[columns]
@@ -113,13 +120,11 @@ class Outcomes:
     def decide(self, rule: int, item: int, area: str) -> Outcome:
         case = Case("", self._items[item], area, "", _ANY_MOMENT)
         full = decide(self._ruleset, case, self._rules[rule] if rule >= 0 else None)
-        if full.deadline_hours is None or full.due is None:
-            delta, seconds = None, NO_DUE
-        else:
-            delta = timedelta(hours=full.deadline_hours)
-            seconds = int(delta.total_seconds()) if delta.microseconds == 0 else ODD_DUE
+        unit, amount = UNIT_NONE, 0
+        if full.deadline is not None and full.status is not Status.MANUAL:
+            unit, amount = full.deadline.code, full.deadline.amount
         rendered = self.render(full) if self.render is not None else None
-        return Outcome(full[:-CASE_FIELDS], delta, STATUS_CODES.index(full.status), seconds, rendered)
+        return Outcome(full[:-CASE_FIELDS], unit, amount, STATUS_CODES.index(full.status), rendered)
 
 
 class OutcomeSet:
@@ -132,7 +137,8 @@ class OutcomeSet:
         self.by_key: dict[int, Outcome] = {}  # the one-case path's look-up
         cap = 1024
         self.rendered = np.empty(cap, dtype=object)  # by id
-        self.seconds = np.empty(cap, dtype=np.int64)
+        self.units = np.empty(cap, dtype=np.int64)
+        self.amounts = np.empty(cap, dtype=np.int64)
         self.statuses = np.empty(cap, dtype=np.int64)
         # key -> id as an open-addressing table, for the kernel (see _outcome_id)
         self._slot_keys = np.full(2 * cap, -1, dtype=np.int64)
@@ -143,7 +149,7 @@ class OutcomeSet:
         return len(self._outcomes)
 
     def ids(self, keys: np.ndarray, rules: np.ndarray, items: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """int64[n] outcome ids (indices into rendered, seconds, statuses) of a batch's cases, decided where new."""
+        """int64[n] outcome ids (indices into rendered, units, amounts, statuses) of a batch's cases, decided where new."""
         listed = keys.tolist()
         ids = np.fromiter(map(self._id_of.get, listed, repeat(-1)), dtype=np.int64, count=len(listed))
         for j in np.flatnonzero(ids < 0).tolist():
@@ -173,9 +179,11 @@ class OutcomeSet:
             i = len(self._outcomes)
             if i == len(self.rendered):  # grown into copies: a reader holding the old arrays still finds its ids
                 self.rendered = np.concatenate([self.rendered, np.empty(i, dtype=object)])
-                self.seconds = np.concatenate([self.seconds, np.empty(i, dtype=np.int64)])
+                self.units = np.concatenate([self.units, np.empty(i, dtype=np.int64)])
+                self.amounts = np.concatenate([self.amounts, np.empty(i, dtype=np.int64)])
                 self.statuses = np.concatenate([self.statuses, np.empty(i, dtype=np.int64)])
-            self.rendered[i], self.seconds[i], self.statuses[i] = outcome.rendered, outcome.seconds, outcome.status
+            self.rendered[i], self.statuses[i] = outcome.rendered, outcome.status
+            self.units[i], self.amounts[i] = outcome.unit, outcome.amount
             self._outcomes.append(outcome)
             self.by_key[key] = outcome
             self._id_of[key] = i

@@ -6,10 +6,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from dispatch.core.errors import Diagnostic, Severity
+from dispatch.core.errors import Diagnostic, Place, Severity
 from dispatch.core.model import ANY, LOCAL, Area, EventNode, ParsedRuleSet, Rule, RuleSet
 from dispatch.core.tree import Tree
 from dispatch.core.version import ruleset_version
+from dispatch.core.worktime import Deadline
 
 
 def _valid_tree_nodes(nodes: Sequence[EventNode | Area], kind: str, problems: list[Diagnostic]) -> list:
@@ -72,14 +73,71 @@ def _check_events(parsed: ParsedRuleSet, events: Tree[EventNode], problems: list
                     node.place,
                 )
             )
-        if events.is_leaf(node.code) and all(n.deadline_hours is None for n in events.path(node.code)):
+        if events.is_leaf(node.code) and all(n.deadline is None for n in events.path(node.code)):
             problems.append(
                 Diagnostic(
                     "taxonomy.missing_deadline",
-                    f"item {node.code!r} has no deadline_hours (nor has any ancestor)",
+                    f"item {node.code!r} has no deadline (nor has any ancestor)",
                     node.place,
                 )
             )
+
+
+def _check_classes(events: Tree[EventNode], areas: Tree[Area], problems: list[Diagnostic]) -> None:
+    """Deadlines per area class: every class an area has is in each such item's values, and
+    every area has a class (its own or an ancestor's) once any item gives values per class."""
+    per_class = [n for n in events if n.deadline is not None and not isinstance(n.deadline, Deadline)]
+    if not per_class:
+        return
+    classes: dict[str, Area] = {}
+    classless: list[Area] = []
+    for area in areas:
+        klass = next((a.area_class for a in areas.path(area.code) if a.area_class), None)
+        if klass is None:
+            classless.append(area)
+        else:
+            classes.setdefault(klass, area)
+    for node in per_class:
+        given = {name for name, _ in node.deadline}
+        missing = sorted(set(classes) - given)
+        if missing:
+            examples = ", ".join(f"{k!r} (as area {classes[k].code} {classes[k].name})" for k in missing)
+            problems.append(
+                Diagnostic(
+                    "taxonomy.missing_class",
+                    f"{node.code!r} gives deadlines per area class but none for class {examples}: add it",
+                    node.place,
+                )
+            )
+    if classless:
+        first = min(classless, key=lambda a: a.place)
+        problems.append(
+            Diagnostic(
+                "area.missing_class",
+                f"area {first.code!r} {first.name} has no class (nor has any ancestor), but item {per_class[0].code!r} "
+                f"gives deadlines per area class: give it or an ancestor a class ({len(classless)} area(s) lack one)",
+                first.place,
+            )
+        )
+
+
+def _calendar_warnings(parsed: ParsedRuleSet, rules: Sequence[Rule], problems: list[Diagnostic]) -> None:
+    """A days file that ends before the rules do: due times in later years assume the plain workweek."""
+    calendar = parsed.manifest.calendar
+    if calendar is None or not calendar.days_file or not calendar.days:
+        return
+    last = max(calendar.listed_years)
+    newest = max((d for r in rules for d in (r.valid_from, r.valid_to) if d is not None), default=None)
+    if newest is not None and newest.year > last:
+        problems.append(
+            Diagnostic(
+                "calendar.ends_early",
+                f"{calendar.days_file} lists days up to {last}, but rules run into {newest.year}: due times there "
+                "assume the plain workweek (answers say provisional); add the year's holidays (dispatch calendar)",
+                Place(f"{parsed.root}/{calendar.days_file}"),
+                Severity.WARNING,
+            )
+        )
 
 
 def _check_departments(parsed: ParsedRuleSet, areas: Tree[Area], problems: list[Diagnostic]) -> dict:
@@ -209,7 +267,7 @@ def _normal_outcome(ruleset: RuleSet, rule: Rule, split: set[str]) -> tuple:
             return ruleset.local_department(rule.area) or LOCAL
         return dept
 
-    return (resolve(rule.department), tuple(resolve(c) for c in rule.co_handlers), rule.deadline_hours)
+    return (resolve(rule.department), tuple(resolve(c) for c in rule.co_handlers), rule.deadline)
 
 
 def _split_areas(ruleset: RuleSet) -> set[str]:
@@ -228,7 +286,7 @@ def _describe(rule: Rule) -> str:
     return (
         f"{rule.department}"
         + (f" with {';'.join(rule.co_handlers)}" if rule.co_handlers else "")
-        + (f" in {rule.deadline_hours:g} h" if rule.deadline_hours else "")
+        + (f" in {rule.deadline}" if rule.deadline else "")
     )
 
 
@@ -292,6 +350,7 @@ def validate(parsed: ParsedRuleSet) -> tuple[RuleSet | None, list[Diagnostic]]:
     events = Tree(_valid_tree_nodes(parsed.events, "taxonomy", problems))
     areas = Tree(_valid_tree_nodes(parsed.areas, "area", problems))
     _check_events(parsed, events, problems)
+    _check_classes(events, areas, problems)
     departments = _check_departments(parsed, areas, problems)
     rules = _check_rules(parsed, events, areas, departments, problems)
     ruleset = RuleSet(
@@ -303,6 +362,7 @@ def validate(parsed: ParsedRuleSet) -> tuple[RuleSet | None, list[Diagnostic]]:
         version=ruleset_version(parsed),
     )
     _rule_warnings(ruleset, problems)
+    _calendar_warnings(parsed, rules, problems)
     problems.extend(find_conflicts(ruleset))
     if any(p.severity is Severity.ERROR for p in problems):
         return None, problems

@@ -7,12 +7,17 @@ import json
 from collections.abc import Iterable
 
 from dispatch.core.model import ParsedRuleSet
+from dispatch.core.worktime import Calendar, ClassDeadlines, Deadline, deadline_text
 
 VERSION_CHARS = 16
 
 
-def _number(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
+def _deadline(spec: Deadline | ClassDeadlines | None) -> str:
+    """A deadline as hashed: hours as a float (what the old deadline_hours hashed to: versions
+    of rule sets in natural hours stay as they were), other values as written canonically."""
+    if isinstance(spec, Deadline) and spec.unit == "h":
+        return repr(spec.hundredths / 100)
+    return deadline_text(spec)
 
 
 def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
@@ -30,7 +35,7 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
                 e.code,
                 e.name,
                 e.parent or "",
-                _number(e.deadline_hours),
+                _deadline(e.deadline),
                 str(e.urgent),
                 e.command_system or "",
                 e.opening_criteria,
@@ -38,7 +43,12 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
             ]
             for e in parsed.events
         ),
-        "areas": ([a.code, a.name, a.parent or "", a.level, a.grid_type or "", a.region or ""] for a in parsed.areas),
+        # a class is hashed only when given: versions of rule sets without classes stay as they were
+        "areas": (
+            [a.code, a.name, a.parent or "", a.level, a.grid_type or "", a.region or ""]
+            + ([a.area_class] if a.area_class else [])
+            for a in parsed.areas
+        ),
         "departments": ([d.code, d.name, d.command_system or "", d.governs or ""] for d in parsed.departments),
         "rules": (
             [
@@ -49,7 +59,7 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
                 r.source or "",
                 r.department,
                 list(r.co_handlers),
-                _number(r.deadline_hours),
+                _deadline(r.deadline),
                 str(r.valid_from or ""),
                 str(r.valid_to or ""),
                 str(r.priority),
@@ -57,7 +67,15 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
             ]
             for r in parsed.rules
         ),
-    }
+    } | _calendar_rows(m.calendar)
+
+
+def _calendar_rows(calendar: Calendar | None) -> dict[str, Iterable[list]]:
+    """The calendar's section, only when there is one (versions of rule sets without stay as they were)."""
+    if calendar is None:
+        return {}
+    head = [["workweek", list(calendar.workweek)], ["work_hours", [list(h) for h in calendar.work_hours]]]
+    return {"calendar": head + [[str(day), kind, name] for day, (kind, name) in calendar.days.items()]}
 
 
 def ruleset_version(parsed: ParsedRuleSet) -> str:

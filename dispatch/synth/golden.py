@@ -157,8 +157,8 @@ class _Builder:
         if dept == LOCAL:
             dept = f"@local ({self.rs.local_department(case.area)})"
         text = f"{rule.id}: {what} in {where}" + (f" ({', '.join(filters)})" if filters else "") + f" -> {dept}"
-        if rule.deadline_hours is not None:
-            text += f", deadline {rule.deadline_hours:g} h"
+        if rule.deadline is not None:
+            text += f", deadline {rule.deadline}"
         return text
 
     def case_for(self, rule: Rule, day: datetime | None = None) -> Case | None:

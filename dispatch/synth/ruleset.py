@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dispatch.synth.areas import DISTRICT_CODE, DISTRICT_NAME, Area, build_areas
+from dispatch.synth.areas import DISTRICT_CODE, DISTRICT_NAME, RURAL, URBAN, Area, build_areas
 from dispatch.synth.catalogue import Event, taxonomy
 from dispatch.synth.departments import Department, build_departments
 from dispatch.synth.rules import LOCAL, RuleRow, build_rules
@@ -60,13 +60,13 @@ TAXONOMY_HEADER = (
     "code",
     "name",
     "parent",
-    "deadline_hours",
+    "deadline",
     "urgent",
     "command_system",
     "opening_criteria",
     "closing_criteria",
 )
-AREA_HEADER = ("code", "name", "parent", "level", "grid_type", "region")
+AREA_HEADER = ("code", "name", "parent", "level", "grid_type", "region", "class")
 DEPARTMENT_HEADER = ("code", "name", "command_system", "governs", "note")
 RULE_HEADER = (
     "id",
@@ -76,7 +76,7 @@ RULE_HEADER = (
     "source",
     "department",
     "co_handlers",
-    "deadline_hours",
+    "deadline",
     "valid_from",
     "valid_to",
     "priority",
@@ -95,8 +95,26 @@ class Daxing:
     rules: dict[str, list[tuple[str, ...]]]
 
 
-def _hours(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
+def deadline_value(hours: float | None, urgent: bool) -> str:
+    """A catalogue deadline in the standards' units: urgent and sub-hour limits in natural hours
+    (自然时), whole days in working days (1 工作日 ...), other hour limits in working hours (工作时)."""
+    if hours is None:
+        return ""
+    if urgent or hours < 1:
+        return f"{hours:g}h"
+    if hours % 24 == 0:
+        return f"{int(hours // 24)}wd"
+    return f"{hours:g}wh"
+
+
+# Items whose time limit the standards give per area class (核心区 A / 一般区 B / C, domain facts
+# §1.5): the subcategory, and the values of its items that carry no limit of their own
+CLASS_DEADLINES = {"06010": "A=2wh;B=4wh;C=1wd", "06012": "A=1wh;B=2wh;C=4wh"}  # 暴露垃圾, 道路不洁
+# the class of the district and of its towns by region: the new town's streets are the core (A),
+# the northern 地区 the general area (B, the district's), the rural towns C
+AREA_CLASS = {"district": "B", URBAN: "A", RURAL: "C"}
+# the last year of days the sample's calendar lists, at most (chinese-calendar knows up to its release)
+CALENDAR_FIRST_YEAR = 2025
 
 
 def _file_of(row: RuleRow, systems: dict[str, str]) -> str:
@@ -109,6 +127,7 @@ def _file_of(row: RuleRow, systems: dict[str, str]) -> str:
 
 def _rule_rows(rows: Iterable[RuleRow], events: tuple[Event, ...]) -> dict[str, list[tuple[str, ...]]]:
     systems = {e.code: e.command_system or "municipal" for e in events if e.parent is None}
+    urgent = {e.code: bool(e.urgent) for e in events}
     by_file: dict[str, list[RuleRow]] = {name: [] for name in RULE_FILES}
     for row in rows:
         by_file[_file_of(row, systems)].append(row)
@@ -124,7 +143,7 @@ def _rule_rows(rows: Iterable[RuleRow], events: tuple[Event, ...]) -> dict[str, 
                 r.source,
                 r.department,
                 ";".join(r.co_handlers),
-                _hours(r.deadline_hours),
+                deadline_value(r.deadline_hours, urgent.get(r.event, False)),
                 r.valid_from,
                 r.valid_to,
                 str(r.priority) if r.priority else "",
@@ -188,7 +207,12 @@ class _Clone:
 def _areas(dx: Daxing, clone: _Clone) -> Iterator[tuple[str, ...]]:
     for a in dx.areas:
         name = clone.name if a.parent is None else a.name
-        yield (clone.area(a.code), name, clone.area(a.parent or ""), a.level, a.grid_type or "", a.region or "")
+        klass = (
+            AREA_CLASS.get(a.level if a.parent is None else a.region or "", "")
+            if a.level in ("district", "town")
+            else ""
+        )
+        yield (clone.area(a.code), name, clone.area(a.parent or ""), a.level, a.grid_type or "", a.region or "", klass)
 
 
 def _departments(dx: Daxing, clone: _Clone) -> Iterator[tuple[str, ...]]:
@@ -236,7 +260,24 @@ def _manifest(scale: int) -> str:
         "\n"
         "[command_systems]\n"
         f"{systems}\n"
+        "\n"
+        "# Working time: Beijing's office hours (an assumption, see README.md) and the State Council's\n"
+        "# holidays and make-up workdays (dispatch calendar --country CN)\n"
+        "[calendar]\n"
+        "workweek = [1, 2, 3, 4, 5]\n"
+        'work_hours = ["09:00-12:00", "13:30-17:30"]\n'
+        'days = "calendar.csv"\n'
     )
+
+
+def _calendar_csv() -> bytes:
+    """Every year chinese-calendar knows from CALENDAR_FIRST_YEAR on."""
+    from chinese_calendar import constants
+
+    from dispatch.tools.calendar.days import calendar_days, days_csv
+
+    last = max(d.year for d in constants.holidays)
+    return days_csv(calendar_days("CN", CALENDAR_FIRST_YEAR, last)).encode("utf-8")
 
 
 def _readme(scale: int, seed: int, counts: dict[str, int]) -> str:
@@ -279,14 +320,28 @@ until someone reviews the change and approves it again.
 """
 
 
+def _event_deadline(e: Event, events: dict[str, Event]) -> str:
+    classes = CLASS_DEADLINES.get(e.parent or "")
+    if classes is not None and not e.urgent and e.deadline_hours == _default_of(e.parent, events):
+        return classes
+    return deadline_value(e.deadline_hours, bool(e.urgent))
+
+
+def _default_of(subcategory: str, events: dict[str, Event]) -> float | None:
+    """The limit most items of a subcategory share: the one the catalogue gives the subcategory."""
+    hours = [e.deadline_hours for e in events.values() if e.parent == subcategory]
+    return max(set(hours), key=hours.count) if hours else None
+
+
 def _taxonomy_rows(events: Iterable[Event]) -> Iterator[tuple[str, ...]]:
-    for e in events:
+    events = {e.code: e for e in events}
+    for e in events.values():
         urgent = "" if e.urgent is None else ("true" if e.urgent else "false")
         yield (
             e.code,
             e.name,
             e.parent or "",
-            _hours(e.deadline_hours),
+            _event_deadline(e, events),
             urgent,
             e.command_system or "",
             e.opening_criteria,
@@ -315,6 +370,7 @@ def write_ruleset(
     files: dict[Path, bytes] = {
         out / "README.md": _readme(scale, seed, counts).encode("utf-8"),
         out / "ruleset.toml": _manifest(scale).encode("utf-8"),
+        out / "calendar.csv": _calendar_csv(),
         out / "taxonomy.csv": _csv_bytes(TAXONOMY_HEADER, _taxonomy_rows(dx.events)),
         out / "areas.csv": _csv_bytes(AREA_HEADER, (r for c in clones for r in _areas(dx, c))),
         out / "departments.csv": _csv_bytes(DEPARTMENT_HEADER, (r for c in clones for r in _departments(dx, c))),

@@ -24,19 +24,53 @@ from tests.conftest import MINI
 # An urgent item and an ordinary one that no rule covers: the provisional and manual answers.
 EXTRA_TAXONOMY = """\
 12,应急类,,,,safety,,
-12001,突发险情,12,2,true,,,
+12001,突发险情,12,2h,true,,,
 12001001,路面塌陷,12001,,,,,
 13,其他类,,,,municipal,,
-13001,其他事项,13,24,false,,,
+13001,其他事项,13,24h,false,,,
 13001001,无主设施,13001,,,,,
+14,道路类,,,,municipal,,
+14001,路面破损,14,4wh,false,,,
+14001001,车行道坑洼,14001,,,,,
+14002,道路保洁,14,A=2wh;B=4wh;C=1wd,false,,,
+14002001,道路不洁,14002,,,,,
 """
+# Beijing office hours, and the days of 2025 and 2026 the State Council moved (part of them)
+CALENDAR = """
+[calendar]
+workweek = [1, 2, 3, 4, 5]
+work_hours = ["09:00-12:00", "13:30-17:30"]
+days = "calendar.csv"
+"""
+DAYS = """date,kind,name
+2025-10-01,holiday,国庆节、中秋节
+2025-10-02,holiday,国庆节、中秋节
+2025-10-03,holiday,国庆节、中秋节
+2025-10-06,holiday,国庆节、中秋节
+2025-10-07,holiday,国庆节、中秋节
+2025-10-08,holiday,国庆节、中秋节
+2025-10-11,workday,国庆节、中秋节
+2026-01-01,holiday,元旦
+2026-01-02,holiday,元旦
+2026-01-04,workday,元旦
+"""
+AREA_CLASSES = {"110115": "B", "110115005": "A", "110115103": "C"}  # the district B, 黄村 A, 青云店 C
 
 
 def api_ruleset(target: Path) -> Path:
-    """tests/data/mini plus two items no rule covers, copied to `target`."""
+    """tests/data/mini plus items no rule covers (urgent, ordinary, in working time, per area
+    class), a working calendar and area classes, copied to `target`."""
     shutil.copytree(MINI, target)
     with open(target / "taxonomy.csv", "a", encoding="utf-8") as f:
         f.write(EXTRA_TAXONOMY)
+    with open(target / "ruleset.toml", "a", encoding="utf-8") as f:
+        f.write(CALENDAR)
+    (target / "calendar.csv").write_text(DAYS, encoding="utf-8")
+    header = (MINI / "rules" / "municipal.csv").read_text(encoding="utf-8").splitlines()[0]
+    (target / "rules" / "roads.csv").write_text(f"{header}\nROAD-1,14,*,,,dx-cgw,,,,,,区城管委三定方案,\n", encoding="utf-8")
+    lines = (target / "areas.csv").read_text(encoding="utf-8").splitlines()
+    rows = [lines[0] + ",class"] + [line + "," + AREA_CLASSES.get(line.split(",")[0], "") for line in lines[1:]]
+    (target / "areas.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return target
 
 

@@ -43,7 +43,13 @@ def test_auto_names_department_deadline_rule_and_path(client):
         "department": {"code": "dx-cgw", "name": "区城市管理委员会"},
         "co_handlers": [],
         "command_system": "municipal",
-        "deadline": {"hours": 8, "due": "2025-12-01T16:00:00+08:00", "origin": "item"},
+        "deadline": {
+            "value": "8h",
+            "due": "2025-12-01T16:00:00+08:00",
+            "origin": "item",
+            "class": None,
+            "provisional": False,
+        },
         "rule": {"id": "MUN-1", "file": "rules/municipal.csv", "line": 2, "basis": "区城管委三定方案"},
         "difficult": False,
         "area_path": ["110115", "110115005", "11011500501", "110115005001"],
@@ -62,7 +68,13 @@ def test_rule_deadline_and_co_handlers(client):
     d = client.dispatch(case(event="06010001", area="110115103201")).json
     assert d["rule"]["id"] == "MUN-3"
     assert d["co_handlers"] == [{"code": "dx-cgw", "name": "区城市管理委员会"}]
-    assert d["deadline"] == {"hours": 2, "due": "2025-12-01T10:00:00+08:00", "origin": "rule"}
+    assert d["deadline"] == {
+        "value": "2h",
+        "due": "2025-12-01T10:00:00+08:00",
+        "origin": "rule",
+        "class": None,
+        "provisional": False,
+    }
 
 
 def test_provisional_when_urgent_and_no_rule(client):
@@ -74,7 +86,7 @@ def test_provisional_when_urgent_and_no_rule(client):
 def test_manual_when_no_rule(client):
     d = client.dispatch(case(event="13001001")).json
     assert d["status"] == "manual" and d["department"] is None and d["rule"] is None
-    assert d["deadline"] == {"hours": 24, "due": None, "origin": "item"}
+    assert d["deadline"] == {"value": "24h", "due": None, "origin": "item", "class": None, "provisional": False}
 
 
 def test_seasonal_rule_by_date_and_source(client):
@@ -88,11 +100,52 @@ def test_naive_time_is_in_the_rule_sets_zone_and_absent_time_is_now(client):
         client.dispatch(case(reported_at="2025-12-01T08:00:00")).json["deadline"]["due"] == "2025-12-01T16:00:00+08:00"
     )
     assert (
-        client.dispatch(case(reported_at="2025-12-01T00:00:00Z")).json["deadline"]["due"] == "2025-12-01T08:00:00+00:00"
-    )
+        client.dispatch(case(reported_at="2025-12-01T00:00:00Z")).json["deadline"]["due"] == "2025-12-01T16:00:00+08:00"
+    )  # due times are written in the rule set's offset
     now = client.dispatch(case(reported_at=...)).json
     assert now["status"] == "auto" and now["deadline"]["due"].endswith("+08:00")
     assert client.dispatch(case(reported_at=None)).json["status"] == "auto"
+
+
+# -- due times in working time ----------------------------------------------------------------
+
+
+def test_friday_evening_4wh_is_due_monday_afternoon_single_and_batch(client):
+    # Friday 2026-12-04 18:00, after office hours: 4 working hours = Monday 09:00-12:00 and 13:30-14:30
+    body = case(event="14001001", reported_at="2026-12-04T18:00:00+08:00")
+    d = client.dispatch(body).json
+    assert d["deadline"] == {
+        "value": "4wh",
+        "due": "2026-12-07T14:30:00+08:00",
+        "origin": "item",
+        "class": None,
+        "provisional": False,
+    }
+    other = case(id="C2", event="14001001", reported_at="2026-12-04T16:00:00+08:00")
+    batch = client.dispatch({"cases": [body, other]}).json
+    assert [r["deadline"]["due"] for r in batch["results"]] == ["2026-12-07T14:30:00+08:00", "2026-12-07T11:30:00+08:00"]
+
+
+def test_holidays_make_up_days_unlisted_years_and_classes(client):
+    def due(event: str, at: str, area: str = "110115005001") -> dict:
+        return client.dispatch(case(event=event, area=area, reported_at=at)).json["deadline"]
+
+    # 2025-09-30 (Tuesday) 16:00: 1.5 h that day, then the 国庆 holidays to 10-08: Thursday 10-09
+    assert due("14001001", "2025-09-30T16:00:00+08:00")["due"] == "2025-10-09T11:30:00+08:00"
+    # Friday 10-10 evening: Saturday 10-11 is a make-up workday (调休)
+    assert due("14001001", "2025-10-10T20:00:00+08:00")["due"] == "2025-10-11T14:30:00+08:00"
+    # New Year 2026: 0.5 h on Wednesday, Thursday 01-01 and Friday 01-02 off, Sunday 01-04 worked
+    assert due("14001001", "2025-12-31T17:00:00+08:00")["due"] == "2026-01-04T14:00:00+08:00"
+    # 2027 is not in the calendar: the plain workweek (New Year's Day a working day), provisional
+    late = due("14001001", "2027-01-01T10:00:00+08:00")
+    assert (late["due"], late["provisional"]) == ("2027-01-01T15:30:00+08:00", True)
+    # per area class: 黄村 (A) 2wh, 青云店 (C) 1wd, the district (B) 4wh
+    a = due("14002001", "2026-12-07T09:00:00+08:00")
+    c = due("14002001", "2026-12-07T09:00:00+08:00", area="110115103201")
+    b = due("14002001", "2026-12-07T09:00:00+08:00", area="110115")
+    assert (a["value"], a["class"], a["due"]) == ("2wh", "A", "2026-12-07T11:00:00+08:00")
+    assert (c["value"], c["class"], c["due"]) == ("1wd", "C", "2026-12-08T17:30:00+08:00")
+    assert (b["value"], b["class"], b["due"]) == ("4wh", "B", "2026-12-07T14:30:00+08:00")
 
 
 def test_extra_members_are_ignored_and_location_beside_area_is_checked(client):
@@ -236,7 +289,7 @@ def test_health_ruleset_info_and_openapi(client):
     ready = client.get("/readyz").json
     info = client.get("/v1/ruleset").json
     assert ready == {"ready": True, "version": info["version"]}
-    assert info["name"] == "mini" and info["counts"]["rules"] == 6
+    assert info["name"] == "mini" and info["counts"]["rules"] == 7
     assert (
         set(info["coverage"]["counts"]) == {"auto", "provisional", "manual"} and 0 < info["coverage"]["auto_share"] <= 1
     )

@@ -22,7 +22,9 @@ def daxing(daxing_dispatcher):
 
 def test_daxing_passes_check_with_the_designed_shape():
     report = check_ruleset(DAXING, cases=DAXING / "cases-sample.csv")
-    assert report.passed(strict=True), "\n".join(map(str, report.diagnostics))
+    assert report.passed(), "\n".join(map(str, report.diagnostics))
+    # the one warning: seasonal rules reach a year whose holidays are not yet in chinese-calendar
+    assert [d.code for d in report.diagnostics] in ([], ["calendar.ends_early"])
     counts = report.counts
     assert counts["events"] == {"categories": 29, "subcategories": 229, "items": 769}
     assert counts["grid_types"] == {"community": 188, "park": 77, "village": 469}

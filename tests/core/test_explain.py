@@ -55,8 +55,8 @@ def expected_reason(ruleset, loser, winner) -> tuple[str, str]:
             5: "no date window given (winner: ",
         }[i]
     assert loser.id > winner.id  # equal keys: the smaller id wins
-    same = (loser.department, loser.co_handlers, loser.deadline_hours) == (
-        winner.department, winner.co_handlers, winner.deadline_hours)  # fmt: skip
+    same = (loser.department, loser.co_handlers, loser.deadline) == (
+        winner.department, winner.co_handlers, winner.deadline)  # fmt: skip
     return "id", f"tie: larger id than {winner.id} ({'duplicate' if same else 'conflict'}"
 
 
@@ -204,7 +204,11 @@ def test_text_shows_area_path_local_deadline_and_the_losers(capsys):
     assert "110115110238 崔店村 (grid, village) > 110115110238001 " in out
     assert "decision  auto -> gov-110115110 魏善庄镇人民政府" in out
     assert "@local    -> gov-110115110 魏善庄镇人民政府: governs 110115110 魏善庄镇" in out
-    assert "deadline  4 h from the item standard (set on 06010001), due 2025-12-02T13:09:10+08:00" in out
+    # 暴露垃圾 gives its limit per area class: 魏善庄镇, a rural town, is class C, one working day
+    assert (
+        "deadline  1wd (working days) from the item standard (set on 06010001), class C of the area, "
+        "due 2025-12-03T17:30:00+08:00" in out
+    )
     assert "rule      LOC-000780 at " in out and "rules/local.csv:781" in out
     assert "matching rules: 4, ranked by (priority, event depth, area depth," in out
     assert "lost: less specific area: district 110115 vs town 110115110" in out
@@ -235,7 +239,7 @@ def test_rule_override_deadline_names_the_item_standard(capsys):
     code, out, _ = explain_cli(capsys, "--rules", str(MINI), "--event", "06010001", "--area", "110115103201",
                                "--source", "grid", "--at", T)  # fmt: skip
     assert code == 0
-    assert "deadline  2 h from the rule override (the item standard is 4 h)" in out
+    assert "deadline  2h (natural hours) from the rule override (the item standard is 4h)" in out
     assert "co        dx-cgw 区城市管理委员会" in out
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from dispatch.core.errors import RuleSetError, Severity
 from dispatch.core.load import load_ruleset, parse_ruleset, read_ruleset
+from dispatch.core.worktime import Deadline
 from dispatch.tools.check.check import check_ruleset
 
 MINI = Path(__file__).parents[1] / "data" / "mini"
@@ -66,9 +67,9 @@ def test_mini_taxonomy_tree():
     assert ev["06010001"].opening_criteria == "主次干道成堆、成片"
     assert ev["06010001"].closing_criteria == "彻底清理"
     # deadline, urgency and command system are inherited down the tree
-    assert rs.item_deadline("06010001") == 4.0
-    assert rs.item_deadline("06042001") == 24.0
-    assert rs.item_deadline("11001001") == 1.0
+    assert rs.item_deadline("06010001") == Deadline(400, "h")
+    assert rs.item_deadline("06042001") == Deadline(2400, "h")
+    assert rs.item_deadline("11001001") == Deadline(100, "h")
     assert rs.item_urgent("11001001") is True
     assert rs.item_urgent("06010002") is False
     assert rs.item_command_system("06042001") == "municipal"
@@ -110,7 +111,7 @@ def test_mini_rules():
     r = by_id(rs)
     assert (r["MUN-2"].department, r["MUN-2"].grid_type) == ("@local", "village")
     assert r["MUN-3"].co_handlers == ("dx-cgw",)
-    assert r["MUN-3"].deadline_hours == 2.0
+    assert r["MUN-3"].deadline == Deadline(200, "h")
     assert (r["MUN-4"].event, r["MUN-4"].area, r["MUN-4"].source) == ("06", "*", "12345")
     assert (r["MUN-4"].valid_from, r["MUN-4"].valid_to) == (date(2026, 6, 1), date(2026, 9, 16))
     assert r["MUN-4"].has_window and not r["MUN-1"].has_window
@@ -118,7 +119,7 @@ def test_mini_rules():
     assert r["SAF-1"].basis == "《北京市燃气管理条例》第三条, 燃气企业负责"  # a quoted comma
     assert r["SAF-1"].co_handlers == ("dx-yjj",)
     assert (r["SAF-2"].priority, r["SAF-2"].source, r["MUN-1"].priority) == (10, "safety", 0)
-    assert r["MUN-1"].source is None and r["MUN-1"].grid_type is None and r["MUN-1"].deadline_hours is None
+    assert r["MUN-1"].source is None and r["MUN-1"].grid_type is None and r["MUN-1"].deadline is None
     assert r["MUN-2"].note == "村内环境卫生属地负责"
     # precedence: (priority, event depth, area depth, grid type given, source given, window given)
     assert rs.precedence(r["MUN-2"]) == (0, 2, 1, 1, 0, 0)
@@ -198,7 +199,7 @@ def test_spreadsheet_spelling_loads_identically(tmp_path, tables):
 
     def strip_note(r):
         return (r.id, r.event, r.area, r.grid_type, r.source, r.department, r.co_handlers,
-                r.deadline_hours, r.valid_from, r.valid_to, r.priority, r.basis)  # fmt: skip
+                r.deadline, r.valid_from, r.valid_to, r.priority, r.basis)  # fmt: skip
 
     assert [strip_note(r) for r in b.rules] == [strip_note(r) for r in a.rules]
     assert list(b.events) == list(a.events)
@@ -250,7 +251,7 @@ def test_boolean_spellings(make_ruleset, word, value):
     text = (
         (MINI / "taxonomy.csv")
         .read_text(encoding="utf-8")
-        .replace("06010001,主次干道成堆成片暴露垃圾,06010,4,false", f"06010001,主次干道成堆成片暴露垃圾,06010,4,{word}")
+        .replace("06010001,主次干道成堆成片暴露垃圾,06010,4h,false", f"06010001,主次干道成堆成片暴露垃圾,06010,4h,{word}")
     )
     root = make_ruleset(files={"taxonomy.csv": text})
     assert load_ruleset(root).events["06010001"].urgent is value
@@ -385,13 +386,13 @@ def test_loader_never_crashes_on_arbitrary_bytes(which, data):
 
 # An appended row per table, valid as it stands; the fuzz replaces one of its fields.
 APPENDED = {
-    "taxonomy.csv": {"code": "06042009", "name": "新事项", "parent": "06042", "deadline_hours": "12", "urgent": "false",
+    "taxonomy.csv": {"code": "06042009", "name": "新事项", "parent": "06042", "deadline": "12h", "urgent": "false",
                      "command_system": "municipal", "opening_criteria": "甲", "closing_criteria": "乙"},
     "areas.csv": {"code": "110115103402", "name": "新园区", "parent": "11011510301", "level": "grid", "grid_type": "park",
                   "region": ""},
     "departments.csv": {"code": "dx-new", "name": "新局", "command_system": "municipal", "governs": ""},
     "rules/safety.csv": {"id": "Z-1", "event": "06042001", "area": "110115103401", "grid_type": "park", "source": "grid",
-                         "department": "dx-cgw", "co_handlers": "dx-yjj", "deadline_hours": "6", "valid_from": "2026-01-01",
+                         "department": "dx-cgw", "co_handlers": "dx-yjj", "deadline": "6h", "valid_from": "2026-01-01",
                          "valid_to": "2026-02-01", "priority": "3", "basis": "依据", "note": "备注"},
 }  # fmt: skip
 FIELD_TEXT = st.text(

@@ -25,7 +25,7 @@ from dispatch.core.model import ANY, LOCAL
 
 MINI = Path(__file__).parents[1] / "data" / "mini"
 HEADER = (
-    "id,event,area,grid_type,source,department,co_handlers,deadline_hours,valid_from,valid_to,priority,basis,note\n"
+    "id,event,area,grid_type,source,department,co_handlers,deadline,valid_from,valid_to,priority,basis,note\n"
 )
 
 
@@ -155,7 +155,7 @@ def test_rules_that_cannot_tie_do_not_conflict(make_ruleset, row):
 TIE = {
     "same selectors": "T-1,06010,110115,,,dx-cgzf,,,,,,b,",
     "other co-handlers": "T-1,11,110115,,,dx-rq,,,,,,b,",
-    "other deadline": "T-1,06010001,110115103,,,gov-110115103,dx-cgw,3,,,,b,",
+    "other deadline": "T-1,06010001,110115103,,,gov-110115103,dx-cgw,3h,,,,b,",
     "overlapping window, open end": "T-1,06,*,,12345,dx-cgw,,,2026-09-15,,,b,",
     "overlapping window, open start": "T-1,06,*,,12345,dx-cgw,,,,2026-06-02,,b,",
     "window inside": "T-1,06,*,,12345,dx-cgw,,,2026-07-01,2026-07-02,,b,",
@@ -213,7 +213,7 @@ def test_star_source_means_any(make_ruleset):
 
 def test_one_cause_one_error_in_a_tree(make_ruleset):
     taxonomy = (MINI / "taxonomy.csv").read_text(encoding="utf-8") + "".join(
-        f"{'99' + '0' * k},x,{'99' + '0' * (k - 1) if k else '98'},4,,,,\n" for k in range(6)
+        f"{'99' + '0' * k},x,{'99' + '0' * (k - 1) if k else '98'},4h,,,,\n" for k in range(6)
     )  # a chain of six under an unknown parent
     root = make_ruleset(files={"taxonomy.csv": taxonomy})
     (d,) = read_ruleset(root)[1]
@@ -234,7 +234,7 @@ def test_cycle_entered_from_many_tails_is_reported_once(make_ruleset):
 def test_deep_trees_do_not_hit_the_recursion_limit(make_ruleset):
     n = 3000
     taxonomy = (MINI / "taxonomy.csv").read_text(encoding="utf-8") + "".join(
-        f"D{k},深{k},{f'D{k - 1}' if k else ''},{'1' if k == n - 1 else ''},,,,\n" for k in range(n)
+        f"D{k},深{k},{f'D{k - 1}' if k else ''},{'1h' if k == n - 1 else ''},,,,\n" for k in range(n)
     )
     rules = HEADER + f"DR-1,D{n - 1},*,,,dx-cgw,,,,,,b,\nDR-2,D{n // 2},110115,,,dx-cgw,,,,,,b,\n"
     root = make_ruleset(files={"taxonomy.csv": taxonomy, "rules/zz.csv": rules})
@@ -258,7 +258,7 @@ SELECTOR_VALUES = {"event": st.sampled_from(EVENTS[:4]), "area": st.sampled_from
 WINDOW = st.sampled_from(WINDOWS)
 DEPARTMENT = st.sampled_from(DEPARTMENTS)
 CO_HANDLERS = st.sampled_from(["", "", "", "dx-yjj", LOCAL])
-DEADLINE = st.sampled_from(["", "", "", "2"])
+DEADLINE = st.sampled_from(["", "", "", "2h"])
 
 
 @st.composite
@@ -278,7 +278,7 @@ def rule_rows(draw, windows: bool):
                 **(shared[draw(st.integers(0, len(shared) - 1))] if draw(st.integers(0, 3)) else selectors()),
                 "department": draw(DEPARTMENT),
                 "co_handlers": draw(CO_HANDLERS),
-                "deadline_hours": draw(DEADLINE),
+                "deadline": draw(DEADLINE),
                 "valid_from": frm.isoformat() if frm else "",
                 "valid_to": to.isoformat() if to else "",
             }
@@ -315,7 +315,7 @@ def _outcome(rule, area):
     def resolve(dept):
         return REF.local_department(area) if dept == LOCAL else dept
 
-    return resolve(rule.department), tuple(resolve(c) for c in rule.co_handlers), rule.deadline_hours
+    return resolve(rule.department), tuple(resolve(c) for c in rule.co_handlers), rule.deadline
 
 
 def oracle(rules, windows: bool):

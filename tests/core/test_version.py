@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from dispatch.core.load import load_ruleset, parse_ruleset
 from dispatch.core.version import ruleset_version
+from dispatch.core.worktime import parse_deadline
 
 MINI = Path(__file__).parents[1] / "data" / "mini"
 # The same files give the same version on every machine: pinned, so that a platform- or
@@ -180,7 +181,7 @@ RULE_EDITS = {
     "grid_type": ["", "village", "park"],
     "source": ["", "grid", "safety"],
     "co_handlers": ["", "dx-yjj", "dx-cgw;dx-yjj"],
-    "deadline_hours": ["", "1", "48"],
+    "deadline": ["", "1h", "48h"],
     "basis": ["法规", "三定方案"],
 }
 RULE_IDS = {"MUN-1": "rules/municipal.csv", "MUN-2": "rules/municipal.csv", "MUN-3": "rules/municipal.csv",
@@ -193,8 +194,8 @@ def _normal(column: str, value: str) -> str:
         return str(int(value or 0))
     if column == "source" and value == "*":
         return ""
-    if column == "deadline_hours" and value:
-        return repr(float(value))
+    if column == "deadline" and value:
+        return str(parse_deadline(value))
     return value
 
 
@@ -225,7 +226,7 @@ def test_any_decision_relevant_rule_edit_changes_the_version(tables, data):
         ("rules/municipal.csv", "MUN-4", "valid_from", "2026-05-31"),
         ("areas.csv", "110115005201", "parent", "11011510301"),  # a village moves to another town
         ("areas.csv", "110115103401", "grid_type", "village"),
-        ("taxonomy.csv", "06010002", "deadline_hours", "6"),
+        ("taxonomy.csv", "06010002", "deadline", "6h"),
         ("taxonomy.csv", "06010002", "urgent", "true"),
         ("taxonomy.csv", "06042001", "parent", "06010"),
         ("departments.csv", "gov-110115103", "governs", "110115005"),
@@ -267,7 +268,7 @@ def test_an_area_moving_to_another_parent_changes_the_version(tables, data):
     [
         ("rules/municipal.csv", "MUN-1", "note", "a comment changes nothing"),
         ("rules/safety.csv", "SAF-2", "priority", "10"),  # the same value written again
-        ("rules/municipal.csv", "MUN-3", "deadline_hours", "2.0"),  # 2 and 2.0 are one number
+        ("rules/municipal.csv", "MUN-3", "deadline", "2.0h"),  # 2 and 2.0 are one number
         ("rules/municipal.csv", "MUN-1", "priority", "0"),  # the default, written out
         ("rules/municipal.csv", "MUN-4", "source", " 12345 "),  # trimmed
     ],

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dispatch.synth import DEFAULT_SEED, write_cases, write_ruleset
+from dispatch.core.worktime import parse_deadline
 from dispatch.synth.areas import TOWNS
 
 COMMITTED = Path(__file__).resolve().parents[2] / "rules" / "daxing"
@@ -69,7 +70,13 @@ def test_taxonomy_counts_and_item_attributes(fresh):
     codes = {e["code"] for e in events}
     assert all(not e["parent"] or e["parent"] in codes for e in events)
     items = [e for e in events if len(e["code"]) == 8]
-    assert all(float(e["deadline_hours"]) > 0 and e["urgent"] in ("true", "false") for e in items)
+    assert all(e["deadline"] and e["urgent"] in ("true", "false") for e in items)
+    for e in items:  # every value reads; urgent items count natural hours (自然时)
+        values = [parse_deadline(v.split("=")[-1]) for v in e["deadline"].split(";")]
+        assert e["urgent"] == "false" or all(v.unit == "h" for v in values), e
+    units = Counter(parse_deadline(e["deadline"]).unit for e in items if "=" not in e["deadline"])
+    assert units["wh"] and units["wd"] and units["h"]
+    assert sum("=" in e["deadline"] for e in items) >= 4  # per area class: 暴露垃圾, 道路不洁
     assert {e["command_system"] for e in items} == {"municipal", "social", "governance", "safety", "local"}
     urgent = sum(e["urgent"] == "true" for e in items) / len(items)
     assert 0.05 <= urgent <= 0.10
@@ -170,4 +177,5 @@ def test_committed_rule_set_loads_clean():
     load = pytest.importorskip("dispatch.core.load")
     ruleset, diagnostics = load.read_ruleset(COMMITTED)
     assert ruleset is not None
-    assert [str(d) for d in diagnostics] == []
+    # the one warning: the calendar lists no year chinese-calendar has not published yet, and seasonal rules reach it
+    assert [d.code for d in diagnostics] in ([], ["calendar.ends_early"])

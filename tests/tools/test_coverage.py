@@ -304,7 +304,7 @@ def test_png_shows_a_0_and_a_100_percent_cell_in_their_colours(make_ruleset, tmp
 
     # 06 has a rule for everything: 100 %; 11 (urgent gas leaks) none: 0 % (provisional)
     header = (
-        "id,event,area,grid_type,source,department,co_handlers,deadline_hours,valid_from,valid_to,priority,basis,note"
+        "id,event,area,grid_type,source,department,co_handlers,deadline,valid_from,valid_to,priority,basis,note"
     )
     root = make_ruleset(
         files={"rules/municipal.csv": f"{header}\nR-1,06,*,,,dx-cgw,,,,,,test,\n", "rules/safety.csv": None}

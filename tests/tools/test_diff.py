@@ -20,6 +20,7 @@ from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import CaseError
 from dispatch.core.history import read_case_columns
 from dispatch.core.model import ANY, LOCAL, RuleSet
+from dispatch.core.worktime import Deadline
 from dispatch.core.reference import dispatch_case, winning_rule
 from dispatch.core.tree import Tree
 from dispatch.tools.diff.diff import diff_sides, limit_breaches, load_side
@@ -37,7 +38,7 @@ SAMPLE = DAXING / "cases-sample.csv"
 
 def _outcome(decision) -> tuple:
     dept = decision.department.code if decision.department else None
-    return (decision.status.value, dept, tuple(u.code for u in decision.co_handlers), decision.deadline_hours)
+    return (decision.status.value, dept, tuple(u.code for u in decision.co_handlers), decision.deadline)
 
 
 class Oracle:
@@ -312,7 +313,7 @@ def _mutated(data, ruleset: RuleSet) -> RuleSet:
     if data.draw(st.booleans()):
         leaves = [j for j, e in enumerate(events) if all(x.parent != e.code for x in events)]
         j = data.draw(st.sampled_from(leaves))
-        events[j] = replace(events[j], deadline_hours=(events[j].deadline_hours or 1) + 1, urgent=not events[j].urgent)
+        events[j] = replace(events[j], deadline=Deadline((events[j].deadline or Deadline(100, 'h')).hundredths + 100, 'h'), urgent=not events[j].urgent)
     governors = [d for d in departments.values() if d.governs]
     if governors and data.draw(st.booleans()):
         lost = data.draw(st.sampled_from(governors))

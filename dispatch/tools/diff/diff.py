@@ -1,7 +1,7 @@
 """Diff: the semantic difference of two rule sets, over the compiled cells and replayed over cases.
 
 Two rule sets differ where a caller would see another outcome — status, department,
-co-handlers, deadline hours — not where their files differ. Cells are every (item,
+co-handlers, deadline — not where their files differ. Cells are every (item,
 area, source, day stretch) that both sets know; cases are a history replayed through
 both sets' batch kernels.
 """
@@ -255,7 +255,12 @@ def diff_cells(pairing: Pairing, at: date | None = None) -> CellDiff:
     pair_area = [""] * len(pairs)  # one area of each class: its outcome stands for the class
     for code, p in zip(common, area_pair.tolist(), strict=True):
         pair_area[p] = pair_area[p] or code
-    pair_same = (pairing.col_gov_a[pairs[:, 0]] == pairing.col_gov_b[pairs[:, 1]]) if len(pairs) else np.zeros(0, bool)
+    pair_same = (
+        (pairing.col_gov_a[pairs[:, 0]] == pairing.col_gov_b[pairs[:, 1]])
+        & (pairing.col_class_a[pairs[:, 0]] == pairing.col_class_b[pairs[:, 1]])
+        if len(pairs)
+        else np.zeros(0, bool)
+    )
     items = np.asarray(
         [(old.dispatcher.item_codes.index[c], new.dispatcher.item_codes.index[c]) for c in pairing.items],
         dtype=np.int32,

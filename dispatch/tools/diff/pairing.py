@@ -12,6 +12,7 @@ from dispatch.core.case import Case
 from dispatch.core.decision import decide
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.model import LOCAL, Rule, RuleSet
+from dispatch.core.worktime import Deadline
 
 
 class VisibleOutcome(NamedTuple):
@@ -20,7 +21,7 @@ class VisibleOutcome(NamedTuple):
     status: str
     department: str | None
     co_handlers: tuple[str, ...]
-    deadline_hours: float | None
+    deadline: Deadline | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ class Pairing:
 
     A rule's class is its outcome as written (department, co-handlers, deadline); two
     winners of one class give the same outcome unless the item's standard (deadline,
-    urgency) or the area's local government differs between the sets.
+    urgency) or the area's local government or class differs between the sets.
 
     items, sources        codes both sets know, in the old set's order
     class_a, class_b      int32[rules + 1]: outcome class by rule index + 1 (0: no rule)
@@ -45,6 +46,7 @@ class Pairing:
     item_same_a           bool[old items]: the item has the same standard in both sets
     depts                 department codes of both sets; a department id indexes it
     col_gov_a, col_gov_b  int32[cols]: the local government of a column's areas, or -1
+    col_class_a, _b       int32[cols]: the class of a column's areas (numbered across both sets), or -1
     rule_dept_a, _b       int32[rules]: a rule's department, -2 for `@local`
     """
 
@@ -59,7 +61,7 @@ class Pairing:
 
         def per_rule(rs: RuleSet) -> tuple[np.ndarray, np.ndarray]:
             cls = [0] + [
-                classes.setdefault((r.department, r.co_handlers, r.deadline_hours), len(classes) + 1) for r in rs.rules
+                classes.setdefault((r.department, r.co_handlers, r.deadline), len(classes) + 1) for r in rs.rules
             ]
             rid = [0] + [ids.setdefault(r.id, len(ids) + 1) for r in rs.rules]
             return np.asarray(cls, dtype=np.int32), np.asarray(rid, dtype=np.int32)
@@ -79,6 +81,10 @@ class Pairing:
         self.col_gov_b = _col_governments(new, dept_id)
         self.rule_dept_a = _rule_departments(rsa, dept_id)
         self.rule_dept_b = _rule_departments(rsb, dept_id)
+        class_id: dict[str, int] = {}
+        self.col_class_a = _col_classes(old, class_id)
+        self.col_class_b = _col_classes(new, class_id)
+        self.n_classes = len(class_id)
         self._outcomes: dict[VisibleOutcome, int] = {}
 
     def outcome_id(self, outcome: VisibleOutcome) -> int:
@@ -91,15 +97,17 @@ class Pairing:
     def outcomes(self, side: Side, rules: np.ndarray, items: np.ndarray, cols: np.ndarray, area_of) -> np.ndarray:
         """int64[n] outcome ids of (winning rule, item, column) index triples.
 
-        The outcome depends only on the rule, the item and the local government of the
-        column's areas: decide() runs once for each distinct triple of those, on the
+        The outcome depends only on the rule, the item and the local government and class
+        of the column's areas: decide() runs once for each distinct key of those, on the
         area `area_of(j)` of the first record j that has it.
         """
         if not len(rules):
             return np.zeros(0, dtype=np.int64)
         rs, codes = side.ruleset, side.dispatcher.tables.items
         govs = (self.col_gov_a if side is self.old else self.col_gov_b)[cols].astype(np.int64) + 1
+        klass = (self.col_class_a if side is self.old else self.col_class_b)[cols].astype(np.int64) + 1
         key = ((rules.astype(np.int64) + 1) * len(codes) + items) * (len(self.depts) + 1) + govs
+        key = key * (self.n_classes + 1) + klass
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
         ids = np.empty(len(first), dtype=np.int64)
         for u, j in enumerate(first.tolist()):
@@ -115,7 +123,7 @@ def outcome_of(ruleset: RuleSet, case: Case, rule: Rule | None) -> VisibleOutcom
         d.status.value,
         d.department.code if d.department else None,
         tuple(u.code for u in d.co_handlers),
-        d.deadline_hours,
+        d.deadline,
     )
 
 
@@ -125,6 +133,15 @@ def _col_governments(side: Side, dept_id: dict[str, int]) -> np.ndarray:
     for code, col in side.dispatcher.tables.columns.items():
         gov = side.ruleset.local_department(code)
         out[col] = dept_id[gov] if gov is not None else -1
+    return out
+
+
+def _col_classes(side: Side, class_id: dict[str, int]) -> np.ndarray:
+    """int32[cols]: the id of the class of each column's areas, or -1 (ids shared by both sides)."""
+    out = np.full(side.dispatcher.tables.n_columns, -1, dtype=np.int32)
+    for code, col in side.dispatcher.tables.columns.items():
+        klass = side.ruleset.area_class(code)
+        out[col] = class_id.setdefault(klass, len(class_id)) if klass is not None else -1
     return out
 
 

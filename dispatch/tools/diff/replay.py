@@ -96,6 +96,7 @@ def replay_cases(pairing: Pairing, history: CaseColumns) -> Replay:
         (pairing.class_a[ra + 1] == pairing.class_b[rb + 1])
         & pairing.item_same_a[ia]
         & (pairing.col_gov_a[ca] == pairing.col_gov_b[cb])
+        & (pairing.col_class_a[ca] == pairing.col_class_b[cb])
     )
     j = np.flatnonzero(maybe)
     reworded = 0

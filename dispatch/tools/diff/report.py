@@ -81,8 +81,8 @@ def _outcome_words(report: DiffReport, o: VisibleOutcome, rule: Rule | None, sho
             text += f" {report.department_name(o.department)}"
         if o.co_handlers:
             text += f" with {';'.join(o.co_handlers)}"
-        if o.deadline_hours is not None and o.status != MANUAL:
-            text += f", {o.deadline_hours:g} h"
+        if o.deadline is not None and o.status != MANUAL:
+            text += f", {o.deadline}"
     by = f"{rule.id} {rule.place}" if rule is not None and not short else rule.id if rule is not None else "no rule"
     return f"{text} ({by})"
 

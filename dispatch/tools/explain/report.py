@@ -8,6 +8,8 @@ from __future__ import annotations
 from dispatch.core.explain import KEY_NAMES, Explanation, explanation_dict, window_text
 from dispatch.core.model import LOCAL
 
+UNIT_WORDS = {"h": "natural hours", "wh": "working hours", "wd": "working days"}
+
 
 def table(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
     """Rows under a header, columns padded to their widest cell (ASCII cells: codes and numbers)."""
@@ -50,11 +52,26 @@ def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | N
         lines.append("deadline  none: the item has no handling deadline")
     else:
         if dl["origin"] == "rule":
-            origin = f"rule override (the item standard is {dl['item_hours']} h)"
+            origin = f"rule override (the item standard is {dl['item'] or 'none'})"
         else:
             origin = f"item standard (set on {it['deadline_set_on']})"
+        if dl["class"]:
+            origin += f", class {dl['class']} of the area"
         due = f", due {dl['due']}" if dl["due"] else ", no due time (manual)"
-        lines.append(f"deadline  {dl['hours']} h from the {origin}{due}")
+        lines.append(
+            f"deadline  {dl['value']} ({UNIT_WORDS[dl['value'].lstrip('0123456789.')]}) from the {origin}{due}"
+        )
+        skipped = [f"{s['date']} {s['why']}" for s in dl["skipped"]]
+        if skipped:
+            lines.append(f"          not counted: {'; '.join(skipped)}")
+        if dl["made_up"]:
+            lines.append(
+                "          make-up workdays counted: " + "; ".join(f"{m['date']} {m['name']}" for m in dl["made_up"])
+            )
+        if dl["provisional"]:
+            lines.append(
+                "          provisional: the calendar lists no days for a year it spans (the plain workweek assumed)"
+            )
     if x.decision.rule:
         r = x.decision.rule
         lines.append(f"rule      {r.id} at {r.path}:{r.line}  basis: {r.basis}")
