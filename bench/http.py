@@ -88,6 +88,14 @@ def sample_cases(n: int) -> list[dict]:
     return rows[:n]
 
 
+def located_sample(cases: list[dict]) -> list[dict]:
+    """The same cases with a location (a point of a unit grid in the case's area) instead of the area."""
+    from bench.locate import located_cases
+    from dispatch.core.load import load_ruleset
+
+    return located_cases(load_ruleset(ROOT / "rules" / "daxing"), cases)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -109,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = sample_cases(BATCH)
     single = json.dumps(cases[0], ensure_ascii=False).encode()
     batch = json.dumps({"cases": cases}, ensure_ascii=False).encode()
+    located_batch = json.dumps({"cases": located_sample(cases)}, ensure_ascii=False).encode()
     app_port, bare_port = free_port(), free_port()
     env = {"DISPATCH_BENCH_ROUTES": "1", "DISPATCH_LOG_LEVEL": "warning", "DISPATCH_PORT": str(app_port)}
     # the settings dispatch serve gives uvicorn (dispatch/api/server.py)
@@ -164,11 +173,20 @@ def main(argv: list[str] | None = None) -> int:
                     )
             if args.only != "single":
                 wrk(targets["dispatch"], batch, BATCH_CONNECTIONS, 1, scripts)
-                runs = [wrk(targets["dispatch"], batch, BATCH_CONNECTIONS, args.seconds, scripts)
-                        for _ in range(args.runs)]  # fmt: skip
-                b = median_of(runs)
+                wrk(targets["dispatch"], located_batch, BATCH_CONNECTIONS, 1, scripts)
+                # rounds of both bodies: the same cases with area codes, and with locations instead
+                rounds = [
+                    {body: wrk(targets["dispatch"], data, BATCH_CONNECTIONS, args.seconds, scripts)
+                     for body, data in (("codes", batch), ("locations", located_batch))}
+                    for _ in range(args.runs)
+                ]  # fmt: skip
+                b = median_of([r["codes"] for r in rounds])
                 results["batch"] = {"cases_per_request": BATCH, "connections": BATCH_CONNECTIONS, "rps": b["rps"],
                                     "cases_per_s": b["rps"] * BATCH, "p50_us": b["p50_us"], "p99_us": b["p99_us"]}  # fmt: skip
+                located = median_of([r["locations"] for r in rounds])
+                results["located_batch"] = {"cases_per_s": located["rps"] * BATCH, "p50_us": located["p50_us"],
+                    "p99_us": located["p99_us"],
+                    "ratio": statistics.median(r["locations"]["rps"] / r["codes"]["rps"] for r in rounds)}  # fmt: skip
     finally:
         for proc in (app, bare, logged):
             if proc is not None:
@@ -206,6 +224,10 @@ def render(r: dict) -> str:
     lines.append(f"batch of {b['cases_per_request']:,} cases ({r['batch_body_bytes']:,} B body), {b['connections']} "
                  f"connections: {b['cases_per_s'] / 1e6:.2f} M cases/s ({b['rps']:,.0f} req/s, p50 "
                  f"{b['p50_us'] / 1000:.1f} ms, p99 {b['p99_us'] / 1000:.1f} ms)")  # fmt: skip
+    lb = r.get("located_batch")
+    if lb:
+        lines.append(f"the same cases with locations instead of area codes: {lb['cases_per_s'] / 1e6:.2f} M cases/s, "
+                     f"{lb['ratio']:.0%} of the batch with codes (p50 {lb['p50_us'] / 1000:.1f} ms)")  # fmt: skip
     return "\n".join(lines)
 
 

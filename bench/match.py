@@ -9,6 +9,10 @@ Responder.batch_from_body). The kernel on encoded cases and the batch from Pytho
     .venv/bin/python bench/match.py                 # Daxing, 10x, 100x; prints a table, writes bench/out/match.json
     .venv/bin/python bench/match.py --scales 1 --quick
 
+At scale 1 it also weighs the due times: the same cases on Daxing as it is (deadlines in
+working time) and on a copy whose every deadline is in natural hours (what the service
+computed before working time), single and batch, with the due-time kernel timed alone.
+
 Every figure is the median of --runs runs; ratios are taken within one run of this
 script, so a noisy neighbour slows all contenders alike. The machine is shared:
 quote medians, never a best run.
@@ -47,6 +51,7 @@ from dispatch.core.clock import local_days
 from dispatch.core.codebook import SEP_STR
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.reference import dispatch_case, winning_rule
+from dispatch.core.worktime import due_times
 
 OUT = ROOT / "bench" / "out"
 PY = sys.executable
@@ -243,6 +248,93 @@ def batch(responder, cases: list, runs: int, zen, per_body: int = 1000) -> dict:
     return result
 
 
+# -- due times --------------------------------------------------------------------------------
+
+
+def natural_hours_copy(rules: Path, out: Path) -> Path:
+    """A copy of `rules` whose every deadline is in natural hours (wh -> h, wd -> 24 h a day, per-class
+    values -> class B's) and without a calendar: due times as the service computed them before."""
+    import csv
+    import io
+    import shutil
+
+    from dispatch.core.worktime import parse_class_deadlines, parse_deadline
+
+    def hours(value: str) -> str:
+        if not value:
+            return value
+        d = dict(parse_class_deadlines(value))["B"] if "=" in value else parse_deadline(value)
+        return f"{d.hundredths / 100 * (24 if d.unit == 'wd' else 1):g}h"
+
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(rules, out, ignore=shutil.ignore_patterns("cases-sample.csv", "golden.csv"))
+    manifest = (out / "ruleset.toml").read_text(encoding="utf-8")
+    (out / "ruleset.toml").write_text(manifest.split("[calendar]")[0].rsplit("\n# Working", 1)[0], encoding="utf-8")
+    for path in [out / "taxonomy.csv", *(out / "rules").glob("*.csv")]:
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+        k = rows[0].index("deadline")
+        for row in rows[1:]:
+            row[k] = hours(row[k])
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        path.write_text(buf.getvalue(), encoding="utf-8")
+    return out
+
+
+def due_times_figures(rules: Path, cases: list, runs: int, single_n: int, per_body: int = 1000) -> dict:
+    """Working-time dues beside natural-hour dues, on the same cases: one case (p50) and the service batch."""
+    natural = build_responder(str(natural_hours_copy(rules, OUT / "daxing-natural-hours")))
+    working = build_responder(str(rules))
+    keys = ("id", "event", "area", "source", "reported_at")
+    bodies = [orjson.dumps({"cases": [dict(zip(keys, c)) for c in cases[k : k + per_body]]})
+              for k in range(0, len(cases), per_body)]  # fmt: skip
+    sample = [IncomingCase(*c) for c in cases[:single_n]]
+    result: dict = {}
+    for name, responder in (("natural hours", natural), ("working time", working)):
+        batch_s, p50s = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            for body in bodies:
+                responder.batch_from_body(body, per_body, Tally.empty())
+            batch_s.append(time.perf_counter() - t)
+            p50s.append(float(np.percentile(per_call_ns(responder.answer, sample), 50)) / 1000)
+        result[name] = {"batch_cases_per_s": len(cases) / statistics.median(batch_s), "p50_us": statistics.median(p50s)}
+    # the due-time kernel alone, on every case of the batch bodies: what a batch without due times saves
+    d = working.dispatcher
+    w = d.worktime.arrays
+    n = len(cases)
+    stamps = [datetime.fromisoformat(c[4]) for c in cases]
+    r = np.asarray([int(m.timestamp()) for m in stamps], np.int64)
+    rules_idx = d.match_strings(*(list(col) for col in list(zip(*cases))[1:]))
+    o = working.outcomes.for_batch(0)
+    ids = o.ids(working.outcomes.keys(rules_idx.rule, rules_idx.items, rules_idx.cols), rules_idx.rule,
+                rules_idx.items, rules_idx.cols)  # fmt: skip
+    units, amounts = o.units[ids], o.amounts[ids]
+    due, off, prov = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int8)
+    kernel_s = []
+    for _ in range(runs):
+        flags = np.zeros(n, np.int8)
+        t = time.perf_counter()
+        due_times(r, units, amounts, flags, w, due, off, prov)
+        kernel_s.append(time.perf_counter() - t)
+    result["due_kernel_ns_per_case"] = statistics.median(kernel_s) / n * 1e9
+    result["units"] = {u: int((units == k).sum()) for k, u in ((1, "h"), (2, "wh"), (3, "wd"), (0, "none"))}
+    return result
+
+
+def print_due_times(f: dict) -> None:
+    nat, wt = f["natural hours"], f["working time"]
+    without = 1e9 / (1e9 / wt["batch_cases_per_s"] - f["due_kernel_ns_per_case"])
+    print("  due times: working time beside natural hours (the same cases; units " +
+          ", ".join(f"{k} {v:,}" for k, v in f["units"].items()) + ")")  # fmt: skip
+    print(f"    {'':14} {'batch cases/s':>14} {'single p50 µs':>14}")
+    for name, r in (("natural hours", nat), ("working time", wt)):
+        print(f"    {name:14} {fmt_rate(r['batch_cases_per_s']):>14} {r['p50_us']:14.2f}")
+    print(f"    due-time kernel {f['due_kernel_ns_per_case']:.0f} ns a case; the batch without it {fmt_rate(without)}")
+    print(f"    working time / natural hours: batch {wt['batch_cases_per_s'] / nat['batch_cases_per_s']:.0%}, "
+          f"without due times {wt['batch_cases_per_s'] / without:.0%}; single p50 {wt['p50_us'] - nat['p50_us']:+.2f} µs")
+
+
 # -- agreement -------------------------------------------------------------------------------
 
 
@@ -308,8 +400,12 @@ def main(argv: list[str] | None = None) -> int:
             contenders["zen"] = (partial(_zen_strings, zen), args.single)
         figures["single"] = single(contenders, cases, args.runs)
         figures["batch"] = batch(responder, cases, args.runs, zen)
+        if scale == 1:
+            figures["due_times"] = due_times_figures(rules, cases, args.runs, args.single)
         report["scales"][str(scale)] = figures
         print_scale(scale, figures, zen_note)
+        if "due_times" in figures:
+            print_due_times(figures["due_times"])
     (OUT / "match.json").write_text(json.dumps(report, indent=2))
     print(f"\nfigures written to {OUT / 'match.json'}")
     return 0

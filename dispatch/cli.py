@@ -11,6 +11,27 @@ from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_CANNOT_RUN = 0, 1, 2
 DEFAULT_RULES = "rules/daxing"
+HERE = "the current directory when it holds a ruleset.toml, else rules/daxing"
+GOLDEN = "golden.csv"  # the golden cases `dispatch test` runs when --cases is not given
+
+DESCRIPTION = """\
+Rule-based dispatch of city cases: which department handles a case, by when, and which rule decided.
+The rules are CSV files in a directory with a ruleset.toml; check, test, explain and serve them."""
+
+EPILOG = """\
+start a rule set of your own:
+  dispatch init mycity            write a small, valid example rule set (--example minimal|daxing)
+  cd mycity
+  dispatch check                  every error at file:line:col, then coverage
+  dispatch test                   the golden cases in golden.csv
+  dispatch serve --rules .        POST /v1/dispatch on http://127.0.0.1:8000
+
+'dispatch COMMAND --help' tells more of each command."""
+
+
+def default_rules() -> str:
+    """The rule set a command uses when none is given: the current directory if it is one, else the embedded set."""
+    return "." if Path("ruleset.toml").is_file() else DEFAULT_RULES
 
 
 def _missing(command: str, dirs: tuple[str, ...] = (), files: tuple[str | None, ...] = ()) -> bool:
@@ -30,6 +51,7 @@ def _check(args: argparse.Namespace) -> int:
     from dispatch.tools.check.check import check_ruleset
     from dispatch.tools.check.report import render_github, render_json, render_text
 
+    args.rules = args.rules or default_rules()
     if _missing("check", (args.rules,), (args.cases,)):
         return EXIT_CANNOT_RUN
     report = check_ruleset(args.rules, cases=args.cases, at=args.at)
@@ -50,6 +72,9 @@ def _dispatcher(command: str, rules: str):
     if ruleset is None:
         _print_invalid(command, rules, diagnostics, time.perf_counter() - started)
         return None
+    for d in diagnostics:
+        if d.code == "code.width":  # damaged codes make golden cases and histories fail in puzzling ways: say so
+            print(d, file=sys.stderr)
     return Dispatcher(ruleset)
 
 
@@ -65,7 +90,10 @@ def _print_invalid(command: str, rules: str, diagnostics: list, seconds: float =
 def _case_doc(args: argparse.Namespace) -> dict:
     """The case the arguments give: --case JSON, --case @FILE, or --event/--area/--source/--at/--id."""
     if args.case is None:
-        return {"id": args.id, "event": args.event, "area": args.area, "source": args.source, "reported_at": args.at}
+        doc = {"id": args.id, "event": args.event, "area": args.area, "source": args.source, "reported_at": args.at}
+        if args.lon is not None or args.lat is not None:
+            doc["location"] = {"longitude": args.lon, "latitude": args.lat, "crs": args.crs}
+        return doc
     text = Path(args.case[1:]).read_text(encoding="utf-8-sig") if args.case.startswith("@") else args.case
     return json.loads(text)
 
@@ -73,22 +101,40 @@ def _case_doc(args: argparse.Namespace) -> dict:
 def _explain(args: argparse.Namespace) -> int:
     from dispatch.core.case import case_from_mapping
     from dispatch.core.errors import CaseError
-    from dispatch.core.explain import explain_case, explanation_dict
+    from dispatch.core.explain import explain_case, explanation_dict, locate_case
+    from dispatch.core.geo import CRS_NAMES
     from dispatch.tools.explain.report import render_text
 
-    if args.case is None and not (args.event and args.area and args.source):
-        print("dispatch explain: give --event, --area and --source, or --case", file=sys.stderr)
+    located = args.lon is not None and args.lat is not None
+    if args.case is None and not (args.event and (args.area or located) and args.source):
+        print(
+            "dispatch explain: give --event, --area and --source (--lon and --lat for the area), or --case",
+            file=sys.stderr,
+        )
         return EXIT_CANNOT_RUN
     try:
         doc = _case_doc(args)
     except (OSError, ValueError) as err:
         print(f"dispatch explain: --case: {err}", file=sys.stderr)
         return EXIT_CANNOT_RUN
+    args.rules = args.rules or default_rules()
     dispatcher = _dispatcher("explain", args.rules)
     if dispatcher is None:
         return EXIT_CANNOT_RUN
     try:
-        explanation = explain_case(dispatcher, case_from_mapping(dispatcher.ruleset, doc))
+        location = None
+        if type(doc) is dict and doc.get("location") is not None:
+            loc = doc["location"]
+            if type(loc) is not dict or not all(type(loc.get(k)) in (int, float) for k in ("longitude", "latitude")):
+                raise CaseError("request.invalid", "location", loc, "location must be {longitude, latitude[, crs]}")
+            crs = loc.get("crs") or "wgs84"
+            if crs not in CRS_NAMES:
+                raise CaseError("request.invalid", "location.crs", crs, f"crs must be one of {', '.join(CRS_NAMES)}")
+            area, location = locate_case(
+                dispatcher, doc.get("area"), float(loc["longitude"]), float(loc["latitude"]), crs
+            )
+            doc = {**doc, "area": area}
+        explanation = explain_case(dispatcher, case_from_mapping(dispatcher.ruleset, doc), location=location)
     except CaseError as err:
         print(f"dispatch explain: {err.code}: {err.field}: {err}", file=sys.stderr)
         return EXIT_CANNOT_RUN
@@ -103,6 +149,14 @@ def _test(args: argparse.Namespace) -> int:
     from dispatch.tools.golden.golden import GoldenError, read_golden, run_golden
     from dispatch.tools.golden.report import junit_xml, render_json, render_text
 
+    args.rules = args.rules or default_rules()
+    if args.cases is None:
+        args.cases = str(Path(args.rules) / GOLDEN)
+        if not Path(args.cases).is_file():
+            print(
+                f"dispatch test: no {GOLDEN} in {args.rules}: give the golden cases with --cases FILE", file=sys.stderr
+            )
+            return EXIT_CANNOT_RUN
     if _missing("test", (), (args.cases,)):
         return EXIT_CANNOT_RUN
     dispatcher = _dispatcher("test", args.rules)
@@ -135,14 +189,15 @@ def _percent(text: str) -> float:
 
 def _add_explain_and_test(commands) -> None:
     explain = commands.add_parser("explain", help="every rule that matches a case, ranked, and why the winner won")
-    explain.add_argument(
-        "--rules", metavar="DIR", default=DEFAULT_RULES, help=f"rule-set directory (default {DEFAULT_RULES})"
-    )
+    explain.add_argument("--rules", metavar="DIR", help=f"rule-set directory (default: {HERE})")
     explain.add_argument("--event", metavar="E", help="work item code")
     explain.add_argument("--area", metavar="A", help="area code at any level")
     explain.add_argument("--source", metavar="S", help="grid, 12345, safety, supervisor, ...")
     explain.add_argument("--at", metavar="TIME", help="report time, ISO 8601 (a date: its midnight; default now)")
     explain.add_argument("--id", default="case", help="case id to show (default 'case')")
+    explain.add_argument("--lon", type=float, metavar="X", help="longitude of the case: the grid map places it")
+    explain.add_argument("--lat", type=float, metavar="Y", help="latitude of the case")
+    explain.add_argument("--crs", choices=("wgs84", "gcj02", "cgcs2000"), default="wgs84", help="of --lon/--lat")
     explain.add_argument(
         "--case", metavar="JSON", help="the case as JSON, as POST /v1/dispatch takes it; @FILE reads a file"
     )
@@ -150,8 +205,10 @@ def _add_explain_and_test(commands) -> None:
     explain.set_defaults(run=_explain)
 
     test = commands.add_parser("test", help="run golden cases against a rule set (JUnit XML, rule coverage)")
-    test.add_argument("rules", metavar="DIR", help="rule-set directory")
-    test.add_argument("--cases", metavar="FILE", required=True, help="golden cases: CSV, or JSON lines (.jsonl)")
+    test.add_argument("rules", metavar="DIR", nargs="?", help=f"rule-set directory (default: {HERE})")
+    test.add_argument(
+        "--cases", metavar="FILE", help=f"golden cases: CSV, or JSON lines (.jsonl) (default: DIR/{GOLDEN})"
+    )
     test.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
     test.add_argument(
         "--min-coverage",
@@ -164,10 +221,11 @@ def _add_explain_and_test(commands) -> None:
 
 
 def _coverage(args: argparse.Namespace) -> int:
+    from dispatch.core.coverage import read_coverage_map
     from dispatch.core.errors import HistoryError
-    from dispatch.tools.coverage.matrix import read_coverage_map
     from dispatch.tools.coverage.report import render_json, render_text
 
+    args.rules = args.rules or default_rules()
     if _missing("coverage", (args.rules,), (args.cases,)):
         return EXIT_CANNOT_RUN
     if args.png:
@@ -212,7 +270,7 @@ def _add_coverage(commands) -> None:
         "coverage", help="the event category x town map of what dispatches automatically: table, PNG, HTML"
     )
     add = coverage.add_argument
-    add("rules", nargs="?", default=DEFAULT_RULES, help=f"rule-set directory (default {DEFAULT_RULES})")
+    add("rules", nargs="?", help=f"rule-set directory (default: {HERE})")
     add("--cases", metavar="FILE", help="case history CSV: add the map by case volume")
     add("--at", metavar="DATE", type=date.fromisoformat, help="day of the cell counts (default today)")
     add("--png", metavar="FILE", help="draw the heatmap as a PNG picture (needs dispatch[plot])")
@@ -301,6 +359,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             rules_poll=args.rules_poll,
             verification_key=args.verification_key,
+            cases=args.cases,
         )
     except SettingsError as err:
         print(f"dispatch serve: {err}", file=sys.stderr)
@@ -308,7 +367,7 @@ def _serve(args: argparse.Namespace) -> int:
     remote = settings.rules.startswith(("http://", "https://"))
     if not remote and not Path(settings.rules).is_file() and _missing("serve", (settings.rules,)):
         return EXIT_CANNOT_RUN
-    if _missing("serve", files=(settings.verification_key,)):
+    if _missing("serve", files=(settings.verification_key, settings.cases)):
         return EXIT_CANNOT_RUN
     if args.warm_only:
         return warm(settings)
@@ -332,6 +391,9 @@ def _add_serve(commands) -> None:
         "--verification-key",
         metavar="PEM",
         help="an Ed25519 public key: serve only bundles it verifies (DISPATCH_VERIFICATION_KEY)",
+    )
+    serve.add_argument(
+        "--cases", metavar="FILE", help="a case history (CSV): the console's coverage by case volume (DISPATCH_CASES)"
     )
     serve.add_argument("--host", help="address to listen on (DISPATCH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (DISPATCH_PORT, default 8000)")
@@ -407,6 +469,57 @@ def _add_bundle(commands) -> None:
     bundle.set_defaults(run=_bundle)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from dispatch.tools.sheet.export import write_workbook
+
+    if _missing("export", (args.rules,)):
+        return EXIT_CANNOT_RUN
+    exported, problems = write_workbook(args.rules, args.xlsx)
+    if exported is None:
+        for p in problems:
+            print(p, file=sys.stderr)
+        print(f"dispatch export: {args.rules} cannot be read whole: no workbook written", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    print(f"wrote {exported.path}: {len(exported.sheets)} sheets, {exported.rows} rows, codes kept as text")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dispatch.tools.sheet.workbook_import import import_workbook
+
+    if _missing("import", files=(args.xlsx,)):
+        return EXIT_CANNOT_RUN
+    imported, problems = import_workbook(args.xlsx, args.rules)
+    if imported is None:
+        for p in problems:
+            print(p)
+        print(f"REFUSED: {len(problems)} problem(s) in {args.xlsx}; nothing in {args.rules} was changed")
+        return EXIT_FAILED
+    for w in imported.warnings:
+        print(f"warning: {w}")
+    was = "unchanged" if imported.previous == imported.version else f"was {imported.previous or 'none'}"
+    changed = ", ".join(imported.changed) or "none"
+    print(
+        f"imported {args.xlsx} into {args.rules}: rule set version {imported.version} ({was}); files changed: {changed}"
+    )
+    return EXIT_OK
+
+
+def _add_sheets(commands) -> None:
+    export = commands.add_parser(
+        "export", help="the rule set's CSV files as one spreadsheet workbook that keeps codes as text"
+    )
+    export.add_argument("rules", metavar="DIR", help="the rule-set directory")
+    export.add_argument("--xlsx", required=True, metavar="FILE", help="the workbook to write (.xlsx)")
+    export.set_defaults(run=_export)
+    imp = commands.add_parser(
+        "import", help="a workbook from `dispatch export` back to CSV files: whole and valid, or nothing written"
+    )
+    imp.add_argument("xlsx", metavar="FILE", help="the workbook (.xlsx)")
+    imp.add_argument("rules", metavar="DIR", help="the rule-set directory to write (made if missing)")
+    imp.set_defaults(run=_import)
+
+
 def _add_audit(commands) -> None:
     audit = commands.add_parser(
         "audit", help="find a case's decisions in decision-log files; with --rules, re-run them and say what differs"
@@ -455,12 +568,46 @@ def _add_calendar(commands) -> None:
     calendar.set_defaults(run=_calendar)
 
 
+def _init(args: argparse.Namespace) -> int:
+    from dispatch.tools.init.init import InitError, init_ruleset
+
+    try:
+        written = init_ruleset(args.dir, args.example)
+    except InitError as err:
+        print(f"dispatch init: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    print(f"wrote the {args.example} example rule set to {args.dir} ({len(written)} files); next:")
+    print(f"  cd {args.dir}")
+    print("  dispatch check                 # every error at file:line:col, then coverage")
+    print("  dispatch test                  # the golden cases in golden.csv")
+    print("  dispatch serve --rules .       # POST /v1/dispatch on http://127.0.0.1:8000")
+    print(f"{Path(args.dir) / 'README.md'} says what each file holds.")
+    return EXIT_OK
+
+
+def _add_init(commands) -> None:
+    from dispatch.tools.init.init import EXAMPLES
+
+    init = commands.add_parser("init", help="write a small, valid example rule set into a new directory, to edit")
+    init.add_argument("dir", metavar="DIR", help="the directory to create (it must be new or empty)")
+    init.add_argument(
+        "--example",
+        choices=EXAMPLES,
+        default=EXAMPLES[0],
+        help="minimal: an English city from scratch (default); daxing: two towns of Beijing Daxing, in Chinese",
+    )
+    init.set_defaults(run=_init)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dispatch", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dispatch", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_init(commands)
 
     check = commands.add_parser("check", help="validate a rule set: every error at file:line:col, and a summary")
-    check.add_argument("rules", nargs="?", default=DEFAULT_RULES, help=f"rule-set directory (default {DEFAULT_RULES})")
+    check.add_argument("rules", nargs="?", help=f"rule-set directory (default: {HERE})")
     check.add_argument(
         "--format",
         choices=("text", "json", "github"),
@@ -478,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit(commands)
     _add_bundle(commands)
     _add_calendar(commands)
+    _add_sheets(commands)
     return parser
 
 

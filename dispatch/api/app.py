@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch.api import wire
+from dispatch.api.catalogue import add_catalogue
 from dispatch.api.decisionlog import DecisionLog
 from dispatch.api.docs import add_docs
 from dispatch.api.endpoint import SECURITY_HEADERS, DispatchEndpoint
@@ -61,10 +62,11 @@ _PROBLEM_STATUSES = {
     # a valid-shaped case is refused when its codes are not the rule set's: codes are data, not schema
     # (tests/api/fuzz_checks.py holds the service to this: a schema-valid case gets 422 only for them)
     422: (
-        "the request does not have the expected shape (request.invalid, request.location_unsupported;"
+        "the request does not have the expected shape (request.invalid;"
         " a batch sent to /v1/explain: request.batch_unsupported), or a case of the right shape names a code"
         " the rule set does not know or a time it cannot read (request.unknown_event, request.not_an_item,"
-        " request.unknown_area, request.unknown_source, request.bad_time)"
+        " request.unknown_area, request.unknown_source, request.bad_time), or a location the rule set cannot place"
+        " (request.location_unsupported: no grid map; /v1/explain: request.off_map)"
     ),
     503: "the rule set is still loading",
 }
@@ -448,6 +450,7 @@ def create_app(settings: Settings, build: Callable[[str], Responder] = build_res
             "load_seconds": responder.info["load_seconds"],
         }
 
+    add_catalogue(app, slot, settings, _problem_responses(503))
     if settings.bench_routes:
         _bench_routes(app, slot, settings, metrics)
     add_docs(app)

@@ -14,7 +14,8 @@ from dispatch.api.problems import FieldError, Problem, case_problem, field_error
 from dispatch.api.responder import Responder
 from dispatch.core.case import Case, read_reported_at
 from dispatch.core.errors import CaseError
-from dispatch.core.explain import explain_case, explanation_dict
+from dispatch.core.explain import explain_case, explanation_dict, locate_case
+from dispatch.core.geo import CRS_NAMES
 
 
 def explain_body(responder: Responder, body: bytes) -> dict:
@@ -32,8 +33,15 @@ def explain_body(responder: Responder, body: bytes) -> dict:
     if type(case) is not IncomingCase:
         raise case_problem(case)
     ruleset = responder.ruleset
+    area, location = case.area, None
+    if case.location is not None:
+        loc = case.location
+        crs = next(name for name, code in CRS_NAMES.items() if code == loc.crs)
+        area, location = locate_case(responder.dispatcher, case.area, loc.longitude, loc.latitude, crs)
     moment = read_reported_at(ruleset, case.reported_at)
-    explanation = explain_case(responder.dispatcher, Case(case.id, case.event, case.area, case.source, moment))
+    explanation = explain_case(
+        responder.dispatcher, Case(case.id, case.event, area, case.source, moment), location=location
+    )
     return explanation_dict(explanation, responder.root)
 
 

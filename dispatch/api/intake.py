@@ -12,9 +12,11 @@ from typing import NamedTuple
 import orjson
 
 from dispatch.api.problems import FieldError, Problem, pointer
+from dispatch.core.geo import CRS_NAMES
 
 ID_MAX_CHARS = 256
 REQUIRED = ("id", "event", "source")  # area too, unless a location stands in for it
+LOCATION_MEMBERS = ("longitude", "latitude", "crs")
 _JSON_TYPES = {
     dict: "an object",
     list: "an array",
@@ -26,14 +28,25 @@ _JSON_TYPES = {
 }
 
 
+class Location(NamedTuple):
+    """A case's point as the caller sent it: longitude and latitude in range, crs a geo.CRS_* code."""
+
+    longitude: float
+    latitude: float
+    crs: int
+
+
 class IncomingCase(NamedTuple):
-    """A case as the caller sent it, with every field of the right type. reported_at None: now."""
+    """A case as the caller sent it, with every field of the right type. reported_at None: now.
+
+    area None: the grid map places the case by its location (then present)."""
 
     id: str
     event: str
-    area: str
+    area: str | None
     source: str
     reported_at: str | None
+    location: Location | None = None
 
 
 def parse_body(body: bytes) -> object:
@@ -104,45 +117,45 @@ def _checked(obj: object, at: str) -> IncomingCase | list[FieldError]:
     stamp = obj.get("reported_at")
     if stamp is not None and type(stamp) is not str:
         bad("reported_at", f"reported_at must be an ISO 8601 string, not {_kind(stamp)}", stamp)
-    location_ok = "location" in obj and _check_location(obj["location"], at + pointer("location"), errors)
+    location = _location(obj["location"], at + pointer("location"), errors) if "location" in obj else None
     if "area" not in obj:
-        if location_ok:
-            errors.append(
-                FieldError(
-                    at + pointer("location"),
-                    "request.location_unsupported",
-                    "a location is not resolved to an area yet (the grid map is not loaded): send area",
-                )
-            )
-        elif "location" not in obj:
-            bad("area", "area is required")
+        if "location" not in obj:
+            bad("area", "area is required (or a location)")
     elif type(obj["area"]) is not str:
         bad("area", f"area must be a string, not {_kind(obj['area'])}", obj["area"])
     if errors:
         return errors
-    return IncomingCase(obj["id"], obj["event"], obj["area"], obj["source"], stamp)
+    return IncomingCase(obj["id"], obj["event"], obj.get("area"), obj["source"], stamp, location)
 
 
-def _check_location(loc: object, at: str, errors: list[FieldError]) -> bool:
-    """True when `loc` is {"longitude": x, "latitude": y} in range; else appends why not."""
+def _location(loc: object, at: str, errors: list[FieldError]) -> Location | None:
+    """`loc` as a Location when it is {"longitude": x, "latitude": y, "crs"?: name} in range; else appends why not."""
     if type(loc) is not dict:
         errors.append(FieldError(at, "request.invalid", f"location must be an object, not {_kind(loc)}", loc))
-        return False
-    ok = True
+        return None
+    before = len(errors)
+    for name in loc:
+        if name not in LOCATION_MEMBERS:
+            detail = f"location.{name} is not a member of a location (longitude, latitude, crs)"
+            errors.append(FieldError(at + pointer(name), "request.invalid", detail, loc[name]))
+    values = []
     for name, bound in (("longitude", 180), ("latitude", 90)):
         value = loc.get(name)
         if type(value) not in (int, float):
             detail = f"location.{name} is required" if name not in loc else f"location.{name} must be a number"
             errors.append(FieldError(at + pointer(name), "request.invalid", detail, value))
-            ok = False
-        elif not -bound <= value <= bound:
-            errors.append(
-                FieldError(
-                    at + pointer(name), "request.invalid", f"location.{name} must lie in [-{bound}, {bound}]", value
-                )
-            )
-            ok = False
-    return ok
+        elif not -bound <= value <= bound:  # NaN and infinities too
+            detail = f"location.{name} must lie in [-{bound}, {bound}]"
+            errors.append(FieldError(at + pointer(name), "request.invalid", detail, value))
+        else:
+            values.append(float(value))
+    crs = loc.get("crs", "wgs84")
+    if type(crs) is not str or crs not in CRS_NAMES:
+        detail = f"location.crs must be one of {', '.join(CRS_NAMES)}"
+        errors.append(FieldError(at + pointer("crs"), "request.invalid", detail, crs))
+    if len(errors) != before:
+        return None
+    return Location(values[0], values[1], CRS_NAMES[crs])
 
 
 def _kind(value: object) -> str:

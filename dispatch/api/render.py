@@ -25,11 +25,13 @@ import orjson
 
 from dispatch.core.clock import EPOCH, fixed_zone
 from dispatch.core.decision import Decision, Status, rule_file
-from dispatch.core.dispatcher import Dispatcher
+from dispatch.core.dispatcher import CHECK_INSIDE, CHECK_NONE, CHECK_OFF_MAP, CHECK_OUTSIDE, LOCATION_CHECKS, Dispatcher
 
 ID_OPEN = b'{"id":'
 DUE_OPEN = b',"deadline":{"due":'
 PROVISIONAL = (b',"provisional":false', b',"provisional":true')  # after the due time, by provisional
+HHMM = tuple(f"{h:02d}:{m:02d}:".encode() for h in range(24) for m in range(60))  # a due time's pieces
+SS = tuple(f"{s:02d}".encode() for s in range(60))
 # member order on the wire (wire_decision and the templates agree on it)
 ORDER = (
     "id",
@@ -96,11 +98,8 @@ class Stamps:
     """Due times as JSON strings ("2026-12-07T14:30:00+08:00"), from UTC seconds and an offset,
     out of small tables: a dict read and three list reads instead of a datetime and its format."""
 
-    _HHMM = tuple(f"{h:02d}:{m:02d}:".encode() for h in range(24) for m in range(60))
-    _SS = tuple(f"{s:02d}".encode() for s in range(60))
-
     def __init__(self) -> None:
-        self._days: dict[int, bytes] = {}
+        self.days: dict[int, bytes] = {}  # day number -> b'"YYYY-MM-DDT'
         self._offsets: dict[int, bytes] = {}
 
     def json(self, due: int, offset: int) -> bytes:
@@ -108,17 +107,17 @@ class Stamps:
             return orjson.dumps(datetime.fromtimestamp(due, fixed_zone(offset)))
         wall = due + offset
         day, sod = divmod(wall, 86400)
-        prefix = self._days.get(day) or self._day(day)
-        suffix = self._offsets.get(offset) or self._offset(offset)
-        return prefix + self._HHMM[sod // 60] + self._SS[sod % 60] + suffix
+        prefix = self.days.get(day) or self.day(day)
+        suffix = self._offsets.get(offset) or self.offset(offset)
+        return prefix + HHMM[sod // 60] + SS[sod % 60] + suffix
 
-    def _day(self, day: int) -> bytes:
-        if len(self._days) > 4096:
-            self._days.clear()
-        text = self._days[day] = f'"{(EPOCH + timedelta(days=day)).isoformat()}T'.encode()
+    def day(self, day: int) -> bytes:
+        if len(self.days) > 4096:
+            self.days.clear()
+        text = self.days[day] = f'"{(EPOCH + timedelta(days=day)).isoformat()}T'.encode()
         return text
 
-    def _offset(self, offset: int) -> bytes:
+    def offset(self, offset: int) -> bytes:
         sign, a = ("+" if offset >= 0 else "-"), abs(offset)
         text = self._offsets[offset] = f'{sign}{a // 3600:02d}:{a // 60 % 60:02d}"'.encode()
         return text
@@ -139,6 +138,48 @@ class Renderer:
         # batch reader's area_key; -1, the last, for none): a batch's third piece a case
         by_key = [self.paths[code] for code in dispatcher.area_codes.keys]
         self.closing_path_by_area_key = np.asarray([p + b"}," for p in by_key] + [b""], dtype=object)
+        self._located: dict[tuple, bytes] = {}
+        self._located_by_key: dict[tuple, np.ndarray] = {}
+        self._keys = dispatcher.area_codes.keys
+
+    def located(self, area: str | None, method: str, check: str | None = None) -> bytes:
+        """The members that say how a case with a location was placed: `located`, and with an area given
+        `location_check` (spliced in before an answer's closing brace)."""
+        key = (area, method, check)
+        found = self._located.get(key)
+        if found is None:
+            doc = {"located": {"area": area, "method": method}}
+            if check is not None:
+                doc["location_check"] = check
+            found = b"," + _members(doc)
+            if len(self._located) < 4 * len(self.paths) + 8:  # areas x (map, three checks): a bound all the same
+                self._located[key] = found
+        return found
+
+    def _located_pieces(self, method: str, check: str | None) -> np.ndarray:
+        """A batch's third piece by area key for cases placed by `method` (with `check`)."""
+        key = (method, check)
+        found = self._located_by_key.get(key)
+        if found is None:
+            found = np.asarray(
+                [self.paths[c] + self.located(c, method, check) + b"}," for c in self._keys] + [b""], dtype=object
+            )
+            self._located_by_key[key] = found
+        return found
+
+    def closing_pieces(self, enc) -> list:
+        """The third piece of each answer of a batch read from bytes (a core SpanCases): the area path and
+        the closing brace, with `located` (and `location_check`) for a case that came with a location."""
+        pieces = self.closing_path_by_area_key[enc.area_key]
+        located = enc.located
+        if located.size and int(located.max()) >= 0 or enc.check.any():
+            by_map = (located >= 0) & (enc.check == CHECK_NONE)
+            pieces[by_map] = self._located_pieces("map", None)[enc.area_key[by_map]]
+            for check in (CHECK_INSIDE, CHECK_OUTSIDE, CHECK_OFF_MAP):
+                given = enc.check == check
+                if given.any():
+                    pieces[given] = self._located_pieces("given", LOCATION_CHECKS[check])[enc.area_key[given]]
+        return pieces.tolist()
 
     def rest(self, d: Decision) -> bytes:
         """REST of a Decision (rest_of), in this rule set's root: what Outcomes.render is set to."""

@@ -20,12 +20,20 @@ import orjson
 from dispatch.api.heads import HEAD_EXTRA, write_heads
 from dispatch.api.intake import ID_MAX_CHARS, IncomingCase, read_case
 from dispatch.api.problems import case_problem, field_error, pointer, ruleset_name
-from dispatch.api.render import DUE_OPEN, ID_OPEN, PROVISIONAL, Renderer, Stamps
+from dispatch.api.render import DUE_OPEN, HHMM, ID_OPEN, PROVISIONAL, SS, Renderer, Stamps, wire_decision
 from dispatch.api.scan import FLAG_ID, FLAG_SHAPE, scan_batch
 from dispatch.core.analysis import cell_coverage, ruleset_counts
 from dispatch.core.case import Case, check_case
 from dispatch.core.clock import utc_seconds
-from dispatch.core.dispatcher import FLAG_CODE, FLAG_TIME, SPAN_FIELDS, Dispatcher
+from dispatch.core.dispatcher import (
+    FLAG_CODE,
+    FLAG_LOCATION,
+    FLAG_TIME,
+    LOCATION_FIELDS,
+    SPAN_COLUMNS,
+    SPAN_FIELDS,
+    Dispatcher,
+)
 from dispatch.core.errors import CaseError
 from dispatch.core.load import SERVICE_SETTLE, load_ruleset
 from dispatch.core.outcomes import STATUS_CODES
@@ -85,7 +93,11 @@ class Responder:
         self._closing_paths = self.renderer.closing_paths
         self._rule_index = dispatcher.rule_index
         self._due = dispatcher.worktime.due
-        self._stamp = Stamps().json
+        self._read_instant = dispatcher.clock.read_instant
+        self._stamps = Stamps()
+        self._day_stamps = self._stamps.days
+        self._steady_offset = dispatcher.clock.steady_offset
+        self._steady_suffix = self._stamps.offset(self._steady_offset)
         self.info: dict = {}
         self.sample_answer = b"{}"
         self._errors = ErrorAnswers()
@@ -94,15 +106,18 @@ class Responder:
 
     def answer(self, case: IncomingCase) -> tuple[bytes, int]:
         """(JSON bytes, status index) of one case; raises CaseError naming the first bad field."""
+        if case.location is not None:
+            return self.answer_located(case)
         item, col, src = self._item.get(case.event), self._col.get(case.area), self._src.get(case.source)
         if item is None or col is None or src is None:
             check_case(self.ruleset, Case(case.id, case.event, case.area, case.source, datetime.min))
             raise RuntimeError(f"codes of case {case.id!r} known to the rule set but not to its tables")
         if case.reported_at is None:
             moment, day = self._clock.place(self._clock.now())
+            r = utc_seconds(moment)
         else:
             try:
-                moment, day = self._clock.read(case.reported_at)
+                moment, day, r = self._read_instant(case.reported_at)
             except (ValueError, TypeError, OverflowError):
                 raise bad_time(case.reported_at) from None
         rule = self._rule_index(item, col, src, day)
@@ -114,11 +129,7 @@ class Responder:
                 (ID_OPEN, orjson.dumps(case.id), outcome.rendered, self._closing_paths[case.area])
             ), outcome.status
         try:
-            due, offset, provisional = self._due(
-                int(moment.timestamp()) if not moment.microsecond else utc_seconds(moment),
-                outcome.unit,
-                outcome.amount,
-            )
+            due, offset, provisional = self._due(r, outcome.unit, outcome.amount)
         except (OverflowError, ValueError):
             raise CaseError(
                 "request.bad_time",
@@ -127,16 +138,74 @@ class Responder:
                 "reported_at plus the deadline lies past the year 9999",
             ) from None
         # the layout of render.py, written out here: on the hot path a call costs as much as a piece
-        parts = (
-            ID_OPEN,
-            orjson.dumps(case.id),
-            DUE_OPEN,
-            self._stamp(due, offset),
-            PROVISIONAL[provisional],
-            outcome.rendered,
-            self._closing_paths[case.area],
-        )
+        if offset == self._steady_offset:  # the stamp of render.Stamps, written out
+            day, second = divmod(due + offset, 86400)
+            parts = (
+                ID_OPEN,
+                orjson.dumps(case.id),
+                DUE_OPEN,
+                self._day_stamps.get(day) or self._stamps.day(day),
+                HHMM[second // 60],
+                SS[second % 60],
+                self._steady_suffix,
+                PROVISIONAL[provisional],
+                outcome.rendered,
+                self._closing_paths[case.area],
+            )
+        else:
+            parts = (
+                ID_OPEN,
+                orjson.dumps(case.id),
+                DUE_OPEN,
+                self._stamps.json(due, offset),
+                PROVISIONAL[provisional],
+                outcome.rendered,
+                self._closing_paths[case.area],
+            )
         return b"".join(parts), outcome.status
+
+    def answer_located(self, case: IncomingCase) -> tuple[bytes, int]:
+        """answer() for a case with a location: the map gives the area when the case names none (off the
+        map: a manual answer without one), and the answer says how the area was found."""
+        d = self.dispatcher
+        loc = case.location
+        if d.locator is None:
+            if case.area is None:
+                raise CaseError(
+                    "request.location_unsupported",
+                    "location",
+                    None,
+                    "this rule set has no grid map to place a location: send area",
+                )
+            body, status = self.answer(case._replace(location=None))
+            return body[:-1] + self.renderer.located(case.area, "given") + b"}", status
+        key = d.locator.locate(loc.longitude, loc.latitude, loc.crs)
+        located = d.locator.codes[key] if key >= 0 else None
+        if case.area is not None:
+            body, status = self.answer(IncomingCase(case.id, case.event, case.area, case.source, case.reported_at))
+            check = d.location_check(case.area, located) if case.area in self._col else "off_map"
+            return body[:-1] + self.renderer.located(case.area, "given", check) + b"}", status
+        if located is None:
+            return self._off_map(case)
+        body, status = self.answer(IncomingCase(case.id, case.event, located, case.source, case.reported_at))
+        return body[:-1] + self.renderer.located(located, "map") + b"}", status
+
+    def _off_map(self, case: IncomingCase) -> tuple[bytes, int]:
+        if case.event not in self._item or case.source not in self._src:
+            check_case(
+                self.ruleset, Case(case.id, case.event, self.ruleset.areas.roots()[0], case.source, datetime.min)
+            )
+        if case.reported_at is None:
+            moment = self._clock.now()
+        else:
+            try:
+                moment, _ = self._clock.read(case.reported_at)
+            except (ValueError, TypeError, OverflowError):
+                raise bad_time(case.reported_at) from None
+        decision = self.dispatcher.off_map(case.id, case.event, case.source, moment)
+        doc = wire_decision(decision, self.root)
+        body = orjson.dumps(doc)
+        return body[:-1] + self.renderer.located(None, "map") + b"}", STATUS_CODES.index(decision.status)
 
     def answer_or_error(self, raw: object, index: int, tally: Tally) -> bytes:
         """A batch member's answer: its decision, or {"id": ..., "error": problem} in its place."""
@@ -166,7 +235,7 @@ class Responder:
         # a plain case takes at least 40 bytes ({"id":"","event":"","area":"","source":""}):
         # room for what the body can hold, not for the limit
         cap = min(limit + 1, len(body) // 40 + 1)
-        field_lo, field_hi = np.empty((cap, len(SPAN_FIELDS)), np.int64), np.empty((cap, len(SPAN_FIELDS)), np.int64)
+        field_lo, field_hi = np.empty((cap, SPAN_COLUMNS), np.int64), np.empty((cap, SPAN_COLUMNS), np.int64)
         flags = np.empty(cap, np.int8)
         case_lo, case_hi = np.empty(cap, np.int64), np.empty(cap, np.int64)
         buf = np.frombuffer(body, dtype=np.uint8)
@@ -196,7 +265,7 @@ class Responder:
         flat: list = [None] * (3 * n)
         flat[0::3] = heads.view(f"S{heads.shape[1]}").ravel().tolist()  # zero padding reads as nothing
         flat[1::3] = o.rendered[ids].tolist()
-        flat[2::3] = r.closing_path_by_area_key[enc.area_key].tolist()
+        flat[2::3] = r.closing_pieces(enc)
         statuses = o.statuses[ids]
         flagged = np.flatnonzero(flags).tolist()
         if flagged:  # what the kernels could not settle, answered as one case would be
@@ -313,7 +382,7 @@ class Responder:
                     d, off, p = self._due(int(r[j]), u, int(amounts[j]))
                 except OverflowError:
                     return None
-            out.append(DUE_OPEN + self._stamp(d, off) + PROVISIONAL[p])
+            out.append(DUE_OPEN + self._stamps.json(d, off) + PROVISIONAL[p])
         return out
 
     # -- readiness --------------------------------------------------------------------
@@ -369,18 +438,21 @@ class ErrorAnswers:
         """The answer of flagged case j (its members' spans lo/hi, its bytes clo:chi); None: not JSON."""
         id_lo, id_hi = lo[0], hi[0]
         plain_id = id_lo >= 0 and 1 <= id_hi - id_lo <= ID_MAX_CHARS
-        if flag & FLAG_SHAPE:
+        if flag & FLAG_LOCATION:  # a location Python settles (its numbers read by orjson): each on its own
+            key = None
+        elif flag & FLAG_SHAPE:
             key = (b"shape", body[clo:id_lo], body[id_hi:chi]) if plain_id else None
         elif flag & FLAG_CODE and not flag & FLAG_ID:  # the first unknown code and its field: all the answer needs
             key = (unknown, body[lo[unknown] : hi[unknown]])
         elif flag == FLAG_TIME:
             time_span = body[lo[4] : hi[4]] if lo[4] >= 0 else None
-            key = (b"time", body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]], time_span)
+            where = tuple(body[a:b] if a >= 0 else None for a, b in zip(lo[5:], hi[5:], strict=True))
+            key = (b"time", body[lo[1] : hi[1]], body[lo[2] : hi[2]], body[lo[3] : hi[3]], time_span, where)
         else:
             key = None
         found = self._by_key.get(key) if key is not None else None
         if found is None:
-            if flag & FLAG_SHAPE:
+            if flag & (FLAG_SHAPE | FLAG_LOCATION):
                 try:
                     member = orjson.loads(body[clo:chi])
                 except orjson.JSONDecodeError:
@@ -423,8 +495,15 @@ class ErrorAnswers:
 
 
 def _member(body: bytes, lo: list, hi: list) -> dict:
-    """A scanned case as the dict orjson would have made of it (plain ASCII strings)."""
-    return {name: body[a:b].decode("ascii") for name, a, b in zip(SPAN_FIELDS, lo, hi) if a >= 0}
+    """A scanned case as the dict orjson would have made of it (plain ASCII strings; the location's
+    numbers as orjson reads them: float() of a JSON number is the same correctly rounded double)."""
+    member = {name: body[a:b].decode("ascii") for name, a, b in zip(SPAN_FIELDS, lo, hi) if a >= 0}
+    if len(lo) > len(SPAN_FIELDS) and lo[len(SPAN_FIELDS)] >= 0:
+        where = zip(LOCATION_FIELDS, lo[len(SPAN_FIELDS) :], hi[len(SPAN_FIELDS) :], strict=True)
+        member["location"] = {name: body[a:b].decode("ascii") for name, a, b in where if a >= 0}
+        for name in LOCATION_FIELDS[:2]:
+            member["location"][name] = float(member["location"][name])
+    return member
 
 
 def _id_json(ids: list[str]) -> list[bytes]:

@@ -10,9 +10,11 @@ Responder.answer) then answers, so the kernels only ever have to be right about 
 accept.
 
 The plain form: {"cases": [ {...}, ... ]} with JSON whitespace anywhere; a case in it is
-an object whose members are exactly some of id, event, area, source, reported_at (no
-other member, none twice, id/event/area/source present), every value a string of
-printable ASCII without escapes, reported_at also null. A member not in that form (a
+an object whose members are exactly some of id, event, area, source, reported_at, location
+(no other member, none twice, id/event/source and area or location present), every value a
+string of printable ASCII without escapes, reported_at also null, and location an object
+{"longitude": number, "latitude": number, "crs": string} (crs optional; the core reads
+the numbers, and leaves to Python those it cannot read exactly). A member not in that form (a
 missing field, another type, another member, escapes, not an object at all) is skipped
 over and flagged with its bytes, and so is a case the kernels can read but not decide
 by themselves (an unknown code, an id of the wrong length, a time in a form they do not
@@ -23,7 +25,7 @@ case never sends the whole batch down the general path. Only a body that is not 
 
 from __future__ import annotations
 
-from dispatch.core.dispatcher import SPAN_FIELDS
+from dispatch.core.dispatcher import LOCATION_FIELDS, SPAN_FIELDS
 from dispatch.core.jit import njit, njit_inline
 
 SCAN_GIVE_UP = -1  # the body is not in the plain form: use the general path
@@ -34,6 +36,9 @@ FLAG_SHAPE = 8  # flags[j]: the member is not a case in the plain form: Python r
 # the bytes the tokeniser compares, as tuples of ints (what numba reads fastest as constants)
 _CASES, _NULL = tuple(b"cases"), tuple(b"null")
 _ID, _EVENT, _AREA, _SOURCE, _REPORTED_AT = (tuple(name.encode()) for name in SPAN_FIELDS)
+_LOCATION = tuple(b"location")
+_LONGITUDE, _LATITUDE, _CRS = (tuple(name.encode()) for name in LOCATION_FIELDS)
+_LOC = len(SPAN_FIELDS)  # the member index of `location`; its members' spans go to columns _LOC, _LOC + 1, _LOC + 2
 _QUOTE, _COLON, _COMMA, _LBRACE, _RBRACE, _LBRACKET, _RBRACKET = b'":,{}[]'
 
 
@@ -81,6 +86,20 @@ def _member(buf, lo, hi):
         return 3
     if _is(buf, lo, hi, _REPORTED_AT):
         return 4
+    if _is(buf, lo, hi, _LOCATION):
+        return _LOC
+    return -1
+
+
+@njit_inline
+def _location_member(buf, lo, hi):
+    """0, 1, 2 for the `location` members longitude, latitude, crs; else -1."""
+    if _is(buf, lo, hi, _LONGITUDE):
+        return 0
+    if _is(buf, lo, hi, _LATITUDE):
+        return 1
+    if _is(buf, lo, hi, _CRS):
+        return 2
     return -1
 
 
@@ -132,6 +151,61 @@ def _skip_value(buf, p, n):
 
 
 @njit
+def _location(body, p, n, field_lo, field_hi, j):
+    """(end, plain) of the `location` value at p: plain when it is {"longitude": number, "latitude":
+    number} with an optional "crs": plain string and nothing else (spans in columns _LOC..); end -1
+    where the body cannot be JSON."""
+    if p >= n or body[p] != _LBRACE:
+        return _skip_value(body, p, n), False
+    p = _ws(body, p + 1, n)
+    if p < n and body[p] == _RBRACE:
+        return p + 1, False
+    plain = True
+    seen = 0
+    while True:
+        if p >= n or body[p] != _QUOTE:
+            return -1, False
+        end = _string_end(body, p + 1, n)
+        g = -1
+        if end < 0:
+            end = _skip_string(body, p + 1, n)
+            if end < 0:
+                return -1, False
+        else:
+            g = _location_member(body, p + 1, end)
+        if g < 0 or (seen >> g) & 1:
+            plain = False
+        else:
+            seen |= 1 << g
+        p = _ws(body, end + 1, n)
+        if p >= n or body[p] != _COLON:
+            return -1, False
+        p = _ws(body, p + 1, n)
+        vend = _string_end(body, p + 1, n) if g == 2 and p < n and body[p] == _QUOTE else -1
+        if vend >= 0:
+            field_lo[j, _LOC + 2] = p + 1
+            field_hi[j, _LOC + 2] = vend
+            p = vend + 1
+        else:
+            q = _skip_value(body, p, n)
+            if q < 0:
+                return -1, False
+            if (g == 0 or g == 1) and (body[p] == 45 or 48 <= body[p] <= 57):  # a number (the core reads it)
+                field_lo[j, _LOC + g] = p
+                field_hi[j, _LOC + g] = q
+            else:
+                plain = False
+            p = q
+        p = _ws(body, p, n)
+        if p < n and body[p] == _COMMA:
+            p = _ws(body, p + 1, n)
+            continue
+        if p < n and body[p] == _RBRACE:
+            return p + 1, plain and seen & 3 == 3
+        return -1, False
+
+
+@njit
 def scan_batch(body, id_max, field_lo, field_hi, flags, case_lo, case_hi):
     """Tokenise a batch body; the number of cases, or SCAN_GIVE_UP / SCAN_TOO_MANY.
 
@@ -167,7 +241,7 @@ def scan_batch(body, id_max, field_lo, field_hi, flags, case_lo, case_hi):
         while True:
             if j >= cap:
                 return SCAN_TOO_MANY
-            for f in range(5):
+            for f in range(field_lo.shape[1]):
                 field_lo[j, f] = -1
                 field_hi[j, f] = -1
             case_lo[j] = p
@@ -195,6 +269,8 @@ def scan_batch(body, id_max, field_lo, field_hi, flags, case_lo, case_hi):
                                 return SCAN_GIVE_UP
                         else:
                             f = _member(body, p + 1, end)
+                        if f == _LOC and field_lo.shape[1] <= _LOC:
+                            f = -1  # spans without room for a location: Python reads it
                         if f < 0 or (seen >> f) & 1:
                             flag = FLAG_SHAPE  # another member, or one twice
                         else:
@@ -203,8 +279,15 @@ def scan_batch(body, id_max, field_lo, field_hi, flags, case_lo, case_hi):
                         if p >= n or body[p] != _COLON:
                             return SCAN_GIVE_UP
                         p = _ws(body, p + 1, n)
-                        vend = _string_end(body, p + 1, n) if p < n and body[p] == _QUOTE else -1
-                        if vend >= 0:
+                        vend = _string_end(body, p + 1, n) if f != _LOC and p < n and body[p] == _QUOTE else -1
+                        if f == _LOC:
+                            q, plain = _location(body, p, n, field_lo, field_hi, j)
+                            if q < 0:
+                                return SCAN_GIVE_UP
+                            if not plain:
+                                flag = FLAG_SHAPE
+                            p = q
+                        elif vend >= 0:
                             if f >= 0:
                                 field_lo[j, f] = p + 1
                                 field_hi[j, f] = vend
@@ -225,8 +308,8 @@ def scan_batch(body, id_max, field_lo, field_hi, flags, case_lo, case_hi):
                             p += 1
                             break
                         return SCAN_GIVE_UP
-                if seen & 15 != 15:
-                    flag = FLAG_SHAPE  # id, event, area or source missing
+                if seen & 11 != 11 or seen & (4 | 1 << _LOC) == 0:
+                    flag = FLAG_SHAPE  # id, event or source missing, or both area and location
             case_hi[j] = p
             if flag == 0:
                 id_bytes = field_hi[j, 0] - field_lo[j, 0]

@@ -55,6 +55,7 @@ class Settings:
     # one JSON line per decision (decisionlog.py): "stdout", a file, or an http(s):// URL; "" for none
     decision_log: str = ""
     decision_log_caller_header: str = ""  # a request header naming the caller, copied to each line
+    cases: str = ""  # a case history (CSV): GET /v1/coverage and the console weigh the map by its volume
     # background: the server answers /healthz (and 503 on /readyz) while the rule set
     # loads; off, the server opens its socket only once warm, which is what uvicorn's
     # rolling restart of N workers (SIGHUP) needs to retire an old worker only after
@@ -122,7 +123,7 @@ def _parse(name: str, kind: str, raw: str) -> Any:
             return True
         if raw.strip().lower() in _FALSE:
             return False
-        raise SettingsError(f"{var}={raw!r}: not a boolean (1/0, true/false)")
+        raise SettingsError(f"{var}={raw!r}: not a boolean: write 1/0, true/false, yes/no or on/off")
     if kind == "int":
         try:
             return int(raw.replace("_", ""))

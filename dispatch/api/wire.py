@@ -23,10 +23,16 @@ _EXAMPLE_CASE = {
 
 
 class Location(BaseModel):
-    """A point (WGS 84). Reserved: resolving it to a unit grid through the grid map comes later."""
+    """A point where the case happened: the grid map places it in a unit grid."""
+
+    model_config = ConfigDict(extra="forbid")
 
     longitude: float = Field(ge=-180, le=180)
     latitude: float = Field(ge=-90, le=90)
+    crs: Literal["wgs84", "gcj02", "cgcs2000"] = Field(
+        default="wgs84",
+        description="wgs84 (GPS; cgcs2000 is read as wgs84) or gcj02 (the offset coordinates of Amap/Gaode and Tencent maps)",
+    )
 
 
 class CaseIn(BaseModel):
@@ -35,12 +41,21 @@ class CaseIn(BaseModel):
     # "not required cases": the endpoints read a body with `cases` as a batch (/v1/explain refuses
     # it), so an object that has it is not a case, whatever else it has
     model_config = ConfigDict(
-        extra="allow", json_schema_extra={"examples": [_EXAMPLE_CASE], "not": {"required": ["cases"]}}
+        extra="allow",
+        json_schema_extra={
+            "examples": [_EXAMPLE_CASE],
+            "not": {"required": ["cases"]},
+            "anyOf": [{"required": ["area"]}, {"required": ["location"]}],
+        },
     )
 
     id: str = Field(min_length=1, max_length=ID_MAX_CHARS, description="the caller's case id, echoed")
     event: str = Field(description="event code: a work item (事项) of the taxonomy")
-    area: str = Field(description="area code at any level; required until locations are resolved")
+    area: str = Field(
+        default=None,
+        description="area code at any level; without it the grid map places the case by its location",
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
     source: str = Field(description="where the case comes from: grid, 12345, safety, supervisor, ...")
     reported_at: str | None = Field(
         default=None,
@@ -50,7 +65,7 @@ class CaseIn(BaseModel):
     # schema leaves null out: not `Location | None`, and no `"default": null` beside a $ref to an object
     location: Location = Field(
         default=None,
-        description="reserved: longitude and latitude; leave it out when there is none (null is refused)",
+        description="where the case happened; leave it out when there is none (null is refused)",
         json_schema_extra=lambda schema: schema.pop("default", None),
     )
 
@@ -88,6 +103,11 @@ class Deadline(BaseModel):
     )
 
 
+class Located(BaseModel):
+    area: str | None = Field(description="the area that decided; null when the point lies off the grid map")
+    method: Literal["map", "given"] = Field(description="map: the grid map placed the point; given: the case named it")
+
+
 class RuleRef(BaseModel):
     id: str
     file: str
@@ -109,6 +129,10 @@ class Decision(BaseModel):
     area_path: list[str] = Field(description="area codes from the district down to the case's area")
     ruleset: str = Field(description="version of the rule set that decided")
     reason: str
+    located: Located | None = Field(default=None, description="present when the case came with a location")
+    location_check: Literal["inside", "outside", "off_map"] | None = Field(
+        default=None, description="with both area and location: whether the grid map puts the point in the area"
+    )
 
 
 class Named(BaseModel):
@@ -293,6 +317,131 @@ class Reloaded(BaseModel):
     previous: str | None
     loaded_at: str
     load_seconds: float
+
+
+# -- the read-only views of the rule set (catalogue.py): what the console is built on ----------------
+
+
+class RulesetRef(BaseModel):
+    name: str
+    version: str
+
+
+class TaxonNode(BaseModel):
+    code: str
+    name: str
+    parent: str | None
+    depth: int = Field(description="1 at a root (a category)")
+    item: bool = Field(description="a work item (事项): a leaf, what a case names")
+    urgent: bool | None = Field(description="an item's urgency (inherited as the rule set says); null above items")
+
+
+class Taxonomy(BaseModel):
+    """Every node of the event taxonomy, parents before children."""
+
+    ruleset: RulesetRef
+    nodes: list[TaxonNode]
+
+
+class AreaNode(BaseModel):
+    code: str
+    name: str
+    parent: str | None
+    level: str = Field(description="the level's name, from the data (district, town, piece, grid, unit in Daxing)")
+    depth: int
+    grid_type: str | None = Field(description="a basic grid's type (community, village, park)")
+
+
+class Areas(BaseModel):
+    """Every area, parents before children."""
+
+    ruleset: RulesetRef
+    nodes: list[AreaNode]
+
+
+class DepartmentOut(BaseModel):
+    code: str
+    name: str
+    command_system: str | None
+    governs: str | None = Field(description="the area a local government governs: how @local resolves")
+
+
+class Departments(BaseModel):
+    ruleset: RulesetRef
+    sources: list[str]
+    command_systems: dict[str, str]
+    departments: list[DepartmentOut]
+
+
+class RuleFields(BaseModel):
+    """A rule's fields as the core holds them (members follow the rule-file format), its file and line."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    file: str = Field(description="relative to the rule set, as /v1/dispatch names it")
+    line: int
+    event: str
+    area: str
+    department: str
+    columns: dict[str, int] = Field(description="the field number of each column in its file (file:line:col)")
+
+
+class RuleOut(BaseModel):
+    ruleset: RulesetRef
+    rule: RuleFields
+
+
+class MatrixOutcome(BaseModel):
+    key: str = Field(description="the department code, or manual")
+    status: Literal["auto", "provisional", "manual"]
+    department: Unit | None
+
+
+class MatrixRule(BaseModel):
+    id: str | None = Field(description="null: no rule (the no-match policy decided)")
+    file: str | None
+    line: int | None
+    cells: int
+
+
+class MatrixEntry(BaseModel):
+    town: int = Field(description="index into towns")
+    outcome: int = Field(description="index into outcomes")
+    cells: int
+    rules: list[MatrixRule] = Field(description="the deciding rules, most cells first (at most 20)")
+    rules_total: int
+
+
+class Matrix(BaseModel):
+    """Where an event's cells (item x basic grid x source on a day) go, town by town."""
+
+    ruleset: RulesetRef
+    event: dict
+    day: str
+    cells: int
+    unit: str
+    towns: list[dict]
+    outcomes: list[MatrixOutcome]
+    entries: list[MatrixEntry]
+
+
+class CoverageMap(BaseModel):
+    """The coverage map: the document `dispatch coverage --format json` prints, for the set served."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ruleset: RulesetRef
+    day: str
+    cases_file: str | None
+    statuses: list[str]
+    level: str
+    categories: list[dict]
+    towns: list[dict]
+    cells: dict
+    cases: dict | None = Field(description="by case volume: null unless the service was started with a history")
+    gaps: list[dict]
+    history_error: str | None = Field(description="why the history given at start could not be read")
 
 
 def component_schemas(max_batch: int) -> dict[str, dict]:

@@ -13,6 +13,7 @@ from dispatch.core import kernels
 from dispatch.core.clock import day_number
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.history import History
+from dispatch.core.locality import unresolved_areas
 from dispatch.core.model import Rule, RuleSet
 from dispatch.core.outcomes import STATUS_CODES
 from dispatch.core.tables import DAY_MAX, DAY_MIN
@@ -70,13 +71,20 @@ def _count(statuses: np.ndarray, unit: str) -> Coverage:
     return Coverage({s.value: int(n) for s, n in zip(STATUS_CODES, numbers)}, unit)
 
 
+def coverage_areas(ruleset: RuleSet) -> list[str]:
+    """The areas of the coverage cells: every basic grid, then the areas where `@local` cannot resolve."""
+    return [a.code for a in ruleset.areas if a.grid_type] + unresolved_areas(ruleset)
+
+
 def cell_coverage(dispatcher: Dispatcher, day: date) -> Coverage:
     """Statuses over every (item x basic grid x source) cell on `day`.
 
-    A basic grid is an area with a grid type of its own (community, village, park).
+    A basic grid is an area with a grid type of its own (community, village, park). The
+    areas above the grids where an `@local` rule cannot resolve (no local government covers
+    them: locality.unresolved_areas) count too, as the service answers them: manual.
     """
     ruleset, t = dispatcher.ruleset, dispatcher.tables
-    grid_cols = np.asarray([t.columns[a.code] for a in ruleset.areas if a.grid_type], dtype=np.int32)
+    grid_cols = np.asarray([t.columns[c] for c in coverage_areas(ruleset)], dtype=np.int32)
     counts = cell_statuses_by_group(dispatcher, grid_cols, np.zeros_like(grid_cols), 1, day)
     counts = counts.sum(axis=(0, 1))
     return Coverage({s.value: int(n) for s, n in zip(STATUS_CODES, counts, strict=True)}, "cells")

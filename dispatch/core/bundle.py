@@ -57,6 +57,8 @@ def build_bundle(root: str | Path, out: str | Path, signing_key: str | Path | No
     files = [root / MANIFEST, root / m.taxonomy, root / m.areas, root / m.departments, *rule_files(root, m)]
     if m.calendar is not None and m.calendar.days_file:
         files.append(root / m.calendar.days_file)
+    if m.gridmap:
+        files.append(root / m.gridmap)
     contents = {f.relative_to(root).as_posix(): f.read_bytes() for f in files}
     index = {
         "format": FORMAT,

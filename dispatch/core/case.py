@@ -7,6 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from dispatch.core.errors import CaseError
+from dispatch.core.hints import restored_code
 from dispatch.core.model import RuleSet
 
 
@@ -73,10 +74,21 @@ def case_from_mapping(ruleset: RuleSet, doc: object, default_id: str = "case") -
     return Case(doc.get("id") or default_id, doc["event"], doc["area"], doc["source"], moment)
 
 
+def _zeros(code: str, known) -> str:
+    """' (did you mean '01001'?)' for a code that lost its leading zeros on the way: a few lookups, on errors only."""
+    restored = restored_code(code, known)
+    return f" (did you mean {restored!r}? it lost its leading zeros)" if restored else ""
+
+
 def check_case(ruleset: RuleSet, case: Case) -> None:
     """Raise CaseError naming the first field whose code the rule set does not know."""
     if case.event not in ruleset.events:
-        raise CaseError("request.unknown_event", "event", case.event, f"unknown event code {case.event!r}")
+        raise CaseError(
+            "request.unknown_event",
+            "event",
+            case.event,
+            f"unknown event code {case.event!r}{_zeros(case.event, ruleset.events)}",
+        )
     if not ruleset.events.is_leaf(case.event):
         raise CaseError(
             "request.not_an_item",
@@ -85,7 +97,12 @@ def check_case(ruleset: RuleSet, case: Case) -> None:
             f"event {case.event!r} is a category, not a work item: send the item code",
         )
     if case.area not in ruleset.areas:
-        raise CaseError("request.unknown_area", "area", case.area, f"unknown area code {case.area!r}")
+        raise CaseError(
+            "request.unknown_area",
+            "area",
+            case.area,
+            f"unknown area code {case.area!r}{_zeros(case.area, ruleset.areas)}",
+        )
     if case.source not in ruleset.manifest.sources:
         raise CaseError(
             "request.unknown_source",

@@ -308,6 +308,21 @@ class Clock:
             return moment, day
         return moment, moment.astimezone(self.zone).toordinal() - EPOCH_ORDINAL
 
+    def read_instant(self, text: str) -> tuple[datetime, int, int]:
+        """read(), and the moment as UTC seconds (utc_seconds): from the wall clock when the text
+        carries the zone's own offset, as callers send it, without asking the tzinfo."""
+        moment = datetime.fromisoformat(text)
+        if text.endswith(self._suffix):
+            day = moment.toordinal() - EPOCH_ORDINAL
+            if day >= self._steady_day:
+                return (
+                    moment,
+                    day,
+                    day * 86400 + moment.hour * 3600 + moment.minute * 60 + moment.second - self.steady_offset,
+                )
+        moment, day = self.place(moment)
+        return moment, day, utc_seconds(moment)
+
     def read(self, text: str) -> tuple[datetime, int]:
         """Parse ISO 8601 text; ValueError when it is not a timestamp."""
         moment = datetime.fromisoformat(text)

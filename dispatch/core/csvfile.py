@@ -78,6 +78,19 @@ def read_bytes(
     return None
 
 
+_SEPARATORS = {";": "semicolons (';')", "\t": "tabs", "|": "bars ('|')"}
+
+
+def _other_separator(header: list[str], required: tuple[str, ...]) -> str | None:
+    """The separator a header uses instead of ',' (a European spreadsheet's ';', a tab), when it names the columns."""
+    line = ",".join(header)
+    for sep, name in _SEPARATORS.items():
+        names = {h.strip() for h in line.split(sep)}
+        if sep in line and sum(c in names for c in required) >= max(1, len(required) // 2):
+            return name
+    return None
+
+
 def read_csv(
     file: Path,
     display: str,
@@ -124,6 +137,17 @@ def read_csv(
             ok = False
         columns.setdefault(name, i)
     missing = [c for c in required if c not in columns]
+    separator = _other_separator(header, required) if missing else None
+    if separator is not None:
+        problems.append(
+            Diagnostic(
+                "csv.separator",
+                f"the file is separated by {separator}, not commas: save it as CSV with ',' between fields "
+                "(in a spreadsheet: CSV UTF-8, comma-delimited)",
+                Place(display, 1),
+            )
+        )
+        return
     if renamed is not None:
         new, old, hint = renamed
         if new in columns and old in columns:

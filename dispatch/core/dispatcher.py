@@ -13,24 +13,35 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 import numpy as np
+import shapely
 
 from dispatch.core import kernels
 from dispatch.core.case import Case, check_case, local_day
 from dispatch.core.clock import BAD_DAY, Clock, day_number, fixed_zone, local_days, utc_seconds
 from dispatch.core.codebook import Codebook
 from dispatch.core.compile import compile_tables
-from dispatch.core.decision import Decision, too_late
+from dispatch.core.decision import Decision, Status, decide, too_late
+from dispatch.core.geo import CRS_GCJ02, CRS_WGS84, gcj02_to_wgs84, metres_per_degree
+from dispatch.core.locator import NO_LOCATION, Locator, _locate_spans
 from dispatch.core.model import LOCAL, Rule, RuleSet
 from dispatch.core.outcomes import Outcomes
 from dispatch.core.tables import BLOCK_SHIFT, Tables
 from dispatch.core.worktime import WorkTime, due_times, report_utc
 
+OFF_MAP_REASON = "location outside the grid map"
 _new_decision = tuple.__new__  # Decision(*fields) without the keyword machinery of NamedTuple.__new__
 BAD_FIELDS = (None, "event", "area", "source", "reported_at")  # Batch.bad codes
 SPAN_FIELDS = ("id", "event", "area", "source", "reported_at")  # read_spans: a case's members, in this order
+LOCATION_FIELDS = ("longitude", "latitude", "crs")  # then the members of its `location`, if the spans have room
+SPAN_COLUMNS = len(SPAN_FIELDS) + len(LOCATION_FIELDS)
 # SpanCases flags: why a case read from bytes must be answered one by one (the API may add bits of its own)
 FLAG_CODE = 1  # an unknown event/area/source, or an event that is not a work item
 FLAG_TIME = 4  # a report time the kernel leaves to Python: a form it does not read whole, or near year 1 or 9999
+FLAG_LOCATION = (
+    16  # a location the kernel leaves to Python: off the map (and no area), a number it does not read whole, an odd crs
+)
+CHECK_NONE, CHECK_INSIDE, CHECK_OUTSIDE, CHECK_OFF_MAP = 0, 1, 2, 3  # SpanCases.check: a given area against the map
+LOCATION_CHECKS = (None, "inside", "outside", "off_map")
 
 
 class StatusArrays(NamedTuple):
@@ -50,6 +61,8 @@ class SpanCases(NamedTuple):
     offset   int64[n]  its UTC offset in seconds (a naive time: the zone's steady offset)
     naive    int8[n]   1 when the time had no offset (read in the rule set's zone)
     unknown  int8[n]   the first field (SPAN_FIELDS index: 1 event, 2 area, 3 source) whose code is unknown, or 0
+    located  int32[n]  the area key the grid map gives the case's location; OFF_MAP, or NO_LOCATION without one
+    check    int8[n]   CHECK_*: with both an area and a location, whether the map puts the point in that area
     """
 
     area_key: np.ndarray
@@ -61,6 +74,18 @@ class SpanCases(NamedTuple):
     offset: np.ndarray
     naive: np.ndarray
     unknown: np.ndarray
+    located: np.ndarray
+    check: np.ndarray
+
+
+class Placement(NamedTuple):
+    """Where the grid map puts a point (Dispatcher.place)."""
+
+    wgs84: tuple[float, float]  # the point, in WGS 84 (a gcj02 point converted)
+    area: str | None  # the finest area covering it; None: off the map
+    border_m: float | None  # metres from the point to that area's nearest border
+    method: str  # "map": the map decides the case's area; "given": the case names it
+    check: str | None  # with an area given: inside, outside or off_map
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +158,17 @@ class Dispatcher:
         self.worktime = WorkTime(ruleset.manifest.calendar, ruleset.manifest.timezone)
         self.outcomes = Outcomes(ruleset, t, render)
         self._paths: dict[str, tuple[str, ...]] = {}
+        # the grid map, compiled for point look-ups: features answer as area keys (of area_codes)
+        self.locator: Locator | None = None
+        if ruleset.gridmap is not None:
+            gm = ruleset.gridmap
+            self.locator = Locator(gm.codes, gm.geometries, [ruleset.areas.depth(c) for c in gm.codes])
+            key_of = {code: k for k, code in enumerate(self.area_codes.keys)}
+            self.area_key_of_feature = np.asarray([key_of[c] for c in gm.codes], dtype=np.int32)
+            self.area_key_of_feature.setflags(write=False)
+            tree = ruleset.areas  # pre-order ranges by area key: `a` holds `b` when pos[a] <= pos[b] < end[a]
+            self._key_pos = np.asarray([tree.pos(c) for c in self.area_codes.keys], dtype=np.int32)
+            self._key_end = np.asarray([tree.end(c) for c in self.area_codes.keys], dtype=np.int32)
 
     # -- one case ---------------------------------------------------------------------
 
@@ -178,6 +214,56 @@ class Dispatcher:
             ):
                 return r
         return best
+
+    # -- the grid map -------------------------------------------------------------------
+
+    def locate(self, lon: float, lat: float, crs: int = CRS_WGS84) -> str | None:
+        """The area code the grid map gives a point (the finest area covering it, the smaller code
+        on a shared border), or None: off the map, or no map."""
+        if self.locator is None:
+            return None
+        k = self.locator.locate(lon, lat, crs)
+        return self.locator.codes[k] if k >= 0 else None
+
+    def location_check(self, area: str, located: str | None) -> str:
+        """Whether a point the map places in `located` agrees with the given `area`: "inside" when one of
+        the two holds the other (the map may be drawn finer or coarser than the area named), else
+        "outside"; "off_map" when the map does not place it."""
+        if located is None:
+            return "off_map"
+        tree = self.ruleset.areas
+        return "inside" if tree.covers(area, located) or tree.covers(located, area) else "outside"
+
+    def place(self, lon: float, lat: float, crs: int = CRS_WGS84, area: str | None = None) -> Placement:
+        """Where the grid map puts a point, for people (explain): the area, the point in WGS 84, and how far
+        the point lies from that area's nearest border (a borderline case shows a few metres).
+        `area`: the area the case names, checked against the map. Needs a map (self.locator)."""
+        if self.locator is None:
+            raise ValueError("this rule set has no grid map")
+        x, y = gcj02_to_wgs84(lon, lat) if crs == CRS_GCJ02 else (lon, lat)
+        k = self.locator.locate(lon, lat, crs)
+        border = None
+        if k >= 0:
+            mx, my = metres_per_degree(y)
+            local = shapely.transform(self.locator.geometries[k], lambda xy: (xy - (x, y)) * (mx, my))
+            border = float(shapely.distance(shapely.Point(0.0, 0.0), shapely.boundary(local)))
+        located = self.locator.codes[k] if k >= 0 else None
+        check = self.location_check(area, located) if area is not None else None
+        return Placement((x, y), located, border, "given" if area is not None else "map", check)
+
+    def off_map(self, case_id: str, event: str, source: str, moment: datetime) -> Decision:
+        """The decision for a case located only by a point off the map: manual, no department, no area."""
+        area = self.ruleset.areas.roots()[0]  # decide() needs an area; the answer names none
+        full = decide(self.ruleset, Case(case_id, event, area, source, moment), None)
+        return full._replace(
+            status=Status.MANUAL,
+            department=None,
+            co_handlers=(),
+            difficult=False,
+            due=None,
+            reason=OFF_MAP_REASON,
+            area_path=(),
+        )
 
     def winning_rule(self, case: Case) -> Rule | None:
         index = self.rule_index(*self.encode(case))
@@ -298,6 +384,7 @@ class Dispatcher:
         """
         n = flags.shape[0]
         i32 = np.int32
+        located = self._read_locations(body, field_lo, field_hi, flags)
         out = SpanCases(
             np.empty(n, i32),
             np.empty(n, i32),
@@ -307,6 +394,8 @@ class Dispatcher:
             np.empty(n, np.int64),
             np.empty(n, np.int64),
             np.empty(n, np.int8),
+            np.zeros(n, np.int8),
+            located,
             np.zeros(n, np.int8),
         )
         kernels._encode_spans(
@@ -322,7 +411,41 @@ class Dispatcher:
             flags,
             out,
         )
+        if self.locator is not None and field_lo.shape[1] > len(SPAN_FIELDS):
+            self._check_locations(field_lo, flags, out)
         return out
+
+    def _read_locations(
+        self, body: np.ndarray, field_lo: np.ndarray, field_hi: np.ndarray, flags: np.ndarray
+    ) -> np.ndarray:
+        """int32[n] area keys of the cases' locations (columns LOCATION_FIELDS of the spans), in one kernel;
+        NO_LOCATION without one. A location the kernel cannot settle sets FLAG_LOCATION."""
+        n = flags.shape[0]
+        located = np.full(n, NO_LOCATION, dtype=np.int32)
+        if field_lo.shape[1] <= len(SPAN_FIELDS):
+            return located
+        has = field_lo[:, len(SPAN_FIELDS)] >= 0
+        if not has.any():
+            return located
+        if self.locator is None:  # no map: Python answers (request.location_unsupported, or the area alone)
+            flags[has & (flags == 0)] |= FLAG_LOCATION
+            return located
+        _locate_spans(
+            body, field_lo, field_hi, flags, located, self.locator.index, self.area_key_of_feature, FLAG_LOCATION
+        )
+        return located
+
+    def _check_locations(self, field_lo: np.ndarray, flags: np.ndarray, out: SpanCases) -> None:
+        """SpanCases.check of the cases that gave both an area and a location."""
+        both = (field_lo[:, 2] >= 0) & (out.located != NO_LOCATION) & (flags == 0)
+        if not both.any():
+            return
+        given, found = out.area_key[both], out.located[both]
+        on_map = found >= 0
+        f = np.where(on_map, found, 0)
+        pos, end = self._key_pos, self._key_end
+        inside = ((pos[given] <= pos[f]) & (pos[f] < end[given])) | ((pos[f] <= pos[given]) & (pos[given] < end[f]))
+        out.check[both] = np.where(on_map, np.where(inside, CHECK_INSIDE, CHECK_OUTSIDE), CHECK_OFF_MAP)
 
     def warm(self) -> None:
         """Run the kernels once, so that no request pays for loading or compiling them."""

@@ -16,6 +16,7 @@ from dispatch.core.case import Case, aware, local_day
 from dispatch.core.decision import Decision, Status, rule_file
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import CaseError
+from dispatch.core.geo import CRS_NAMES
 from dispatch.core.model import ANY, LOCAL, Rule, RuleSet
 from dispatch.core.reference import candidate_rules, due_by_walking, matching_rules, rank_key, rule_matches
 from dispatch.core.worktime import deadline_text
@@ -56,6 +57,7 @@ class Explanation:
     ranked: tuple[Ranked, ...]  # what the reference matcher ranks
     near_misses: tuple[NearMiss, ...]
     near_miss_total: int
+    location: dict | None = None  # the case's point and where the grid map puts it (locate_case)
 
     @property
     def agree(self) -> bool:
@@ -64,7 +66,44 @@ class Explanation:
         return (self.decision.rule.id if self.decision.rule else None) == winner
 
 
-def explain_case(dispatcher: Dispatcher, case: Case, near_limit: int = NEAR_MISS_LIMIT) -> Explanation:
+def locate_case(
+    dispatcher: Dispatcher, area: str | None, lon: float, lat: float, crs: str = "wgs84"
+) -> tuple[str, dict]:
+    """(the area that decides, the location section of an explanation) for a case given by a point.
+
+    With `area` given, the area decides and the section says whether the map agrees. Raises
+    CaseError request.location_unsupported without a map, request.off_map for a point off it
+    and no area (dispatch answers such a case manual: there are no rules to explain).
+    """
+    if dispatcher.locator is None:
+        if area is not None:
+            return area, {"longitude": lon, "latitude": lat, "crs": crs, "area": area, "method": "given"}
+        raise CaseError("request.location_unsupported", "location", None, "this rule set has no grid map: give an area")
+    p = dispatcher.place(lon, lat, CRS_NAMES[crs], area)
+    section = {
+        "longitude": lon,
+        "latitude": lat,
+        "crs": crs,
+        "wgs84": list(p.wgs84),
+        "located": p.area,
+        "border_distance_m": None if p.border_m is None else round(p.border_m, 2),
+        "area": area if area is not None else p.area,
+        "method": p.method,
+        "location_check": p.check,
+    }
+    if area is None and p.area is None:
+        raise CaseError(
+            "request.off_map",
+            "location",
+            [lon, lat],
+            f"({lon}, {lat}) lies outside the grid map: dispatch answers it manual, no rule applies",
+        )
+    return section["area"], section
+
+
+def explain_case(
+    dispatcher: Dispatcher, case: Case, near_limit: int = NEAR_MISS_LIMIT, location: dict | None = None
+) -> Explanation:
     """The explanation of `case`; raises CaseError for a code the rule set does not know.
 
     A naive report time is read in the rule set's zone, as the dispatcher reads it, and
@@ -97,6 +136,7 @@ def explain_case(dispatcher: Dispatcher, case: Case, near_limit: int = NEAR_MISS
         tuple(ranked),
         tuple(misses[:near_limit]),
         len(misses),
+        location,
     )
 
 
@@ -278,6 +318,7 @@ def explanation_dict(x: Explanation, root: str = "") -> dict:
             "reported_at": case.reported_at.isoformat(),
             "day": x.day.isoformat(),
         },
+        "location": x.location,
         "event_path": [
             {"code": n.code, "name": n.name, "level": event_level(rs, n.code)}
             for n in reversed(list(rs.events.path(case.event)))

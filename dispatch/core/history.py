@@ -14,6 +14,7 @@ from dispatch.core.codebook import SEP_STR, Codebook, join_spans
 from dispatch.core.csvfile import decode_text, read_bytes, read_csv
 from dispatch.core.dispatcher import Dispatcher, day_of
 from dispatch.core.errors import Diagnostic, HistoryError, Place
+from dispatch.core.hints import lost_zeros_warning
 
 HISTORY_COLUMNS = ("id", "event", "area", "source", "reported_at")
 
@@ -32,6 +33,7 @@ class History:
     days: np.ndarray  # int32[n]
     areas: np.ndarray  # int32[n] pre-order position of the case's own area in RuleSet.areas
     unknown: dict[str, int]  # field -> cases skipped for an unknown code in it (the first such field)
+    warnings: tuple[Diagnostic, ...] = ()  # code.width: unknown codes that are known ones without their leading zeros
 
     def __len__(self) -> int:
         return int(self.items.shape[0])
@@ -44,7 +46,23 @@ def read_history(path: str | Path, dispatcher: Dispatcher) -> History:
     enc = encode_cases(columns, dispatcher, joined)
     areas = _area_positions(dispatcher).lookup_joined(joined["area"], len(columns))
     keep = enc.known
-    return History(enc.items[keep], enc.cols[keep], enc.srcs[keep], enc.days[keep], areas[keep], enc.unknown)
+    warnings = _lost_zeros(columns, dispatcher, enc)
+    return History(enc.items[keep], enc.cols[keep], enc.srcs[keep], enc.days[keep], areas[keep], enc.unknown, warnings)
+
+
+def _lost_zeros(columns: CaseColumns, dispatcher: Dispatcher, enc: EncodedCases) -> tuple[Diagnostic, ...]:
+    """code.width warnings for event and area codes that are known codes without their leading zeros."""
+    found = []
+    for column, codes, known in (
+        ("event", enc.items, dispatcher.ruleset.events),
+        ("area", enc.cols, dispatcher.ruleset.areas),
+    ):
+        cases = np.flatnonzero(codes < 0)[:100_000].tolist()  # enough to say that it happens, and where first
+        unknown = [(columns.value(column, j), columns.place(column, j)) for j in cases]
+        warning = lost_zeros_warning("case", column, unknown, known)
+        if warning is not None:
+            found.append(warning)
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -336,7 +336,8 @@ def _encode_spans(body, field_lo, field_hi, now_wall, events, areas, sources, zo
     for j in range(flags.shape[0]):
         flag = flags[j]
         ek = probe(body, field_lo[j, 1], field_hi[j, 1], events)
-        ak = probe(body, field_lo[j, 2], field_hi[j, 2], areas)
+        # no area: the one the grid map gave the location (Dispatcher._read_locations), or none
+        ak = probe(body, field_lo[j, 2], field_hi[j, 2], areas) if field_lo[j, 2] >= 0 else out.located[j]
         sk = probe(body, field_lo[j, 3], field_hi[j, 3], sources)
         if ek < 0 or ak < 0 or sk < 0:
             flag |= _FLAG_CODE

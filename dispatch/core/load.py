@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dispatch.core.csvfile import Row, decode_text, read_bytes, read_csv
 from dispatch.core.errors import Diagnostic, Place, RuleSetError, Severity, sorted_diagnostics
+from dispatch.core.gridmap import GridMap, read_gridmap
 from dispatch.core.model import ANY, Area, Department, EventNode, Manifest, ParsedRuleSet, Rule, RuleSet
 from dispatch.core.validate import validate
 from dispatch.core.worktime import KINDS, Calendar, Deadline, parse_class_deadlines, parse_deadline
@@ -46,6 +47,7 @@ RULE_COLUMNS = (
 
 _TRUE = {"true", "yes", "1", "y", "是"}
 _FALSE = {"false", "no", "0", "n", "否", ""}
+_BOOLEAN_SPELLINGS = "true or false (also yes/no, y/n, 1/0, 是/否; empty: inherit)"
 _CODE = re.compile(r"^[^\s,;*@]+$")
 
 
@@ -140,7 +142,7 @@ class _Fields:
             return True
         if value.lower() in _FALSE:
             return False if value else None
-        self._bad(column, "value.boolean", f"{column} {value!r} is not true or false")
+        self._bad(column, "value.boolean", f"{column} {value!r} is not a boolean: write {_BOOLEAN_SPELLINGS}")
         return None
 
 
@@ -221,7 +223,13 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic], seen: dict[P
     path = root / MANIFEST
     where = f"{display}/{MANIFEST}"
     if not path.exists():
-        problems.append(Diagnostic("manifest.missing", f"no {MANIFEST} in {display}: not a rule set", Place(where)))
+        problems.append(
+            Diagnostic(
+                "manifest.missing",
+                f"no {MANIFEST} in {display}: not a rule set (`dispatch init DIR` writes an example to start from)",
+                Place(where),
+            )
+        )
         return None
     data = read_bytes(path, where, problems, seen)
     text = decode_text(data, where, problems) if data is not None else None
@@ -270,12 +278,13 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic], seen: dict[P
     rules = want("rules", list)
     command_systems = want("command_systems", dict, default={})
     title = raw.get("title", "") if isinstance(raw.get("title", ""), str) else ""
+    gridmap = want("gridmap", str, default="") or None  # optional: the grid map of areas, GeoJSON
     if timezone:
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
             problems.append(Diagnostic("manifest.bad_value", f"unknown timezone {timezone!r}", Place(where)))
-    for key, value in (("taxonomy", taxonomy), ("areas", areas), ("departments", departments)):
+    for key, value in (("taxonomy", taxonomy), ("areas", areas), ("departments", departments), ("gridmap", gridmap)):
         if value and not _inside(root, value):
             problems.append(_outside(key, value, text, where))
     for pattern in rules or ():
@@ -297,6 +306,7 @@ def _manifest(root: Path, display: str, problems: list[Diagnostic], seen: dict[P
         rules=tuple(rules),
         title=title,
         calendar=calendar,
+        gridmap=gridmap,
     )
 
 
@@ -471,14 +481,26 @@ def parse_ruleset(
     has_calendar = manifest.calendar is not None
     if has_calendar and manifest.calendar.days_file:
         manifest = replace(manifest, calendar=_read_days(root, display, manifest.calendar, problems, seen))
+    invalid: dict[tuple[str, str], Place] = {}
+    refused: dict[str, Place] = {}
 
-    def table(name: str, columns: tuple[str, ...], build, renamed: tuple | None = None) -> tuple:
+    def table(name: str, columns: tuple[str, ...], build, kind: str = "", renamed: tuple | None = None) -> tuple:
+        start = len(problems)
         rows = read_csv(root / name, f"{display}/{name}", columns, problems, seen, renamed)
-        return tuple(x for x in (build(row, problems, has_calendar) for row in rows) if x is not None)
+        built = []
+        for row in rows:
+            x = build(row, problems, has_calendar)
+            if x is not None:
+                built.append(x)
+            elif kind and row.get("code"):
+                invalid.setdefault((kind, row.get("code")), row.place())
+        if kind:
+            _note_refused(kind, problems[start:], refused)
+        return tuple(built)
 
-    events = table(manifest.taxonomy, TAXONOMY_COLUMNS, _event, _DEADLINE_RENAMED)
-    areas = table(manifest.areas, AREA_COLUMNS, _area)
-    departments = table(manifest.departments, DEPARTMENT_COLUMNS, _department)
+    events = table(manifest.taxonomy, TAXONOMY_COLUMNS, _event, "event", _DEADLINE_RENAMED)
+    areas = table(manifest.areas, AREA_COLUMNS, _area, "area")
+    departments = table(manifest.departments, DEPARTMENT_COLUMNS, _department, "department")
     where = f"{display}/{MANIFEST}"
     outside = len(problems)
     files = rule_files(root, manifest, problems, where)
@@ -493,9 +515,30 @@ def parse_ruleset(
     rules: list[Rule] = []
     for file in files:
         rel = Path(os.path.relpath(file, root)).as_posix()
-        rules.extend(table(rel, RULE_COLUMNS, _rule, _DEADLINE_RENAMED))
-    parsed = ParsedRuleSet(display, manifest, events, areas, departments, tuple(rules))
+        rules.extend(table(rel, RULE_COLUMNS, _rule, renamed=_DEADLINE_RENAMED))
+    gridmap = _gridmap(root, display, manifest, problems, seen) if manifest.gridmap else None
+    parsed = ParsedRuleSet(display, manifest, events, areas, departments, tuple(rules), invalid, refused, gridmap)
     return parsed, problems
+
+
+_REFUSING = ("file.", "csv.empty", "csv.missing_column", "csv.duplicate_column", "csv.malformed", "csv.separator")
+
+
+def _note_refused(kind: str, problems: list[Diagnostic], refused: dict[str, Place]) -> None:
+    """Record that the table of `kind` was not read whole (its rows past a problem among `problems` are unknown)."""
+    for p in problems:
+        if p.code.startswith(_REFUSING):
+            refused.setdefault(kind, p.place)
+            return
+
+
+def _gridmap(
+    root: Path, display: str, manifest: Manifest, problems: list[Diagnostic], seen: dict[Path, bytes]
+) -> GridMap | None:
+    where = f"{display}/{manifest.gridmap}"
+    data = read_bytes(root / manifest.gridmap, where, problems, seen)
+    text = decode_text(data, where, problems) if data is not None else None
+    return read_gridmap(text, where, problems) if text is not None else None
 
 
 SNAPSHOT_ATTEMPTS = 8  # reads of a rule set whose files keep changing, before it is refused
@@ -528,8 +571,7 @@ def read_ruleset(root: str | Path, settle: float = 0.0) -> tuple[RuleSet | None,
         return None, [Diagnostic("ruleset.changing", message, Place(where))]
     ruleset = None
     if parsed is not None:
-        ruleset, more = validate(parsed)
-        problems.extend(more)
+        ruleset, problems = validate(parsed, problems)
         if any(p.severity is Severity.ERROR for p in problems):
             ruleset = None
     return ruleset, sorted_diagnostics(problems)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from dispatch.core.errors import Place
 from dispatch.core.tree import Tree
 from dispatch.core.worktime import Calendar, ClassDeadlines, Deadline
+
+if TYPE_CHECKING:
+    from dispatch.core.gridmap import GridMap
 
 ANY = "*"
 LOCAL = "@local"
@@ -27,6 +31,7 @@ class Manifest:
     rules: tuple[str, ...]
     title: str = ""
     calendar: Calendar | None = None  # [calendar], its `days` file read in
+    gridmap: str | None = None  # the grid map (GeoJSON) that places a case given by coordinates
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,7 @@ class RuleSet:
     departments: dict[str, Department]
     rules: tuple[Rule, ...]
     version: str
+    gridmap: GridMap | None = None  # checked against `areas`
     governors: dict[str, str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -215,3 +221,9 @@ class ParsedRuleSet:
     areas: tuple[Area, ...]
     departments: tuple[Department, ...]
     rules: tuple[Rule, ...]
+    # what could not be read, so that references to it are not reported again as unknown:
+    # (kind, code) -> the row that defines the code but failed its own check (kind: event, area, department)
+    invalid: dict[tuple[str, str], Place] = field(default_factory=dict, compare=False)
+    # kind -> the table that was refused whole or in part (encoding, separator, missing columns)
+    refused: dict[str, Place] = field(default_factory=dict, compare=False)
+    gridmap: GridMap | None = None

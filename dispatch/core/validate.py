@@ -7,6 +7,10 @@ from collections.abc import Sequence
 from datetime import date
 
 from dispatch.core.errors import Diagnostic, Place, Severity
+from dispatch.core.followon import FollowOn
+from dispatch.core.gridmap import check_gridmap
+from dispatch.core.hints import Suggester, code_width_warnings
+from dispatch.core.locality import local_warnings
 from dispatch.core.model import ANY, LOCAL, Area, EventNode, ParsedRuleSet, Rule, RuleSet
 from dispatch.core.tree import Tree
 from dispatch.core.version import ruleset_version
@@ -140,7 +144,9 @@ def _calendar_warnings(parsed: ParsedRuleSet, rules: Sequence[Rule], problems: l
         )
 
 
-def _check_departments(parsed: ParsedRuleSet, areas: Tree[Area], problems: list[Diagnostic]) -> dict:
+def _check_departments(
+    parsed: ParsedRuleSet, areas: Tree[Area], problems: list[Diagnostic], follow: FollowOn, area_hint: Suggester
+) -> dict:
     systems = parsed.manifest.command_systems
     departments = {}
     governed: dict[str, str] = {}
@@ -165,9 +171,14 @@ def _check_departments(parsed: ParsedRuleSet, areas: Tree[Area], problems: list[
             )
         if dept.governs is not None:
             if dept.governs not in areas:
-                problems.append(
-                    Diagnostic("department.unknown_area", f"governs unknown area {dept.governs!r}", dept.place)
-                )
+                if not follow.excused("area", dept.governs, dept.place):
+                    problems.append(
+                        Diagnostic(
+                            "department.unknown_area",
+                            f"governs unknown area {dept.governs!r}{area_hint.hint(dept.governs)}",
+                            dept.place,
+                        )
+                    )
             elif dept.governs in governed:
                 problems.append(
                     Diagnostic(
@@ -181,51 +192,88 @@ def _check_departments(parsed: ParsedRuleSet, areas: Tree[Area], problems: list[
     return departments
 
 
+def _co_handler_hint(co: str, departments: dict, dept_hint: Suggester) -> str:
+    """'roads,env' is two co-handlers separated the wrong way; anything else gets a 'did you mean'."""
+    parts = [p.strip() for p in co.replace("，", ",").split(",")]
+    if len(parts) > 1 and all(p in departments or p == LOCAL for p in parts):
+        return f" (co-handlers are separated by ';', not ',': write {';'.join(parts)!r})"
+    return dept_hint.hint(co)
+
+
 def _check_rules(
-    parsed: ParsedRuleSet, events: Tree, areas: Tree, departments: dict, problems: list[Diagnostic]
+    parsed: ParsedRuleSet,
+    events: Tree,
+    areas: Tree,
+    departments: dict,
+    problems: list[Diagnostic],
+    follow: FollowOn,
+    area_hint: Suggester,
 ) -> list[Rule]:
     sources = set(parsed.manifest.sources)
     grid_types = {a.grid_type for a in areas if a.grid_type}
+    event_hint, dept_hint = Suggester(events.order), Suggester([*departments, LOCAL])
+    grid_hint, source_hint = Suggester(grid_types), Suggester(sources)
     seen: dict[str, Rule] = {}
     good: list[Rule] = []
     for rule in parsed.rules:
         before = len(problems)
+        held = False  # a reference that fails because its target's row or file failed: reported there
 
         def bad(code: str, message: str, column: str, rule: Rule = rule) -> None:
             problems.append(Diagnostic(code, message, rule.place_of(column)))
+
+        def excused(kind: str, code: str | None, column: str, rule: Rule = rule) -> bool:
+            nonlocal held
+            found = follow.excused(kind, code, rule.place_of(column))
+            held = held or found
+            return found
 
         if rule.id in seen:
             bad("rule.duplicate_id", f"rule id {rule.id!r} already used at {seen[rule.id].place}", "id")
         else:
             seen[rule.id] = rule
-        if rule.event != ANY and rule.event not in events:
-            bad("rule.unknown_event", f"unknown event code {rule.event!r}", "event")
-        if rule.area != ANY and rule.area not in areas:
-            bad("rule.unknown_area", f"unknown area code {rule.area!r}", "area")
-        if rule.grid_type is not None and rule.grid_type not in grid_types:
+        if rule.event != ANY and rule.event not in events and not excused("event", rule.event, "event"):
+            bad("rule.unknown_event", f"unknown event code {rule.event!r}{event_hint.hint(rule.event)}", "event")
+        if rule.area != ANY and rule.area not in areas and not excused("area", rule.area, "area"):
+            bad("rule.unknown_area", f"unknown area code {rule.area!r}{area_hint.hint(rule.area)}", "area")
+        if rule.grid_type is not None and rule.grid_type not in grid_types and not excused("area", None, "grid_type"):
             bad(
                 "rule.unknown_grid_type",
-                f"unknown grid type {rule.grid_type!r} (known: {', '.join(sorted(grid_types))})",
+                f"unknown grid type {rule.grid_type!r}{grid_hint.hint(rule.grid_type)}"
+                f" (known: {', '.join(sorted(grid_types))})",
                 "grid_type",
             )
         if rule.source is not None and rule.source not in sources:
             bad(
                 "rule.unknown_source",
-                f"unknown source {rule.source!r} (known: {', '.join(parsed.manifest.sources)})",
+                f"unknown source {rule.source!r}{source_hint.hint(rule.source)}"
+                f" (known: {', '.join(parsed.manifest.sources)})",
                 "source",
             )
-        if rule.department != LOCAL and rule.department not in departments:
-            bad("rule.unknown_department", f"unknown department {rule.department!r}", "department")
+        if (
+            rule.department != LOCAL
+            and rule.department not in departments
+            and not excused("department", rule.department, "department")
+        ):
+            bad(
+                "rule.unknown_department",
+                f"unknown department {rule.department!r}{dept_hint.hint(rule.department)}",
+                "department",
+            )
         for co in rule.co_handlers:
-            if co != LOCAL and co not in departments:
-                bad("rule.unknown_co_handler", f"unknown co-handler {co!r}", "co_handlers")
+            if co != LOCAL and co not in departments and not excused("department", co, "co_handlers"):
+                bad(
+                    "rule.unknown_co_handler",
+                    f"unknown co-handler {co!r}{_co_handler_hint(co, departments, dept_hint)}",
+                    "co_handlers",
+                )
         if rule.valid_from and rule.valid_to and rule.valid_from >= rule.valid_to:
             bad(
                 "rule.empty_window",
                 f"valid_from {rule.valid_from} is not before valid_to {rule.valid_to} (valid_to is exclusive)",
                 "valid_from",
             )
-        if len(problems) == before:
+        if len(problems) == before and not held:
             good.append(rule)
     return good
 
@@ -290,6 +338,31 @@ def _describe(rule: Rule) -> str:
     )
 
 
+def _named(tree: Tree, code: str, every: str) -> str:
+    if code == ANY:
+        return f"* ({every})"
+    return f"{code!r} ({tree[code].name})" if code in tree else repr(code)
+
+
+def _collision(ruleset: RuleSet, a: Rule, b: Rule) -> str:
+    """The cells two tied rules both decide: item, area (with names), grid type, source, and the shared dates."""
+    parts = [
+        f"the cases of event {_named(ruleset.events, a.event, 'every event')}",
+        f"area {_named(ruleset.areas, a.area, 'every area')}",
+    ]
+    if a.grid_type:
+        parts.append(f"{a.grid_type} grids")
+    parts.append(f"source {a.source}" if a.source else "every source")
+    if a.has_window:
+        lo = max(a.valid_from or date.min, b.valid_from or date.min)
+        hi = min(a.valid_to or date.max, b.valid_to or date.max)
+        parts.append(
+            f"from {lo if lo != date.min else 'the start'} to "
+            + (f"{date.fromordinal(hi.toordinal() - 1)}" if hi != date.max else "the end")
+        )
+    return " × ".join(parts[:2]) + (", " + ", ".join(parts[2:]) if parts[2:] else "")
+
+
 def _overlap(a: Rule, b: Rule) -> bool:
     lo = max(a.valid_from or date.min, b.valid_from or date.min)
     hi = min(a.valid_to or date.max, b.valid_to or date.max)
@@ -325,9 +398,11 @@ def find_conflicts(ruleset: RuleSet) -> list[Diagnostic]:
                 found.append(
                     Diagnostic(
                         "rule.conflict",
-                        f"rule {later.id!r} ties with rule {earlier.id!r} at {earlier.place} on precedence "
-                        f"{ruleset.precedence(later)} for the same cases, but sends them to "
-                        f"{_describe(later)} instead of {_describe(earlier)}",
+                        f"rule {later.id!r} ties with rule {earlier.id!r} at {earlier.place}: both decide "
+                        f"{_collision(ruleset, later, earlier)} with priority {later.priority} and the same "
+                        f"specificity, but send them to {_describe(later)} instead of {_describe(earlier)}. "
+                        f"Two ways out: give one rule a higher priority, or narrow one rule's area "
+                        f"(or its event, source, grid type or dates) so that they no longer meet",
                         later.place,
                     )
                 )
@@ -344,15 +419,22 @@ def find_conflicts(ruleset: RuleSet) -> list[Diagnostic]:
     return found
 
 
-def validate(parsed: ParsedRuleSet) -> tuple[RuleSet | None, list[Diagnostic]]:
-    """Every whole-set problem of `parsed`; the RuleSet when there is no error."""
+def validate(parsed: ParsedRuleSet, earlier: list[Diagnostic] = ()) -> tuple[RuleSet | None, list[Diagnostic]]:
+    """Every whole-set problem of `parsed`, after `earlier` (the problems met reading it); the RuleSet when
+    there is no error. A reference that fails only because of an earlier error is noted at that error."""
     problems: list[Diagnostic] = []
     events = Tree(_valid_tree_nodes(parsed.events, "taxonomy", problems))
     areas = Tree(_valid_tree_nodes(parsed.areas, "area", problems))
+    for kind, tree in (("taxonomy", events), ("area", areas)):
+        problems.extend(code_width_warnings(kind, list(tree), {c: tree.depth(c) for c in tree.order}))
+    follow = FollowOn(parsed, events, areas)
+    area_hint = Suggester(areas.order)
     _check_events(parsed, events, problems)
     _check_classes(events, areas, problems)
-    departments = _check_departments(parsed, areas, problems)
-    rules = _check_rules(parsed, events, areas, departments, problems)
+    departments = _check_departments(parsed, areas, problems, follow, area_hint)
+    rules = _check_rules(parsed, events, areas, departments, problems, follow, area_hint)
+    if parsed.gridmap is not None:
+        check_gridmap(parsed.gridmap, areas, problems)
     ruleset = RuleSet(
         manifest=parsed.manifest,
         events=events,
@@ -360,10 +442,14 @@ def validate(parsed: ParsedRuleSet) -> tuple[RuleSet | None, list[Diagnostic]]:
         departments=departments,
         rules=tuple(rules),
         version=ruleset_version(parsed),
+        gridmap=parsed.gridmap,
     )
     _rule_warnings(ruleset, problems)
     _calendar_warnings(parsed, rules, problems)
+    if "department" not in follow.refused and "area" not in follow.refused:  # else every @local looks unresolved
+        problems.extend(local_warnings(ruleset))
     problems.extend(find_conflicts(ruleset))
+    problems = follow.annotate([*earlier, *problems])
     if any(p.severity is Severity.ERROR for p in problems):
         return None, problems
     return ruleset, problems

@@ -28,7 +28,7 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
     alike, so they share a version.
     """
     m = parsed.manifest
-    return {
+    rows = {
         "manifest": [[m.name, m.timezone, sorted(m.sources), sorted(m.command_systems.items())]],
         "events": (
             [
@@ -67,7 +67,10 @@ def _rows(parsed: ParsedRuleSet) -> dict[str, Iterable[list]]:
             ]
             for r in parsed.rules
         ),
-    } | _calendar_rows(m.calendar)
+    }
+    if parsed.gridmap is not None:  # only then: a set without a map keeps the version it had
+        rows["gridmap"] = parsed.gridmap.canonical_rows()
+    return rows | _calendar_rows(m.calendar)
 
 
 def _calendar_rows(calendar: Calendar | None) -> dict[str, Iterable[list]]:

@@ -183,6 +183,8 @@ class Span(NamedTuple):
     cum_ends: list[int]
     wd_days: list[int]
     wd_ends: list[int]
+    day_iv: list[int]  # by local day (from first_day): the first interval that ends after its midnight
+    day_wd: list[int]  # by local day: how many working dates there are up to it (the next one's index)
 
 
 def _wall_transitions(zone_from: np.ndarray, zone_offset: np.ndarray) -> np.ndarray:
@@ -240,9 +242,21 @@ def _lay_out(calendar: Calendar | None, first_day: int, last_day: int, to_utc) -
     cum_ends = np.cumsum(ends - starts)
     # a working date ends at its last interval's end as written (not as made monotone)
     wd_ends = to_utc(days * DAY_SECONDS + hours[-1, 1]) if len(days) else ends[:0]
-    lo, hi = to_utc(np.asarray([first_day * DAY_SECONDS, (last_day + 1) * DAY_SECONDS], dtype=np.int64))
+    all_days = np.arange(first_day, last_day + 2, dtype=np.int64)
+    midnights = to_utc(all_days * DAY_SECONDS)
+    day_iv = np.searchsorted(ends, midnights[:-1], side="right")
+    day_wd = np.searchsorted(days, all_days[:-1], side="right")
     return Span(
-        first_day, last_day, int(lo), int(hi), ends.tolist(), cum_ends.tolist(), days.tolist(), wd_ends.tolist()
+        first_day,
+        last_day,
+        int(midnights[0]),
+        int(midnights[-1]),
+        ends.tolist(),
+        cum_ends.tolist(),
+        days.tolist(),
+        wd_ends.tolist(),
+        day_iv.tolist(),
+        day_wd.tolist(),
     )
 
 
@@ -284,6 +298,13 @@ class WorkTime:
             if 0 < y <= 9999:
                 years[y] = 1
         listed_before = np.concatenate([[0], np.cumsum(years)[:-1]]).astype(np.int32)
+        # runs of consecutive listed years as (first day, last day): a due time inside one is not provisional
+        self._listed_runs: list[tuple[int, int]] = []
+        for y in listed:
+            if self._listed_runs and self._listed_runs[-1][1] == days_from_civil(y, 1, 1) - 1:
+                self._listed_runs[-1] = (self._listed_runs[-1][0], days_from_civil(y, 12, 31))
+            else:
+                self._listed_runs.append((days_from_civil(y, 1, 1), days_from_civil(y, 12, 31)))
         self.has_days = bool(calendar is not None and calendar.days_file)
         i64 = np.int64
         ends, cum_ends = np.asarray(span.ends, i64), np.asarray(span.cum_ends, i64)
@@ -303,7 +324,11 @@ class WorkTime:
         )
         for a in self.arrays[:-1]:
             a.setflags(write=False)
-        self._listed_before = listed_before.tolist()
+        self._n_days, self._n_iv, self._n_wd = len(span.day_wd), len(span.ends), len(span.wd_ends)
+        self._starts = self.arrays.starts.tolist()
+        self._cum_starts = (self.arrays.cum_ends - (self.arrays.ends - self.arrays.starts)).tolist()
+        # the first run of listed years (most calendars have one): provisional in two comparisons
+        self._listed_days = self._listed_runs[0] if self._listed_runs else (1, 0)
         self._zone_from = zone_from.tolist()
         self._zone_offset = zone_offset.tolist()
         self.steady_from, self.steady_offset = self._zone_from[-1], self._zone_offset[-1]
@@ -319,28 +344,62 @@ class WorkTime:
 
     def due(self, r: int, unit: int, amount: int) -> tuple[int, int, bool]:
         """(due, its UTC offset, provisional) for a report at UTC second `r` and a deadline given
-        as its kernel unit code and amount (Deadline.code, .amount). OverflowError past the year 9999."""
+        as its kernel unit code and amount (Deadline.code, .amount). OverflowError past the year 9999.
+
+        _search written out for the main span: the one-case path pays for every line."""
         s = self.span
         if unit == UNIT_H:
             due = r + amount
             if s.lo <= due < s.hi:
-                return due, self.offset_at(due), False
+                return due, self.steady_offset if due >= self.steady_from else self.offset_at(due), False
             return self._outside(r, unit, amount)
-        if not s.lo <= r < s.hi:
+        off = self.steady_offset if r >= self.steady_from else self.offset_at(r)
+        k = (r + off) // DAY_SECONDS - s.first_day
+        if not 0 <= k < self._n_days:
             return self._outside(r, unit, amount)
-        due = _search(s, r, unit, amount, self.offset_at(r))
-        if due is None:
-            return self._outside(r, unit, amount)
-        off = self.offset_at(due)
-        return due, off, self._provisional(r, due, off)
+        if unit == UNIT_WD:
+            j = s.day_wd[k] + amount - 1
+            if j >= self._n_wd:
+                return self._outside(r, unit, amount)
+            due = s.wd_ends[j]
+        else:
+            ends, cum = s.ends, s.cum_ends
+            i = s.day_iv[k]
+            try:
+                while ends[i] <= r:
+                    i += 1
+            except IndexError:  # after the span's last interval
+                return self._outside(r, unit, amount)
+            target = self._cum_starts[i] + max(0, r - self._starts[i]) + amount
+            hi = i + 64  # most deadlines end within 32 working days: search those first
+            j = (
+                bisect.bisect_left(cum, target, i, hi)
+                if hi < self._n_iv and cum[hi] >= target
+                else bisect.bisect_left(cum, target, i)
+            )
+            if j == self._n_iv:
+                return self._outside(r, unit, amount)
+            due = ends[j] - (cum[j] - target)
+        due_off = self.steady_offset if due >= self.steady_from else self.offset_at(due)
+        if not self.has_days:
+            return due, due_off, False
+        lo, hi = self._listed_days
+        return (
+            due,
+            due_off,
+            not (lo <= (r + off) // DAY_SECONDS and (due + due_off) // DAY_SECONDS <= hi)
+            and self._provisional(r, due, due_off),
+        )
 
     def _provisional(self, r: int, due: int, due_off: int) -> bool:
         """Whether a local date from the report's to the due date lies in a year the days file leaves out."""
         if not self.has_days:
             return False
-        y1 = _year((r + self.offset_at(r)) // DAY_SECONDS)
-        y2 = _year((due + due_off) // DAY_SECONDS)
-        return self._listed_before[y2 + 1] - self._listed_before[y1] != y2 - y1 + 1
+        first, last = (r + self.offset_at(r)) // DAY_SECONDS, (due + due_off) // DAY_SECONDS
+        for lo, hi in self._listed_runs:
+            if lo <= first and last <= hi:
+                return False
+        return True
 
     def _outside(self, r: int, unit: int, amount: int) -> tuple[int, int, bool]:
         """A due time outside the laid-out span: a span around the case, laid out with zoneinfo."""
@@ -381,29 +440,29 @@ def _outside_span(worktime: WorkTime, first_day: int, last_day: int) -> Span:
     return _lay_out(worktime.calendar, first_day, last_day, worktime._exact)
 
 
-def _year(day: int) -> int:
-    return civil_from_days(day)[0]
-
-
 def _search(s: Span, r: int, unit: int, amount: int, r_offset: int) -> int | None:
-    """The due time of a report at `r` within span `s`; None when the span ends first."""
-    if unit == UNIT_WH:
-        ends, cum = s.ends, s.cum_ends
-        i = bisect.bisect_right(ends, r)
-        if i == len(ends) or r < s.lo:
-            return None
-        before = cum[i - 1] if i else 0
-        start = ends[i] - (cum[i] - before)
-        target = before + max(0, r - start) + amount
-        j = bisect.bisect_left(cum, target, i)
-        if j == len(cum):
-            return None
-        return ends[j] - (cum[j] - target)
-    day = (r + r_offset) // DAY_SECONDS
-    if not s.first_day <= day <= s.last_day:
+    """The due time of a report at `r` (its UTC offset `r_offset`) within span `s`; None when the
+    span ends first. The report's local day indexes the intervals: a short walk, not a bisection."""
+    k = (r + r_offset) // DAY_SECONDS - s.first_day
+    if not 0 <= k < len(s.day_wd):
         return None
-    k = bisect.bisect_right(s.wd_days, day) + amount - 1
-    return s.wd_ends[k] if k < len(s.wd_ends) else None
+    if unit == UNIT_WD:
+        j = s.day_wd[k] + amount - 1
+        return s.wd_ends[j] if j < len(s.wd_ends) else None
+    ends, cum = s.ends, s.cum_ends
+    n = len(ends)
+    i = s.day_iv[k]
+    while i < n and ends[i] <= r:
+        i += 1
+    if i == n:
+        return None
+    before = cum[i - 1] if i else 0
+    target = before + max(0, r - (ends[i] - cum[i] + before)) + amount
+    hi = i + 64  # most deadlines end within 32 working days: search those first
+    j = bisect.bisect_left(cum, target, i, hi) if hi < n and cum[hi] >= target else bisect.bisect_left(cum, target, i)
+    if j == n:
+        return None
+    return ends[j] - (cum[j] - target)
 
 
 # -- many cases, in numba ----------------------------------------------------------------------

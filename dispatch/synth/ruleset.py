@@ -9,6 +9,7 @@ suffixed, so that clones never tie and the rule count grows exactly k-fold.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import random
 from collections.abc import Iterable, Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from dispatch.synth.areas import DISTRICT_CODE, DISTRICT_NAME, RURAL, URBAN, Area, build_areas
 from dispatch.synth.catalogue import Event, taxonomy
 from dispatch.synth.departments import Department, build_departments
+from dispatch.synth.gridmap import gridmap_bytes
 from dispatch.synth.rules import LOCAL, RuleRow, build_rules
 
 DEFAULT_SEED = 20251201
@@ -256,8 +258,7 @@ def _manifest(scale: int) -> str:
         'taxonomy = "taxonomy.csv"\n'
         'areas = "areas.csv"\n'
         'departments = "departments.csv"\n'
-        'rules = ["rules/*.csv"]\n'
-        "\n"
+        'rules = ["rules/*.csv"]\n' + ('gridmap = "gridmap.geojson"\n' if scale == 1 else "") + "\n"
         "[command_systems]\n"
         f"{systems}\n"
         "\n"
@@ -302,10 +303,20 @@ What is made up: categories 11-29, the work items and their criteria, community 
 names (except some of 亦庄's), pieces and unit grids, the unverified department names, every
 rule, and `cases-sample.csv`. Law citations name real regulations but no article numbers.
 
-About 7% of case volume has no matching rule on purpose (ownership unclear: 不明井盖, 桥下空间,
+{_GRIDMAP_NOTE if scale == 1 else ""}About 7% of case volume has no matching rule on purpose (ownership unclear: 不明井盖, 桥下空间,
 僵尸车, abandoned facilities, ...); those cases go to the seat operators, or to the town
 government first when the item is urgent.
 {_GOLDEN if scale == 1 else ""}"""
+
+
+_GRIDMAP_NOTE = """`gridmap.geojson` is the electronic grid map: one polygon per unit grid. The
+district's outline is real: 大兴区 as drawn in the ECharts 2 map of Beijing (public repository
+fis-components/echarts, `util/mapData/geoJson/bei_jing_geo.js`, stored at 1/1024 of a degree,
+about 100 m; taken as WGS 84). Everything inside it is made up: towns, pieces, basic and unit
+grids are cut out of their parents by seeded straight cuts, sized by weight (a community's unit
+grid weighs 1, a park's 3, a village's 4: urban grids are smaller than rural ones).
+
+"""
 
 
 _GOLDEN = """
@@ -349,6 +360,15 @@ def _taxonomy_rows(events: Iterable[Event]) -> Iterator[tuple[str, ...]]:
         )
 
 
+GRIDMAP = "gridmap.geojson"
+
+
+@functools.lru_cache(maxsize=2)
+def daxing_gridmap(seed: int) -> bytes:
+    """The grid map of the generated district (a few seconds of cutting polygons: made once a process)."""
+    return gridmap_bytes(generate(seed).areas, seed)
+
+
 def write_ruleset(
     out_dir: str | Path, scale: int = 1, seed: int = DEFAULT_SEED, sample: int = SAMPLE_CASES
 ) -> dict[str, int]:
@@ -375,6 +395,10 @@ def write_ruleset(
         out / "areas.csv": _csv_bytes(AREA_HEADER, (r for c in clones for r in _areas(dx, c))),
         out / "departments.csv": _csv_bytes(DEPARTMENT_HEADER, (r for c in clones for r in _departments(dx, c))),
     }
+    if scale == 1:  # the grid map draws the one real outline: a clone has none
+        files[out / GRIDMAP] = daxing_gridmap(seed)
+    elif (out / GRIDMAP).exists():
+        (out / GRIDMAP).unlink()
     for name, rows in dx.rules.items():
         files[out / "rules" / f"{name}.csv"] = _csv_bytes(RULE_HEADER, (r for c in clones for r in _rules(rows, c)))
     for stale in (out / "rules").glob("*.csv"):

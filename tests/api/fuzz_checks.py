@@ -19,6 +19,8 @@ DATA_CODES = frozenset(
         "request.unknown_area",
         "request.unknown_source",
         "request.bad_time",
+        "request.location_unsupported",  # a location sent to a rule set without a grid map
+        "request.off_map",  # /v1/explain: a point off the map and no area (nothing to explain)
     }
 )
 DATA_OPERATIONS = frozenset({"/v1/dispatch", "/v1/explain"})

@@ -1,8 +1,8 @@
 """The fleet test (bench/fleet.py), shortened: three replicas behind Debian's nginx under the load kit,
 a bundle rollout, a SIGTERM and a SIGKILL, with no failed request and the mixed-version window measured.
 
-nginx comes from Debian's package (make test-slow installs it when it is missing). The parts of the
-report are tested on their own here too: the nginx configuration nginx itself accepts, the
+nginx comes from Debian's package (make test-slow installs it when it is missing; without it these
+skip). The parts of the report are tested on their own here too: the nginx configuration nginx itself accepts, the
 mixed-version window and the phase accounting on a made-up log.
 """
 
@@ -21,10 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW = "1a007c43447b78d4", "9498c09d9bc0684e"
 
 
+NO_NGINX = pytest.mark.skipif(find_nginx() is None, reason="nginx is not installed: apt-get install nginx "
+                              "(make test-slow installs it where apt-get can)")  # fmt: skip
+
+
 @pytest.mark.slow  # needs Debian's nginx, which make test-slow installs
+@NO_NGINX
 def test_nginx_accepts_the_configuration_and_it_retries_posts(tmp_path):
     nginx = find_nginx()
-    assert nginx, "nginx is not installed: apt-get install nginx (make test-slow installs it)"
     conf = nginx_conf(tmp_path, 18080, [18081, 18082, 18083])
     (tmp_path / "nginx.conf").write_text(conf)
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -79,6 +83,7 @@ def test_a_failure_in_a_phase_fails_the_run_and_is_named():
 
 
 @pytest.mark.slow  # three replicas, nginx and the load kit for about 30 s (make test-slow)
+@NO_NGINX
 def test_three_replicas_behind_nginx_lose_nothing_through_a_rollout_a_sigterm_and_a_sigkill(tmp_path):
     out = tmp_path / "fleet"
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "fleet.py"), "--quick", "--out", str(out)],

@@ -19,7 +19,15 @@ from dispatch.core.load import load_ruleset, read_ruleset
 BAD = Path(__file__).parents[1] / "data" / "bad"
 
 CASES = sorted(p.name for p in BAD.iterdir() if p.is_dir())
-WARNING_CODES = {"rule.duplicate", "rule.never_matches", "calendar.ends_early", "csv.old_column"}
+WARNING_CODES = {
+    "rule.duplicate",
+    "rule.never_matches",
+    "rule.local_unresolved",
+    "code.width",
+    "calendar.ends_early",
+    "csv.old_column",
+    "gridmap.sliver",
+}
 LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+) (?P<code>[a-z_]+\.[a-z_]+)$")
 
 
@@ -84,11 +92,15 @@ def _emittable_codes() -> set[str]:
     """Every diagnostic code the loader and validator can emit, read from their source."""
     src = Path(__file__).parents[2] / "dispatch" / "core"
     codes: set[str] = set()
-    for name in ("csvfile.py", "load.py", "validate.py"):
+    for name in ("csvfile.py", "load.py", "validate.py", "hints.py", "locality.py", "gridmap.py"):
         text = (src / name).read_text(encoding="utf-8")
         # codes are string literals of one of the families (`"rule.unknown_area"`); the tree
         # checks build theirs as f"{kind}.cycle", for the taxonomy and for the areas
-        codes.update(re.findall(r'"((?:file|csv|value|manifest|calendar|taxonomy|area|department|rule)\.[a-z_]+)"', text))
+        codes.update(
+            re.findall(
+                r'"((?:file|csv|value|manifest|calendar|taxonomy|area|department|rule|code|gridmap)\.[a-z_]+)"', text
+            )
+        )
         for suffix in re.findall(r'f"\{kind\}\.([a-z_]+)"', text):
             codes.update(f"{kind}.{suffix}" for kind in ("taxonomy", "area"))
     return codes

@@ -74,7 +74,8 @@ def test_local_where_it_cannot_be_resolved_conflicts_with_any_named_office(make_
     )
     ruleset, diagnostics = read_ruleset(root)
     assert ruleset is None
-    assert codes(diagnostics) == [("rule.conflict", 3), ("rule.conflict", 5)]
+    # L-1 and L-3 cannot resolve @local at the district itself: warned once, at the first of them
+    assert codes(diagnostics) == [("rule.local_unresolved", 2), ("rule.conflict", 3), ("rule.conflict", 5)]
 
 
 def test_local_in_two_towns_is_two_offices(make_ruleset):
@@ -367,7 +368,8 @@ def _check(rows, windows: bool):
         ruleset, diagnostics = read_ruleset(root)
     finally:
         shutil.rmtree(root.parent)
-    assert all(d.code in ("rule.conflict", "rule.duplicate", "rule.never_matches") for d in diagnostics), diagnostics
+    expected = ("rule.conflict", "rule.duplicate", "rule.never_matches", "rule.local_unresolved")
+    assert all(d.code in expected for d in diagnostics), diagnostics
     conflicts, live = oracle(rules, windows)
     return rules, ruleset, diagnostics, conflicts, live
 

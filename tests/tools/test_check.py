@@ -210,3 +210,20 @@ def test_every_format_names_every_code_of_the_kitchen_sink(capsys, make_ruleset,
     expected = (Path(__file__).parents[1] / "data" / "bad" / "kitchen_sink" / "expected.txt").read_text().split()
     for code in {e for e in expected if "." in e and ":" not in e}:
         assert code in out, code
+
+
+def test_a_history_whose_codes_lost_their_leading_zeros_warns(capsys, tmp_path):
+    history = tmp_path / "cases.csv"
+    history.write_text(
+        "id,event,area,source,reported_at\n"
+        "c1,06010002,110115005001,grid,2026-03-01T08:00:00+08:00\n"
+        "c2,6010002,110115005001,grid,2026-03-01T08:00:00+08:00\n"
+        "c3,6042001,110115005001,grid,2026-03-01T08:00:00+08:00\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, str(MINI), "--cases", str(history))
+    assert code == 0  # a warning: --strict makes it fail
+    (line,) = [ln for ln in out.splitlines() if ln.startswith(str(history))]
+    assert line.startswith(f"{history}:3:2: warning: code.width: 2 cases have an event code")
+    assert "'6010002' for '06010002'" in line
+    assert run(capsys, str(MINI), "--cases", str(history), "--strict")[0] == 1

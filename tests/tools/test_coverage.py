@@ -28,8 +28,9 @@ from dispatch.core.history import History, read_history
 from dispatch.core.load import load_ruleset
 from dispatch.core.model import RuleSet
 from dispatch.core.reference import dispatch_case
-from dispatch.tools.coverage.matrix import STATUSES, CoverageMap, coverage_map, read_coverage_map
-from dispatch.tools.coverage.report import display_width, map_document, render_text
+from dispatch.core.coverage import STATUSES, CoverageMap, coverage_map, read_coverage_map
+from dispatch.core.coverage import map_document
+from dispatch.tools.coverage.report import display_width, render_text
 from dispatch.tools.coverage.scale import colour_of, percent_label, share_of
 from tests.strategies import DAY0, cases_for, rulesets
 
@@ -62,9 +63,18 @@ def _reference_counts(ruleset: RuleSet, cases: list[Case]) -> Counter:
     return counts
 
 
+def _coverage_areas(ruleset: RuleSet) -> list[str]:
+    """The basic grids, then the areas above them that an @local rule reaches where no local government is."""
+    local = [r for r in ruleset.rules if r.department == "@local" and r.grid_type is None]
+    above = [a.code for a in ruleset.areas
+             if ruleset.grid_type_of(a.code) is None and ruleset.local_department(a.code) is None
+             and any(r.area == "*" or ruleset.areas.covers(r.area, a.code) for r in local)]  # fmt: skip
+    return [a.code for a in ruleset.areas if a.grid_type] + above
+
+
 def _cell_cases(ruleset: RuleSet, day: date) -> list[Case]:
     moment = datetime.combine(day, datetime.min.time())
-    grids = [a.code for a in ruleset.areas if a.grid_type]
+    grids = _coverage_areas(ruleset)
     return [Case("c", item, grid, source, moment)
             for item in ruleset.events.leaves() for grid in grids for source in ruleset.manifest.sources]  # fmt: skip
 
@@ -94,7 +104,7 @@ def _assert_map_is_reference(ruleset: RuleSet, day: date, cases: list[Case]) -> 
     # every town is a column; a root only when something lies in it above the towns
     towns = [c for c in ruleset.areas.order if ruleset.areas.depth(c) == 2]
     roots = {_town(ruleset, c.area) for c in cases} & set(ruleset.areas.roots())
-    roots |= {_town(ruleset, a.code) for a in ruleset.areas if a.grid_type} & set(ruleset.areas.roots())
+    roots |= {_town(ruleset, code) for code in _coverage_areas(ruleset)} & set(ruleset.areas.roots())
     assert [t.code for t in cmap.towns] == towns + [r for r in ruleset.areas.roots() if r in roots]
     assert [c.code for c in cmap.categories] == list(ruleset.events.roots())
     return cmap
@@ -147,7 +157,8 @@ def test_daxing_totals_are_checks(daxing, daxing_dispatcher):
     assert dict(zip(STATUSES, daxing.cells.sum(axis=(0, 1)).tolist(), strict=True)) == cells.counts
     assert dict(zip(STATUSES, daxing.cases.sum(axis=(0, 1)).tolist(), strict=True)) == volume.counts
     assert daxing.by_category(daxing.cases).sum() == 20000
-    assert (len(daxing.categories), len(daxing.towns)) == (29, 22)
+    # 22 towns, and the district itself: its @local rules cannot resolve there (rule.local_unresolved)
+    assert (len(daxing.categories), len(daxing.towns)) == (29, 23)
     assert daxing.level == "town"
 
 
@@ -195,7 +206,7 @@ def test_text_table_lines_up_by_display_width(daxing):
     table = lines[lines.index(next(ln for ln in lines if ln.startswith("by cells"))) + 1 :][:31]
     assert table[0].startswith("category") and table[-1].startswith("all")
     assert len({display_width(ln) for ln in table}) == 1  # every row as wide as the header
-    assert "91.7% auto; 2070964 auto, 2876 provisional, 183944 manual" in "\n".join(lines)
+    assert "91.7% auto; 2073660 auto, 2876 provisional, 184324 manual" in "\n".join(lines)
     assert "93.3% auto; 18661 auto, 16 provisional, 1323 manual" in "\n".join(lines)
     assert display_width("市a") == 3
 

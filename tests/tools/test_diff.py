@@ -20,9 +20,9 @@ from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import CaseError
 from dispatch.core.history import read_case_columns
 from dispatch.core.model import ANY, LOCAL, RuleSet
-from dispatch.core.worktime import Deadline
 from dispatch.core.reference import dispatch_case, winning_rule
 from dispatch.core.tree import Tree
+from dispatch.core.worktime import Deadline
 from dispatch.tools.diff.diff import diff_sides, limit_breaches, load_side
 from dispatch.tools.diff.pairing import Side
 from dispatch.tools.diff.replay import MANUAL, UNKNOWN
@@ -561,3 +561,14 @@ def test_an_empty_history_replays_nothing(capsys, pair, tmp_path):
     empty.write_text("id,event,area,source,reported_at\n")
     code, out, _ = run(capsys, old, new, "--cases", empty, "--format", "json")
     assert code == EXIT_OK and json.loads(out)["cases"]["replayed"] == 0
+
+
+def test_a_change_in_one_area_says_1_area(tmp_path, capsys):
+    mini = Path(__file__).parents[1] / "data" / "mini"
+    new = tmp_path / "new"
+    shutil.copytree(mini, new)
+    with open(new / "rules" / "municipal.csv", "a", encoding="utf-8") as f:
+        f.write("X-1,06010001,110115005001001,,,dx-cgzf,,,,,,b,one unit grid\n")
+    assert main(["diff", str(mini), str(new), "--at", "2026-03-01"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "[1 area]" in out and "[1 areas]" not in out

@@ -229,3 +229,25 @@ def test_min_coverage_sets_the_exit_status_and_a_junit_case(capsys, tmp_path):
     assert run(capsys, str(MINI), "--cases", str(golden), "--min-coverage", "101")[0] == 2
     code, _, err = run(capsys, str(MINI), "--cases", str(golden), "--junit", str(tmp_path / "no" / "j.xml"))
     assert code == 2 and "--junit: cannot write: " in err
+
+
+def test_a_golden_case_may_expect_local(capsys, tmp_path):
+    """@local is the local government of the case's area, as in a rule: it passes where that office decides."""
+    text = MINI_GOLDEN + (
+        "G5,06010002,110115005201,grid,2025-12-01T08:00:00+08:00,@local,auto,MUN-2,village: the town's office\n"
+        "G6,06010002,110115005001,grid,2025-12-01T08:00:00+08:00,@local,auto,,a community: dx-cgw decides\n"
+    )
+    code, out, _ = run(capsys, str(MINI), "--cases", str(write(tmp_path, text)))
+    assert code == 1
+    assert "FAIL G6 (" in out and "FAIL G5" not in out
+    assert "FAILED: 5 of 6 golden case(s) passed, 1 failed" in out
+
+
+def test_golden_codes_that_lost_their_leading_zeros_warn_and_their_cases_say_the_code(capsys, tmp_path):
+    text = MINI_GOLDEN.replace("G1,06010002,", "G1,6010002,").replace("G2,06010002,", "G2,6010002,")
+    code, out, _ = run(capsys, str(MINI), "--cases", str(write(tmp_path, text)))
+    assert code == 1
+    warning = next(line for line in out.splitlines() if "code.width" in line)
+    assert warning.startswith(f"{tmp_path}/golden.csv:2:")  # at the first such case
+    assert "2 golden cases have an event code" in warning and "'06010002'" in warning and "Text" in warning
+    assert "did you mean '06010002'?" in out  # each failure says it too

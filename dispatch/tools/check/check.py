@@ -13,6 +13,7 @@ from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import Diagnostic, HistoryError, Severity, sorted_diagnostics
 from dispatch.core.history import read_history
 from dispatch.core.load import read_ruleset
+from dispatch.core.locality import unresolved_areas
 from dispatch.core.model import RuleSet
 
 
@@ -55,13 +56,19 @@ def check_ruleset(root: str | Path, cases: str | Path | None = None, at: date | 
     diagnostics = sorted_diagnostics(diagnostics + shadow_warnings(dispatcher))
     day = at or datetime.now(ZoneInfo(ruleset.manifest.timezone)).date()
     cells = cell_coverage(dispatcher, day)
-    counts["coverage"] = {"day": day.isoformat(), "cells": cells.counts, "cells_auto_share": round(cells.share(), 4)}
+    counts["coverage"] = {
+        "day": day.isoformat(),
+        "cells": cells.counts,
+        "cells_auto_share": round(cells.share(), 4),
+        "cells_unresolved_local_areas": len(unresolved_areas(ruleset)),  # areas above the grids counted too
+    }
     if cases is not None:
         try:
             history = read_history(cases, dispatcher)
         except HistoryError as err:
             diagnostics = sorted_diagnostics(diagnostics + err.diagnostics)
         else:
+            diagnostics = sorted_diagnostics(diagnostics + list(history.warnings))
             volume = volume_coverage(dispatcher, history)
             counts["coverage"].update(
                 cases=volume.counts, cases_auto_share=round(volume.share(), 4), cases_unknown=history.unknown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from dispatch.core.hints import plural
 from dispatch.tools.check.check import CheckReport
 
 
@@ -29,6 +30,11 @@ def render_text(report: CheckReport) -> str:
             f"  coverage     {cov['cells_auto_share']:.1%} of item x grid x source cells dispatch automatically"
             f" on {cov['day']} ({_statuses(cov['cells'])})"
         )
+        if cov.get("cells_unresolved_local_areas"):
+            lines.append(
+                f"               with the cells of {plural(cov['cells_unresolved_local_areas'], 'area')} above the "
+                "grids where @local cannot resolve (rule.local_unresolved)"
+            )
         if "cases" in cov:
             unknown = sum(cov["cases_unknown"].values())
             lines.append(

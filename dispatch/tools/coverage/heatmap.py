@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch.tools.coverage.matrix import AUTO, CoverageMap, Label
+from dispatch.core.coverage import AUTO, CoverageMap, Label
 from dispatch.tools.coverage.scale import EMPTY, STOPS, ink_of, percent_label, share_of
 
 # families that carry Chinese glyphs, most wanted first; matplotlib's own DejaVu has none

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dispatch.tools.coverage.matrix import AUTO, STATUSES, CoverageMap, Gap, Label
+from dispatch.core.coverage import AUTO, STATUSES, CoverageMap, Gap, Label
 from dispatch.tools.coverage.scale import STOPS, colour_of, ink_of, percent_label, share_of
 
 ALL = "all"  # data-category / data-town of a total

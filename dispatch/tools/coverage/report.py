@@ -7,67 +7,11 @@ import unicodedata
 
 import numpy as np
 
-from dispatch.tools.coverage.matrix import AUTO, STATUSES, CoverageMap, Gap
+from dispatch.core.coverage import AUTO, STATUSES, CoverageMap, map_document
 from dispatch.tools.coverage.scale import percent_label
 
 NO_DATA = "-"  # a cell with nothing to count: shown empty, never as 0 %
 NAME_WIDTH = 24  # display columns; longer names are cut with an ellipsis
-
-
-# -- the JSON document ------------------------------------------------------------------------
-
-
-def _share(auto: int, total: int) -> float | None:
-    return round(auto / total, 4) if total else None
-
-
-def _view(counts: np.ndarray) -> dict:
-    """One view (cells or cases) of a categories x towns x statuses count array, with its totals."""
-
-    def totals(c: np.ndarray) -> dict:  # c: [..., statuses]
-        doc = {s: c[..., k].tolist() for k, s in enumerate(STATUSES)}
-        auto, total = c[..., AUTO], c.sum(axis=-1)
-        doc["auto_share"] = (
-            np.vectorize(_share, otypes=[object])(auto, total).tolist() if c.ndim > 1 else _share(int(auto), int(total))
-        )
-        return doc
-
-    return {
-        "counts": totals(counts),
-        "categories": totals(counts.sum(axis=1)),
-        "towns": totals(counts.sum(axis=0)),
-        "total": totals(counts.sum(axis=(0, 1))),
-    }
-
-
-def _gap_doc(gap: Gap) -> dict:
-    return {
-        "item": {"code": gap.item.code, "name": gap.item.name},
-        "category": {"code": gap.category.code, "name": gap.category.name},
-        "town": {"code": gap.town.code, "name": gap.town.name},
-        "status": gap.status,
-        "cases": gap.cases,
-        "cases_total": gap.cases_total,
-        "cells": gap.cells,
-        "cells_total": gap.cells_total,
-    }
-
-
-def map_document(cmap: CoverageMap, top: int) -> dict:
-    """Everything the map shows, with stable keys: what --format json prints and the HTML carries."""
-    return {
-        "ruleset": {"name": cmap.name, "version": cmap.version},
-        "day": cmap.day.isoformat(),
-        "cases_file": cmap.cases_file,
-        "statuses": list(STATUSES),
-        "level": cmap.level,
-        "categories": [{"code": c.code, "name": c.name} for c in cmap.categories],
-        "towns": [{"code": t.code, "name": t.name, "label": t.short, "level": t.level} for t in cmap.towns],
-        "cells": _view(cmap.by_category(cmap.cells)),
-        "cases": _view(cmap.by_category(cmap.cases)) if cmap.cases is not None else None,
-        "unknown_cases": cmap.unknown_cases,
-        "gaps": [_gap_doc(g) for g in cmap.gaps(top)],
-    }
 
 
 def render_json(cmap: CoverageMap, top: int = 20) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from dispatch.core.hints import plural
 from dispatch.core.model import Rule
 from dispatch.tools.diff.diff import CannotDiff, CellDiff, DiffReport
 from dispatch.tools.diff.pairing import Side, VisibleOutcome
@@ -66,7 +67,7 @@ def _areas_words(report: DiffReport, g: CellGroup) -> str:
         parts.append(_codes(report, "area", g.areas) + (" (subtree)" if len(g.areas) == 1 else " (subtrees)"))
     if g.lone_areas:
         parts.append(_codes(report, "area", g.lone_areas) + " (the area only)")
-    return "; ".join(parts) + f" [{g.area_count} areas]"
+    return "; ".join(parts) + f" [{plural(g.area_count, 'area')}]"
 
 
 def _events_words(report: DiffReport, g: CellGroup) -> str:

@@ -35,6 +35,23 @@ def render_text(x: Explanation, max_ranked: int | None = None, max_near: int | N
             for a in doc["area_path"]
         ),
     ]
+    loc = doc["location"]
+    if loc is not None:
+        where = f"({loc['longitude']}, {loc['latitude']}) {loc['crs']}"
+        if loc.get("located"):
+            border = loc["border_distance_m"]
+            found = f"the grid map places it in {loc['located']}, {border:.1f} m from that area's nearest border"
+        elif "located" in loc:
+            found = "off the grid map"
+        else:
+            found = "the rule set has no grid map"
+        if loc["method"] == "given":
+            check = f"; the case names {loc['area']}" + (
+                f": {loc['location_check']}" if loc.get("location_check") else ""
+            )
+        else:
+            check = ""
+        lines.append(f"location  {where}: {found}{check}")
     dept = dec["department"]
     line = f"decision  {dec['status']}" + (f" -> {dept['code']} {dept['name']}" if dept else "")
     if dec["difficult"]:

@@ -22,6 +22,8 @@ from dispatch.core.decision import Status
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import CaseError, Diagnostic, FileError, Place
 from dispatch.core.explain import explain_case
+from dispatch.core.hints import lost_zeros_warning
+from dispatch.core.model import LOCAL
 from dispatch.tools.explain.report import render_text as explanation_text
 
 GOLDEN_COLUMNS = ("id", "event", "area", "source", "reported_at", "expected_department", "expected_status")
@@ -46,7 +48,7 @@ class GoldenCase:
     area: str
     source: str
     reported_at: datetime
-    expected_department: str  # empty when the case must go to the seat operators (manual)
+    expected_department: str  # empty when the case must go to the seat operators (manual); may be @local
     expected_status: str
     expected_rule: str
     note: str
@@ -204,6 +206,7 @@ class GoldenReport:
     exercised_by_file: dict[str, int]  # rule file -> rules that decided at least one golden case
     seconds: float
     min_coverage: float | None = None  # percent
+    warnings: tuple[Diagnostic, ...] = ()  # code.width: cases whose codes lost their leading zeros
 
     @property
     def failures(self) -> list[GoldenResult]:
@@ -222,6 +225,13 @@ class GoldenReport:
     @property
     def passed(self) -> bool:
         return not self.failures and self.coverage_met
+
+
+def _expected_department(ruleset, c: GoldenCase) -> str:
+    """The department code a case expects: `@local` is the local government of the case's area, as a rule's is."""
+    if c.expected_department == LOCAL:
+        return ruleset.local_department(c.area) or LOCAL
+    return c.expected_department
 
 
 def run_golden(
@@ -243,17 +253,30 @@ def run_golden(
         if got_rule is not None:
             decided.add(got_rule)
         got_dept = d.department.code if d.department else ""
+        want_dept = _expected_department(ruleset, c)
         mismatches = tuple(
             name
             for name, want, got in (
                 ("status", c.expected_status, d.status.value),
-                ("department", c.expected_department, got_dept),
+                ("department", want_dept, got_dept),
                 ("rule", c.expected_rule or got_rule, got_rule),
             )
             if want != got
         )
         text = explanation_text(explain_case(dispatcher, case), max_ranked=5, max_near=3) if mismatches else None
         outcomes.append(GoldenResult(c, d.status.value, got_dept, got_rule, None, mismatches, text))
+    warnings = tuple(
+        w
+        for column, known in (("event", ruleset.events), ("area", ruleset.areas))
+        if (
+            w := lost_zeros_warning(
+                "golden case",
+                column,
+                ((getattr(c, column), c.place) for c in cases if getattr(c, column) not in known),
+                known,
+            )
+        )
+    )
     rules_by_file = Counter(r.place.path for r in ruleset.rules)
     exercised = Counter(r.place.path for r in ruleset.rules if r.id in decided)
     return GoldenReport(
@@ -266,4 +289,5 @@ def run_golden(
         {f: exercised.get(f, 0) for f in sorted(rules_by_file)},
         time.perf_counter() - started,
         min_coverage,
+        warnings,
     )

@@ -42,6 +42,7 @@ def summary_line(report: GoldenReport) -> str:
 
 def render_text(report: GoldenReport) -> str:
     lines = [f"golden cases {report.path} on rule set {report.name!r} ({report.root}) version {report.version}", ""]
+    lines += [str(w) for w in report.warnings] + ([""] if report.warnings else [])
     for o in report.failures:
         lines += _failure_lines(o) + [""]
     lines += coverage_lines(report)
@@ -58,6 +59,7 @@ def render_json(report: GoldenReport) -> str:
         "cases": len(report.outcomes),
         "failed": len(report.failures),
         "seconds": round(report.seconds, 4),
+        "warnings": [{"code": w.code, "message": w.message, "at": str(w.place)} for w in report.warnings],
         "coverage": {
             "share": round(report.coverage, 4),
             "min_percent": report.min_coverage,

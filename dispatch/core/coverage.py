@@ -1,4 +1,4 @@
-"""The coverage map: dispatch statuses counted by work item x town, by cells and by case volume."""
+"""The coverage map: dispatch statuses counted by work item x town, by cells and by case volume, and its JSON document."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dispatch.core.analysis import cell_statuses_by_group
+from dispatch.core.analysis import cell_statuses_by_group, coverage_areas
 from dispatch.core.decision import Status
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.errors import Diagnostic
@@ -111,12 +111,13 @@ def coverage_map(
 ) -> CoverageMap:
     """Count the statuses of every cell on `day` (and of every case of `history`) by item and town.
 
-    A cell is an (item, basic grid, source), as in analyze.cell_coverage: summed over the
+    A cell is an (item, basic grid, source), as in analysis.cell_coverage (with the areas above
+    the grids where `@local` cannot resolve, in their town or root column): summed over the
     map, the counts are exactly those of cell_coverage and volume_coverage.
     """
     ruleset, t = dispatcher.ruleset, dispatcher.tables
-    columns, group_of_pos = _town_columns(ruleset)
-    grids = [a.code for a in ruleset.areas if a.grid_type]
+    columns, group_of_pos = town_columns(ruleset)
+    grids = coverage_areas(ruleset)
     grid_cols = np.asarray([t.columns[g] for g in grids], dtype=np.int32).reshape(-1)
     grid_group = np.asarray([group_of_pos[ruleset.areas.pos(g)] for g in grids], dtype=np.int32).reshape(-1)
     cells = cell_statuses_by_group(dispatcher, grid_cols, grid_group, len(columns), day)
@@ -132,7 +133,7 @@ def coverage_map(
         for k, code in enumerate(columns)
         if ruleset.areas.depth(code) > 1 or cells[:, k].any() or (cases is not None and cases[:, k].any())
     ]
-    towns = _column_labels(ruleset, [columns[k] for k in keep])
+    towns = column_labels(ruleset, [columns[k] for k in keep])
     categories, item_category = _categories(ruleset, t.items)
     return CoverageMap(
         name=ruleset.manifest.name,
@@ -150,7 +151,7 @@ def coverage_map(
     )
 
 
-def _town_columns(ruleset: RuleSet) -> tuple[list[str], np.ndarray]:
+def town_columns(ruleset: RuleSet) -> tuple[list[str], np.ndarray]:
     """Candidate columns (every area at depth 2, then every root) and int64[areas]: each area's column.
 
     An area at depth 2 or below counts in the town above it; a root's own cases in the root.
@@ -165,7 +166,7 @@ def _town_columns(ruleset: RuleSet) -> tuple[list[str], np.ndarray]:
     return columns, group_of_pos
 
 
-def _column_labels(ruleset: RuleSet, codes: list[str]) -> tuple[Label, ...]:
+def column_labels(ruleset: RuleSet, codes: list[str]) -> tuple[Label, ...]:
     """Short labels: a town's code less its parent's (Daxing 110115001 -> 001), if they stay unique."""
     tree = ruleset.areas
 
@@ -211,3 +212,56 @@ def read_coverage_map(
         history = read_history(cases, dispatcher)
     day = at or datetime.now(ZoneInfo(ruleset.manifest.timezone)).date()
     return coverage_map(dispatcher, day, history, str(cases) if cases is not None else None), diagnostics
+
+
+def _share(auto: int, total: int) -> float | None:
+    return round(auto / total, 4) if total else None
+
+
+def _view(counts: np.ndarray) -> dict:
+    """One view (cells or cases) of a categories x towns x statuses count array, with its totals."""
+
+    def totals(c: np.ndarray) -> dict:  # c: [..., statuses]
+        doc = {s: c[..., k].tolist() for k, s in enumerate(STATUSES)}
+        auto, total = c[..., AUTO], c.sum(axis=-1)
+        doc["auto_share"] = (
+            np.vectorize(_share, otypes=[object])(auto, total).tolist() if c.ndim > 1 else _share(int(auto), int(total))
+        )
+        return doc
+
+    return {
+        "counts": totals(counts),
+        "categories": totals(counts.sum(axis=1)),
+        "towns": totals(counts.sum(axis=0)),
+        "total": totals(counts.sum(axis=(0, 1))),
+    }
+
+
+def _gap_doc(gap: Gap) -> dict:
+    return {
+        "item": {"code": gap.item.code, "name": gap.item.name},
+        "category": {"code": gap.category.code, "name": gap.category.name},
+        "town": {"code": gap.town.code, "name": gap.town.name},
+        "status": gap.status,
+        "cases": gap.cases,
+        "cases_total": gap.cases_total,
+        "cells": gap.cells,
+        "cells_total": gap.cells_total,
+    }
+
+
+def map_document(cmap: CoverageMap, top: int) -> dict:
+    """Everything the map shows, with stable keys: what --format json prints and the HTML carries."""
+    return {
+        "ruleset": {"name": cmap.name, "version": cmap.version},
+        "day": cmap.day.isoformat(),
+        "cases_file": cmap.cases_file,
+        "statuses": list(STATUSES),
+        "level": cmap.level,
+        "categories": [{"code": c.code, "name": c.name} for c in cmap.categories],
+        "towns": [{"code": t.code, "name": t.name, "label": t.short, "level": t.level} for t in cmap.towns],
+        "cells": _view(cmap.by_category(cmap.cells)),
+        "cases": _view(cmap.by_category(cmap.cases)) if cmap.cases is not None else None,
+        "unknown_cases": cmap.unknown_cases,
+        "gaps": [_gap_doc(g) for g in cmap.gaps(top)],
+    }
