@@ -17,16 +17,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The tests marked slow, which make test leaves out (the Docker image's warm-up into an empty
-# numba cache, the console in a real browser, a workbook re-saved by LibreOffice); CI (.ci/run)
-# runs them after make test.
+# numba cache, the console in a real browser, a workbook re-saved by LibreOffice, three replicas
+# behind nginx); CI (.ci/run) runs them after make test.
 test-slow: $(STAMP) system-packages
 	$(BIN)/python -m pytest -m slow
 
 # Debian's packages the slow tests drive: Chromium (the console's browser tests, through Playwright),
 # LibreOffice Calc (a workbook re-saved by a real spreadsheet program) and a Chinese font for the
-# screenshots. Installed when missing where apt-get can (root on Debian); elsewhere those tests skip,
-# saying why.
-SYSTEM_PACKAGES := chromium libreoffice-calc-nogui fonts-wqy-zenhei
+# screenshots; nginx, the load balancer in front of the fleet test's replicas (bench/fleet.py).
+# Installed when missing where apt-get can (root on Debian); elsewhere those tests skip, saying why.
+SYSTEM_PACKAGES := chromium libreoffice-calc-nogui fonts-wqy-zenhei nginx
 system-packages:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

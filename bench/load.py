@@ -7,6 +7,7 @@
     python bench/load.py soak --seconds 600         # the server's memory after the warm-up and at the end
     python bench/load.py steady --quick             # every duration x 0.1: a smoke run of a few seconds
     python bench/load.py steady --url http://host:8000   # any running service (not sampled)
+    python bench/load.py step --processes 3         # locust distributed: a master and 3 worker processes
 
 Without --url it starts `dispatch serve` on the embedded rule set on a free port, waits
 for /readyz, and pins the server and locust to different CPUs (taskset) when the machine
@@ -86,7 +87,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--memory-tolerance", type=float, default=MEMORY_TOLERANCE, help="soak: allowed RSS growth share")
     p.add_argument("--memory-slack-mib", type=float, default=MEMORY_SLACK_MIB, help="soak: allowed growth at least")
     p.add_argument("--bad-share", type=float, default=0.02, help="share of requests bad on purpose")
+    p.add_argument("--processes", type=int, default=0,
+                   help="locust's distributed mode: a master and this many worker processes (0: one process)")
+    p.add_argument("--expect-workers", type=int, default=0,
+                   help="a master only, waiting for this many workers started elsewhere (--worker --master-host)")
     args = p.parse_args(argv)
+    if args.processes and args.expect_workers:
+        p.error("--processes and --expect-workers: one or the other (locust forks workers, or waits for them)")
     if args.quick:
         args.scale = QUICK_SCALE
     return args
@@ -95,8 +102,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class Sampler(threading.Thread):
     """Every second: the server's CPU (% of one core, summed over its processes) and RSS, and locust's CPU."""
 
-    def __init__(self, server_pid: int | None, interval: float = 1.0):
+    def __init__(self, server_pid: int | None, interval: float = 1.0, base: str | None = None):
         super().__init__(daemon=True)
+        self.base = base  # the server's URL: its /v1/dispatch latency histogram is read every second too
         import psutil
 
         self._psutil = psutil
@@ -108,18 +116,24 @@ class Sampler(threading.Thread):
         self._procs: dict[int, object] = {}
 
     def _tree_cpu_rss(self, pid: int) -> tuple[float, int, int]:
+        cpu, rss, n, _ = self._tree(pid)
+        return cpu, rss, n
+
+    def _tree(self, pid: int) -> tuple[float, int, int, list[float]]:
+        """CPU (% of one core, summed), RSS, process count and each process's CPU, of `pid` and its children."""
         ps = self._psutil
         root = ps.Process(pid)
-        cpu, rss, n = 0.0, 0, 0
+        cpu, rss, each = 0.0, 0, []
         for p in [root, *root.children(recursive=True)]:
             known = self._procs.setdefault(p.pid, p)
             try:
-                cpu += known.cpu_percent(None)
+                c = known.cpu_percent(None)
                 rss += known.memory_info().rss
-                n += 1
+                cpu += c
+                each.append(c)
             except ps.Error:
                 pass
-        return cpu, rss, n
+        return cpu, rss, len(each), each
 
     def run(self) -> None:
         ps = self._psutil
@@ -129,9 +143,12 @@ class Sampler(threading.Thread):
                 if self.server_pid is not None:
                     sample["cpu"], sample["rss"], sample["procs"] = self._tree_cpu_rss(self.server_pid)
                 if self.locust_pid is not None:
-                    sample["locust_cpu"] = self._tree_cpu_rss(self.locust_pid)[0]
+                    cpu, _, _, each = self._tree(self.locust_pid)
+                    sample["locust_cpu"], sample["locust_proc_max"] = cpu, max(each, default=0.0)
             except ps.NoSuchProcess:
                 continue
+            if self.base is not None:
+                sample["hist"] = server_latency(self.base)
             self.samples.append(sample)
 
     def stop(self) -> list[dict]:
@@ -241,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
         except RuntimeError as err:
             print(f"the server did not start: {err}", file=sys.stderr)
             return 2
-    sampler = Sampler(server.pid if server else None)
+    sampler = Sampler(server.pid if server else None, base=base if server else None)
     locust = None
     try:
         ready = get_json(base + "/readyz") or {}
@@ -253,6 +270,13 @@ def run(args: argparse.Namespace) -> int:
                        "--p99-ms", str(args.p99_ms), "--max-error-rate", str(args.max_error_rate),
                        "--timeline", str(out / "timeline.json"), "--csv", str(out / "locust"), "--csv-full-history",
                        "--only-summary", "--loglevel", "INFO", "--logfile", str(out / "locust.log")]  # fmt: skip
+        if args.processes:
+            locust_argv += ["--processes", str(args.processes)]
+        elif args.expect_workers:
+            locust_argv += ["--master", "--expect-workers", str(args.expect_workers)]
+            print(f"waiting for {args.expect_workers} worker(s): on each generator machine, in a checkout of this "
+                  f"repository: python -m locust -f bench/locustfile.py --worker --master-host <this machine> "
+                  f"--rules {args.rules}", file=sys.stderr)  # fmt: skip
         print(f"running locust: {args.scenario}, {args.users} base users, about {planned:.0f} s", file=sys.stderr)
         started = time.time()
         with open(out / "locust.out", "wb") as log:
@@ -279,7 +303,8 @@ def run(args: argparse.Namespace) -> int:
     context = {
         "scenario": args.scenario, "workers": workers, "target": args.url or "embedded", "url": base,
         "rules": args.rules, "ruleset_version": ready.get("version"), "users": args.users, "scale": args.scale,
-        "seconds": args.seconds, "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        "seconds": args.seconds, "processes": args.processes, "expect_workers": args.expect_workers,
+        "server_cores": server_cores(workers, server_cpus), "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "commit": git_commit(), "cores": os.cpu_count(), "pinning": pinning, "locust_exit": locust_status,
         "command": "python bench/load.py " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("load.py") else "",
         "limits": {"p99_ms": args.p99_ms, "max_error_rate": args.max_error_rate,
@@ -313,6 +338,7 @@ def resources(samples: list[dict], t0: float, window: tuple[float, float]) -> di
     cpu = [s["cpu"] for s in inside if "cpu" in s]
     rss = [s["rss"] for s in inside if "rss" in s]
     loc = [s["locust_cpu"] for s in inside if "locust_cpu" in s]
+    busiest = [s["locust_proc_max"] for s in inside if "locust_proc_max" in s]
     cores = [s["cores"] for s in inside if s.get("cores")]
     return {
         "server_cpu_mean": statistics.fmean(cpu) if cpu else None, "server_cpu_max": max(cpu, default=None),
@@ -320,14 +346,73 @@ def resources(samples: list[dict], t0: float, window: tuple[float, float]) -> di
         "server_rss_end": rss[-1] if rss else None,
         "server_processes": max((s.get("procs", 0) for s in inside), default=0),
         "locust_cpu_mean": statistics.fmean(loc) if loc else None, "locust_cpu_max": max(loc, default=None),
+        "locust_busiest_mean": statistics.fmean(busiest) if busiest else None,
         "machine_cores_busy": [statistics.fmean(c) for c in zip(*cores)] if cores else None,
     }  # fmt: skip
 
 
 def _cpu(samples: list[dict], t0: float, row: dict) -> dict:
-    """Mean server and locust CPU over a summary's window."""
+    """Mean server and locust CPU over a summary's window, and the server's own p99 of it (its /metrics)."""
     r = resources(samples, t0, (row["t_start"], row["t_end"]))
-    return {"server_cpu": r["server_cpu_mean"], "locust_cpu": r["locust_cpu_mean"], "cores_busy": r["machine_cores_busy"]}
+    return {"server_cpu": r["server_cpu_mean"], "locust_cpu": r["locust_cpu_mean"], "cores_busy": r["machine_cores_busy"],
+            "locust_busiest": r["locust_busiest_mean"], "server_p99_ms": server_p99(samples, t0, row)}  # fmt: skip
+
+
+def server_p99(samples: list[dict], t0: float, row: dict) -> float | None:
+    """The p99 (ms) of the single and batch requests the server answered in a window, from its histogram
+    read every second: the scrape nearest before the window's start and the last one inside it."""
+    scraped = [s for s in samples if s.get("hist")]
+    before = [s for s in scraped if s["time"] - t0 <= row["t_start"]]
+    inside = [s for s in scraped if s["time"] - t0 <= row["t_end"]]
+    if not before or not inside or inside[-1] is before[-1]:
+        return None
+    q = histogram_quantiles(before[-1]["hist"], inside[-1]["hist"], (0.99,))
+    return q and q.get("p99_ms")
+
+
+def server_cores(workers: int, cpus: str | None) -> int:
+    """The cores the server can use: its workers, no more than the CPUs it is pinned to (or the machine has)."""
+    if cpus is None:
+        return min(workers, os.cpu_count() or 1)
+    count = 0
+    for part in cpus.split(","):
+        lo, _, hi = part.partition("-")
+        count += int(hi or lo) - int(lo) + 1
+    return min(workers, count)
+
+
+SATURATED = 90.0  # % of a core: a process this busy sets the pace
+
+
+def bottleneck(row: dict, cores: int | None) -> dict:
+    """Which side set the limit in a step: the server (its CPU near all of its cores), the load generators
+    (a locust process near 100 % of its one core: it cannot send faster), the machine (every core busy,
+    server and generators sharing them), or neither (the latency broke first: waiting, not work)."""
+    server, busiest, busy = row.get("server_cpu"), row.get("locust_busiest"), row.get("cores_busy") or []
+    if server is not None and cores and server >= SATURATED * cores:
+        return {"side": "server", "detail": f"the server's CPU at {server:.0f} % of its {cores} core(s)"}
+    if busiest is not None and busiest >= SATURATED:
+        return {"side": "generators", "detail": (f"the busiest locust process at {busiest:.0f} % of its core: the "
+                "generators cannot send faster (more --processes, or workers on other machines)")}  # fmt: skip
+    if busy and min(busy) >= SATURATED:
+        ours = (server or 0.0) + (row.get("locust_cpu") or 0.0)
+        if ours < sum(busy) / 2:
+            return {"side": "machine", "detail": ("every core of the machine busy (" + " / ".join(f"{c:.0f}" for c in busy)
+                    + f" %), mostly with work that is not this run's (the server {server or 0:.0f} %, locust "
+                    f"{row.get('locust_cpu') or 0:.0f} % of a core): these figures are the machine's, not the "
+                    "service's; run again on a quiet machine")}  # fmt: skip
+        return {"side": "machine", "detail": ("every core of the machine busy (" + " / ".join(f"{c:.0f}" for c in busy)
+                + " %), the server and the generators sharing them: neither can get a core of its own")}  # fmt: skip
+    if server is None:
+        return {"side": "unknown", "detail": "the server is not sampled (--url): its CPU is not known"}
+    own, seen = row.get("server_p99_ms"), row.get("single_p99_ms")
+    if own is not None and seen is not None and own <= seen / 4:
+        return {"side": "generators", "detail": (f"the server answered the step with a p99 of {own:.2f} ms (its "
+                f"/metrics) at {server:.0f} % of {cores} core(s), the load kit measured {seen:.1f} ms: the rest is "
+                f"the generators' own queueing (the busiest locust process at {busiest or 0:.0f} %, a Python event loop "
+                "slows well before its core is full); more --processes, or workers on other machines")}  # fmt: skip
+    return {"side": "neither", "detail": (f"the server at {server:.0f} % of {cores} core(s), the busiest locust "
+            f"process at {busiest or 0:.0f} %: the latency threshold broke before any CPU ran out")}  # fmt: skip
 
 
 def rss_around(samples: list[dict], t0: float, start: float, end: float) -> float | None:
@@ -371,6 +456,9 @@ def build_report(doc: dict, samples: list[dict], context: dict, server_side: dic
         report["shape"] = shape
         report["steps_planned"] = planned
         report["capacity"] = best
+        judged = next((r for r in steps if not r["held"]), steps[-1] if steps else None)
+        report["bottleneck"] = ({**bottleneck(judged, context.get("server_cores") if context["target"] == "embedded"
+                                 else None), "step": judged["step"]} if judged else None)  # fmt: skip
         report["capacity_reached"] = any(not r["held"] for r in steps)  # a step broke: the capacity is found
         # no step broke, and only because the schedule ran out: the capacity is at least the last step
         report["schedule_completed"] = shape["ended"] == "schedule" and not report["capacity_reached"]
@@ -425,6 +513,14 @@ def _busy(cores: list[float] | None) -> str:
     return "–" if not cores else " / ".join(f"{c:.0f}" for c in cores) + " %"
 
 
+def _generators(r: dict) -> str:
+    if r.get("processes"):
+        return f"locust distributed, a master and {r['processes']} worker processes (--processes)"
+    if r.get("expect_workers"):
+        return f"locust distributed, a master and {r['expect_workers']} worker(s) started elsewhere"
+    return "one locust process"
+
+
 def _row(label: str, r: dict) -> str:
     return (f"| {label} | {r['users']} | {r['rps']:,.0f} | {r['cases_per_s']:,.0f} | {_ms(r['single_p50_ms'])} | "
             f"{_ms(r['single_p95_ms'])} | {_ms(r['single_p99_ms'])} | {_ms(r['p99_ms'])} | {r['failures']} | "
@@ -451,6 +547,7 @@ def render(r: dict) -> str:
         (f"- cases: {run.get('history', 0):,} from the synthetic history; hotline at town level "
         f"{run.get('hotline_town_share', 0):.0%}; {run.get('bad_share', 0):.0%} of requests bad on purpose"),
         f"- CPUs: {r['pinning']}",
+        f"- load generators: {_generators(r)}",
         f"- {r['note'] if r['target'] == 'embedded' else REMOTE_NOTE}",
         "",
         "## Throughput and latency",
@@ -472,13 +569,15 @@ def render(r: dict) -> str:
                   (f"A step holds when its single-case p99 stays within {lim['p99_ms']:g} ms and its unexpected "
                   f"error rate within {lim['max_error_rate']:.2%} (the first {STEP_SETTLE} s of a step are not judged; steps "
                   f"of {STEP_SECONDS * r['scale']:g} s, users x{STEP_FACTOR:g} a step)."), "",
-                  ("| step | users | req/s | cases/s | p50 ms | p99 ms | error rate | server CPU | locust CPU "
-                   "| cores busy | held |"),
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+                  ("| step | users | req/s | cases/s | p50 ms | p99 ms | server's own p99 ms | error rate | server CPU "
+                   "| locust CPU | busiest locust process | cores busy | held |"),
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
         for s in r["steps"]:
             lines.append(f"| {s['step']} | {s['users']} | {s['rps']:,.0f} | {s['cases_per_s']:,.0f} | "
-                         f"{_ms(s['single_p50_ms'])} | {_ms(s['single_p99_ms'])} | {s['error_rate']:.2%} | "
-                         f"{_pct(s.get('server_cpu'))} | {_pct(s.get('locust_cpu'))} | {_busy(s.get('cores_busy'))} | "
+                         f"{_ms(s['single_p50_ms'])} | {_ms(s['single_p99_ms'])} | {_ms(s.get('server_p99_ms'))} | "
+                         f"{s['error_rate']:.2%} | "
+                         f"{_pct(s.get('server_cpu'))} | {_pct(s.get('locust_cpu'))} | {_pct(s.get('locust_busiest'))} | "
+                         f"{_busy(s.get('cores_busy'))} | "
                          f"{'yes' if s['held'] else '**no**'} |")  # fmt: skip
         best = r["capacity"]
         if best is None:
@@ -490,6 +589,9 @@ def render(r: dict) -> str:
                     "the capacity is not known)")  # fmt: skip
             lines.append(f"\n**Sustained capacity: {best['rps']:,.0f} req/s ({best['cases_per_s']:,.0f} cases/s) at "
                          f"{best['users']} users, p99 {_ms(best['single_p99_ms'])} ms**{more}.")  # fmt: skip
+        neck = r.get("bottleneck")
+        if neck:
+            lines.append(f"\n**Bottleneck ({neck['step']}): {neck['side']}**: {neck['detail']}.")
         lines.append("")
     if r["scenario"] == "spike" and r.get("spike"):
         sp = r["spike"]

@@ -95,23 +95,30 @@ class Timeline:
 
     def record(self, now: float, name: str, ms: float, failure: str | None, expected: bool = False,
                single: bool = False, cases: int = 0) -> None:  # fmt: skip
-        s = self._second(now)
-        s.requests += 1
-        counts = self.names.setdefault(name, [0, 0])
-        counts[0] += 1
-        if failure is not None:
-            s.failures += 1
-            counts[1] += 1
-            self.failures[(name, failure)] += 1
-            return
-        s.cases += cases
-        if expected:
-            s.expected += 1
-            return
-        b = bucket(ms)
-        s.all[b] += 1
-        if single:
-            s.single[b] += 1
+        count(self._second(now), self.names, self.failures, name, ms, failure, expected, single, cases)
+
+    def _at(self, t: int) -> Second:
+        """The second `t` (since t0), made (with the stage and users of now) if the run has not reached it."""
+        while not self.seconds or self.seconds[-1].t < t:
+            self.seconds.append(Second(len(self.seconds) and self.seconds[-1].t + 1, self.stage, self.users))
+        return self.seconds[t]
+
+    def merge(self, doc: dict) -> None:
+        """Add a worker's report (Partial.wire: answers by epoch second) into this timeline, whose t0 must
+        be a whole epoch second: the master of a distributed run (locust --processes, --master/--worker)."""
+        for wire in doc["seconds"]:
+            theirs = Second.from_wire(wire)
+            mine = self._at(max(0, theirs.t - int(self.t0)))
+            for k in ("requests", "failures", "expected", "cases"):
+                setattr(mine, k, getattr(mine, k) + getattr(theirs, k))
+            mine.all.update(theirs.all)
+            mine.single.update(theirs.single)
+        for name, message, n in doc["failures"]:
+            self.failures[(name, message)] += n
+        for name, (r, f) in doc["names"].items():
+            counts = self.names.setdefault(name, [0, 0])
+            counts[0] += r
+            counts[1] += f
 
     def tick(self, now: float) -> None:
         """Close the seconds up to `now`, so that an idle second still shows."""
@@ -124,6 +131,49 @@ class Timeline:
             "failures": [{"name": n, "message": m, "count": c} for (n, m), c in self.failures.most_common()],
             "names": {n: {"requests": r, "failures": f} for n, (r, f) in sorted(self.names.items())},
         }
+
+
+def count(s: Second, names: dict, failures: Counter, name: str, ms: float, failure: str | None, expected: bool,
+          single: bool, cases: int) -> None:
+    """One answer into its second and the run's per-name counts (Timeline and Partial alike)."""
+    s.requests += 1
+    counts = names.setdefault(name, [0, 0])
+    counts[0] += 1
+    if failure is not None:
+        s.failures += 1
+        counts[1] += 1
+        failures[(name, failure)] += 1
+        return
+    s.cases += cases
+    if expected:
+        s.expected += 1
+        return
+    b = bucket(ms)
+    s.all[b] += 1
+    if single:
+        s.single[b] += 1
+
+
+class Partial:
+    """A locust worker's answers since its last report to the master, by epoch second (Timeline.merge)."""
+
+    def __init__(self):
+        self.seconds: dict[int, Second] = {}
+        self.failures: Counter = Counter()
+        self.names: dict[str, list[int]] = {}
+
+    def record(self, now: float, name: str, ms: float, failure: str | None, expected: bool = False,
+               single: bool = False, cases: int = 0) -> None:  # fmt: skip
+        t = int(now)
+        s = self.seconds.get(t) or self.seconds.setdefault(t, Second(t))
+        count(s, self.names, self.failures, name, ms, failure, expected, single, cases)
+
+    def wire(self, now: float) -> dict:
+        """The report; `now`: every answer before it is in this report or an earlier one."""
+        seconds = [{**w, "all": {str(b): n for b, n in w["all"].items()}, "single": {str(b): n for b, n in
+                    w["single"].items()}} for w in (s.wire() for _, s in sorted(self.seconds.items()))]  # fmt: skip
+        return {"now": now, "seconds": seconds,
+                "failures": [[n, m, c] for (n, m), c in self.failures.items()], "names": self.names}  # fmt: skip
 
 
 def seconds_from_wire(doc: dict) -> list[Second]:

@@ -17,12 +17,18 @@ ends by itself. bench/load.py runs it with the server and writes the report; by 
 
     python -m locust -f bench/locustfile.py --headless --host http://127.0.0.1:8000 --scenario spike
 
+Distributed (locust --processes N, or --master and --worker on several machines): the workers
+send the users' answers to the master every second (Partial, with locust's own worker reports),
+the master merges them into one timeline by epoch second and runs the shape, which judges a
+step once every worker has reported all of its seconds. The machines' clocks must agree (NTP).
+
 Never import this module in the test process: locust monkey-patches sockets (gevent).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import sys
 import time
@@ -34,12 +40,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import gevent
+import locust.runners
 import orjson
 from locust import LoadTestShape, between, constant_pacing, events, task
 from locust.contrib.fasthttp import FastHttpUser
+from locust.runners import MasterRunner, WorkerRunner
 
 from bench import loadcases
-from bench.loadstats import Timeline
+from bench.loadstats import Partial, Timeline
 from bench.scenarios import MAX_ERROR_RATE, NAMES, P99_MS, Shape, Thresholds, stage_dicts, stages
 
 PATH = "/v1/dispatch"
@@ -47,6 +55,8 @@ HEADERS = {"Content-Type": "application/json"}
 log = logging.getLogger("dispatch.loadshape")
 SAFETY_BATCH = (2, 20)
 NIGHTLY_BATCH = (500, 1000)  # larger answers hold the generator's one thread up while they are parsed
+# a distributed run's timeline is per second: workers report every second, not every 3 (locust's default)
+locust.runners.WORKER_REPORT_INTERVAL = 1.0
 
 
 @dataclass
@@ -63,6 +73,9 @@ class Shared:
     timeline: Timeline | None = None
     shape: Shape | None = None
     info: dict = field(default_factory=dict)
+    role: str = "local"  # local (one process), master or worker (distributed)
+    partial: Partial | None = None  # a worker's answers since its last report
+    reported: dict[str, float] = field(default_factory=dict)  # the master's: worker id -> its last report's time
 
 
 Run = Shared()
@@ -90,6 +103,10 @@ def _prepare(environment, **_kw) -> None:
     o = environment.parsed_options
     if o is None:
         return
+    runner = environment.runner
+    Run.role = "master" if isinstance(runner, MasterRunner) else "worker" if isinstance(runner, WorkerRunner) else "local"
+    if Run.role == "worker":
+        Run.partial = Partial()
     rng = random.Random(o.seed)
     history = loadcases.case_history(o.rules, o.history, o.seed)
     areas = loadcases.read_areas(o.rules)
@@ -113,8 +130,8 @@ def _prepare(environment, **_kw) -> None:
 
 def timeline() -> Timeline:
     """The run's timeline, begun by whichever comes first: the test's start or the shape's first tick."""
-    if Run.timeline is None:
-        Run.timeline = Timeline(time.time())
+    if Run.timeline is None:  # a master's starts on a whole second: its workers report by epoch second
+        Run.timeline = Timeline(math.floor(time.time()) if Run.role == "master" else time.time())
     return Run.timeline
 
 
@@ -125,22 +142,62 @@ def _start(**_kw) -> None:
 
 @events.request.add_listener
 def _record(name, response_time, exception=None, context=None, **_kw) -> None:
-    if Run.timeline is None:
+    line = Run.partial if Run.role == "worker" else Run.timeline
+    if line is None:
         return
     context = context or {}
     failure = None if exception is None else (str(exception) or type(exception).__name__)
-    Run.timeline.record(time.time(), name, response_time, failure, expected=context.get("expected", False),
+    line.record(time.time(), name, response_time, failure, expected=context.get("expected", False),
                         single=context.get("single", False), cases=context.get("cases", 0))  # fmt: skip
 
 
+@events.report_to_master.add_listener
+def _report(client_id, data, **_kw) -> None:
+    """A worker's answers since its last report go along with locust's own stats (every second)."""
+    if Run.partial is None:
+        return
+    now = time.time()  # no switch between here and the swap: every answer before `now` is in this report
+    part, Run.partial = Run.partial, Partial()
+    data["dispatch"] = part.wire(now)
+
+
+@events.worker_report.add_listener
+def _merge(client_id, data, **_kw) -> None:
+    doc = data.get("dispatch")
+    if doc is None:
+        return
+    timeline().merge(doc)
+    Run.reported[client_id] = max(Run.reported.get(client_id, 0.0), doc["now"])
+
+
+def closed_before(runner) -> int | None:
+    """A master's: the first second of the timeline that some worker has not reported yet (None: not a master)."""
+    if Run.role != "master":
+        return None
+    ids = [c.id for c in runner.clients.all] if runner is not None else []
+    line = timeline()
+    return min((int(Run.reported.get(i, 0.0)) for i in ids), default=0) - int(line.t0)
+
+
 @events.test_stop.add_listener
-def _write(**_kw) -> None:
+def _stopped(**_kw) -> None:
+    if Run.role == "local":
+        _write()
+
+
+@events.quitting.add_listener
+def _quitting(**_kw) -> None:
+    if Run.role == "master":  # after the workers' final reports (the master waits for them on quit)
+        _write()
+
+
+def _write() -> None:
     o = Run.options
     if Run.timeline is None or o is None or not o.timeline:
         return
     Run.timeline.tick(time.time())
     doc = Run.timeline.wire()
-    doc["run"] = {"scenario": o.scenario, "base_users": o.base_users, "duration_scale": o.duration_scale,
+    doc["run"] = {"role": Run.role, "workers": len(Run.reported), "scenario": o.scenario, "base_users": o.base_users, "duration_scale": o.duration_scale,
                   "stages": stage_dicts(o.scenario, o.base_users, o.duration_scale, o.scenario_seconds or None),
                   "limits": {"p99_ms": o.p99_ms, "max_error_rate": o.max_error_rate}, **Run.info}  # fmt: skip
     doc["shape"] = Run.shape.wire() if Run.shape is not None else {"steps": [], "ended": None}
@@ -250,7 +307,8 @@ class Scenario(LoadTestShape):
             plan = stages(o.scenario, o.base_users, o.duration_scale, o.scenario_seconds or None)
             Run.shape = Shape(plan, Thresholds(o.p99_ms, o.max_error_rate), judge_steps=o.scenario == "step")
         judged = len(Run.shape.judged)
-        answer = Run.shape.tick(self.get_run_time(), timeline(), time.time(), self.get_current_user_count())
+        answer = Run.shape.tick(self.get_run_time(), timeline(), time.time(), self.get_current_user_count(),
+                                closed_before(self.runner))  # fmt: skip
         for row in Run.shape.judged[judged:]:  # locust.log: the shape's verdicts, to hold the report to
             log.info("%s %s: %d users, single-case p99 %s ms, error rate %.3f %% (seconds %d-%d, %d requests)",
                      row["step"], "held" if row["held"] else "BROKE", row["users"], _ms(row["single_p99_ms"]),

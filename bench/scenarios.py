@@ -111,6 +111,7 @@ def judge_step(seconds: list[Second], label: str, limits: Thresholds) -> dict | 
 
 
 STOPPED = "stopped"  # the stage of the seconds after the shape ended the run: no stage's, never judged
+REPORT_GRACE = 10.0  # seconds the shape waits past the schedule for the workers' last reports
 
 
 class Shape:
@@ -131,9 +132,16 @@ class Shape:
         self.judged: list[dict] = []  # the step rows, in order, as the shape judged them
         self.ended: str | None = None  # "broke": a step broke; "schedule": every stage ran
         self._next = 0  # the first stage not yet judged
+        self._current: int | None = None
+        self._switches: list[tuple[int, int]] = []  # (stage index entered, the timeline second it began in)
+        self._grace_until: float | None = None
 
-    def tick(self, run_time: float, line: Timeline, now: float, users: int) -> tuple[int, float] | None:
-        """(users, spawn rate) for the stage at `run_time` (s since the shape began), None to stop."""
+    def tick(self, run_time: float, line: Timeline, now: float, users: int,
+             closed_before: int | None = None) -> tuple[int, float] | None:  # fmt: skip
+        """(users, spawn rate) for the stage at `run_time` (s since the shape began), None to stop.
+
+        `closed_before`: in a distributed run, the first second of the timeline that some worker has
+        not reported yet; a step is judged once all of its seconds are in (locally: at once)."""
         if self.ended is not None:
             return None
         elapsed, i = 0.0, len(self.plan)
@@ -142,18 +150,34 @@ class Shape:
             if run_time < elapsed:
                 i = k
                 break
-        if self.judge_steps and self._next < i:
-            closed = [s for s in line.seconds if s.t < line.second_of(now)]
-            for stage in self.plan[self._next : i]:
+        here = line.second_of(now)
+        if i != self._current:
+            self._current = i
+            self._switches.append((i, here))
+        limit = here if closed_before is None else min(here, closed_before)
+        if self.judge_steps:
+            while self._next < i:
+                end = min((second for index, second in self._switches if index > self._next), default=here)
+                if end > limit:  # a worker has yet to report some of the step's seconds
+                    break
+                stage = self.plan[self._next]
                 self._next += 1
-                row = judge_step(closed, stage.label, self.limits)
+                row = judge_step([s for s in line.seconds if s.t < limit], stage.label, self.limits)
                 if row is None:  # no second of it: the shape never ticked inside it
                     continue
                 self.judged.append(row)
                 if not row["held"]:
                     self.ended = "broke"
                     break
+        waiting = self.judge_steps and self._next < i
         if self.ended is None and i == len(self.plan):
+            if waiting and (self._grace_until is None or now < self._grace_until):
+                # the schedule ran out but a step's last seconds are still on their way from a worker:
+                # the load goes on (its seconds labelled stopped, never judged) until they are in
+                self._grace_until = self._grace_until or now + REPORT_GRACE
+                line.stage, line.users = STOPPED, users
+                line.tick(now)
+                return self.plan[-1].users, self.plan[-1].spawn_rate
             self.ended = "schedule"
         line.stage = STOPPED if self.ended else self.plan[i].label
         line.users = users

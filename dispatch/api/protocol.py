@@ -15,6 +15,11 @@ every health probe. Here, per connection:
   idle sockets cannot lock probes out; when none is idle it gets 503 and is closed.
 
 Every refusal is problem+json (problems.py), with Connection: close.
+
+An answer leaves in one write, its head with its body (OneWrite): uvicorn writes them apart,
+and a worker killed between the two writes leaves a proxy holding a head it has already
+passed on, which it can no longer retry on another replica (bench/fleet.py saw it once in
+19,000 requests under SIGKILL); killed before the one write, the proxy gets nothing and retries.
 """
 
 from __future__ import annotations
@@ -91,6 +96,43 @@ def _idle_since(conn: GuardedProtocol) -> float:
     return conn._deadline if conn._phase == IDLE else 0.0  # idle after an answer: longest ago, as far as known
 
 
+class OneWrite:
+    """The transport as a response cycle sees it: the response head is held back and written with the
+    first bytes of the body in one write (uvicorn writes them apart); a head without a body that follows
+    in the same turn (an empty body) goes when the response completes or the connection closes."""
+
+    __slots__ = ("head", "transport")
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        head = self.head
+        if head is not None:
+            self.head = None
+            if len(data) < 65536:
+                self.transport.write(head + data)
+            else:  # a large batch answer: one writev, not a copy of the body (uvloop; asyncio joins them)
+                self.transport.writelines((head, data))
+        elif type(data) is bytes and data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 100 "):
+            self.head = data  # a response's head (a 100 Continue goes at once: the client waits for it)
+        else:
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        if self.head is not None:
+            head, self.head = self.head, None
+            self.transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self.transport, name)
+
+
 class _Refused(Exception):
     """Raised inside a parser callback after answering: stops the parser on this connection."""
 
@@ -116,6 +158,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        self._one_write = OneWrite(transport)
         _start_sweeping(self.server_state, self.loop)
         limits = self.limits
         if len(self.connections) > limits.max_connections:
@@ -130,6 +173,10 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_lost(self, exc) -> None:
         self._phase = APP  # nothing more to time
         super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        self._one_write.flush()  # a head whose body was empty
+        super().on_response_complete()
 
     def _become_idle(self, timeout: float) -> None:
         self._phase = IDLE
@@ -196,6 +243,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._header_bytes, self._tail = 0, b""
         self._deadline = self.loop.time() + self.limits.body_timeout
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = self._one_write
         if self._drain is not None and self._drain.on and self.cycle is not None:
             self.cycle.keep_alive = False  # draining: answer, then close, so the client moves to another replica
 

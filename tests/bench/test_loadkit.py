@@ -20,7 +20,7 @@ import pytest
 
 from bench import loadcases as lc
 from bench.load import build_report, render
-from bench.loadstats import Second, Timeline, bucket, percentiles, seconds_from_wire, summary
+from bench.loadstats import Partial, Second, Timeline, bucket, percentiles, seconds_from_wire, summary
 from bench.scenarios import SPIKE_FACTOR, Shape, Thresholds, capacity, memory_verdict, stage_dicts, stages, step_results
 from dispatch.api.settings import Settings
 from tests.api.conftest import Answer, Server
@@ -234,28 +234,59 @@ def test_capacity_is_the_last_step_that_held_before_one_broke():
     assert capacity(step_results(errors, Thresholds(max_error_rate=0.001))) is None
 
 
-def _step_run(latency, until: float = 1e9) -> tuple[list[float | None], dict]:
+def _step_run(latency, until: float = 1e9, workers: int = 0, lag: int = 0) -> tuple[list[float | None], dict]:
     """The step shape over a simulated clock, as the locustfile drives it, and the report of its timeline.
 
     The shape ticks once a second (at k + 0.5 s); between ticks 100 answers arrive, each
     of latency(arrival) ms. When the shape stops (or at `until`, a run cut short) a few more answers
     arrive in the same second and the timeline is written, as locust's test_stop does.
     Returns the run times of the ticks that returned None, and the report.
+
+    With `workers`, a distributed run: the answers go round-robin to that many workers (Partial), each
+    reporting to the master (Timeline.merge) once a second, `lag` seconds late (worker k: k * lag / n
+    more); the master's timeline starts at a whole epoch second, and the shape judges what all reported.
     """
     plan = stages("step", 20, 0.4)  # 12 steps of 6 s
     limits = Thresholds(p99_ms=25, max_error_rate=0.001)
-    shape, line = Shape(plan, limits, judge_steps=True), Timeline(0.0)
+    t0 = 1_700_000_000.0 if workers else 0.0
+    shape, line = Shape(plan, limits, judge_steps=True), Timeline(t0)
+    parts = [Partial() for _ in range(workers)]
+    queues: list[list[tuple[float, dict]]] = [[] for _ in range(workers)]
+    reported = [0.0] * workers
+
+    def deliver(until_time: float) -> None:  # reports whose time has come reach the master
+        for k, queue in enumerate(queues):
+            while queue and queue[0][0] <= until_time:
+                _, doc = queue.pop(0)
+                line.merge(json.loads(orjson.dumps(doc)))
+                reported[k] = doc["now"]
+
+    def record(at: float, ms: float, k: int) -> None:
+        if workers:
+            parts[k % workers].record(t0 + at, "grid case", ms, None, single=True, cases=1)
+        else:
+            line.record(at, "grid case", ms, None, single=True, cases=1)
+
     now, stopped = 0.5, []
     while now < until:
-        if shape.tick(now, line, now, 10) is None:
+        deliver(t0 + now)
+        closed = min(int(r) for r in reported) - int(t0) if workers else None
+        if shape.tick(now, line, t0 + now, 10, closed) is None:
             stopped.append(now)
             break
         for j in range(100):
-            line.record(now + j / 100, "grid case", latency(now + j / 100), None, single=True, cases=1)
+            record(now + j / 100, latency(now + j / 100), j)
+        for k in range(workers):  # each worker reports at now + 0.995 (after its answers), arriving later
+            sent = t0 + now + 0.995
+            queues[k].append((sent + lag * (1 + k) / workers, parts[k].wire(sent)))
+            parts[k] = Partial()
         now += 1.0
     for j in range(20):  # answers in flight when the run stops
-        line.record(now + 0.01 + j / 100, "grid case", 1.0, None, single=True, cases=1)
-    line.tick(now + 0.25)
+        record(now + 0.01 + j / 100, 1.0, j)
+    for k in range(workers):  # the final reports, as a worker sends on quit
+        queues[k].append((0.0, parts[k].wire(t0 + now + 0.2)))
+    deliver(float("inf"))
+    line.tick(t0 + now + 0.25)
     doc = json.loads(orjson.dumps(line.wire(), option=orjson.OPT_NON_STR_KEYS))
     doc["run"] = {"stages": stage_dicts("step", 20, 0.4), "limits": {"p99_ms": 25, "max_error_rate": 0.001}}
     if hasattr(shape, "wire"):
@@ -292,6 +323,60 @@ def test_the_report_judges_the_steps_the_shape_judged():
     assert "no step broke" not in render(report)
 
 
+@pytest.mark.parametrize("lag", [0, 2])
+def test_a_distributed_run_judges_the_steps_as_one_process_does(lag):
+    """Three workers report to the master, late or not: the steps, verdicts and capacity of a local run."""
+
+    def latency(t: float) -> float:
+        return 100.0 if 12 <= t < 12.5 or 28 <= t < 30 else 1.0
+
+    _, local = _step_run(latency)
+    stopped, report = _step_run(latency, workers=3, lag=lag)
+    assert stopped, "the shape never ended the run"
+    rows = [(r["step"], r["held"], r["requests"], r["t_start"], r["t_end"]) for r in report["steps"]]
+    assert rows == [(r["step"], r["held"], r["requests"], r["t_start"], r["t_end"]) for r in local["steps"]]
+    assert report["capacity"]["step"] == "step 4" and report["passed"], report["reasons"]
+    shape = [(v["step"], v["held"], v["requests"]) for v in report["shape"]["steps"]]
+    assert shape == [(r["step"], r["held"], r["requests"]) for r in report["steps"]]
+    # every step held: the shape waits past the schedule for the last step's reports, then ends
+    stopped, report = _step_run(lambda t: 1.0, workers=3, lag=lag)
+    assert len(report["steps"]) == 12 and report["schedule_completed"] and report["passed"], report["reasons"]
+
+
+def test_partials_merged_by_second_make_the_timeline_of_one_process():
+    rng = random.Random(3)
+    t0 = 1_700_000_000.0
+    one, merged, parts = Timeline(t0), Timeline(t0), [Partial(), Partial()]
+    for at in sorted(t0 + rng.uniform(0, 6) for _ in range(2000)):  # answers come in time order
+        name, ms = rng.choice(["grid case", "safety batch"]), rng.uniform(0.1, 50)
+        failure = "HTTP 500" if rng.random() < 0.01 else None
+        args = (name, ms, failure, rng.random() < 0.02, name == "grid case", rng.randint(1, 3))
+        for line in (one, rng.choice(parts)):
+            line.record(at, *args)
+    for p in parts:
+        merged.merge(json.loads(orjson.dumps(p.wire(t0 + 6))))
+    assert merged.wire() == one.wire()
+
+
+def test_the_bottleneck_names_the_side_that_ran_out():
+    from bench.load import bottleneck
+
+    assert bottleneck({"server_cpu": 97.0, "locust_busiest": 60.0, "cores_busy": [99, 70]}, 1)["side"] == "server"
+    assert bottleneck({"server_cpu": 150.0, "locust_busiest": 99.0, "cores_busy": [99, 99]}, 2)["side"] == "generators"
+    shared = bottleneck({"server_cpu": 60.0, "locust_cpu": 120.0, "locust_busiest": 50.0, "cores_busy": [99, 98]}, 1)
+    assert shared["side"] == "machine" and "sharing" in shared["detail"]
+    others = bottleneck({"server_cpu": 5.0, "locust_cpu": 9.0, "locust_busiest": 4.0, "cores_busy": [100, 100]}, 1)
+    assert others["side"] == "machine" and "not this run's" in others["detail"]
+    assert bottleneck({"server_cpu": 30.0, "locust_busiest": 20.0, "cores_busy": [40, 35]}, 1)["side"] == "neither"
+    # the server's own p99 far under what the kit saw: the generators' queueing, though no CPU is full
+    queued = bottleneck({"server_cpu": 27.0, "locust_busiest": 67.0, "cores_busy": [31, 69], "server_p99_ms": 0.7,
+                         "single_p99_ms": 25.0}, 1)  # fmt: skip
+    assert queued["side"] == "generators" and "0.70 ms" in queued["detail"]
+    close = {"server_cpu": 27.0, "locust_busiest": 67.0, "cores_busy": [31, 69], "server_p99_ms": 9.0, "single_p99_ms": 25.0}
+    assert bottleneck(close, 1)["side"] == "neither"
+    assert bottleneck({"server_cpu": None, "locust_busiest": 20.0, "cores_busy": []}, None)["side"] == "unknown"
+
+
 def test_memory_verdict_allows_the_tolerance():
     mib = 2**20
     assert memory_verdict(200 * mib, 206 * mib)["verdict"] == "flat"  # within 8 MiB
@@ -317,3 +402,17 @@ def test_quick_steady_run_ends_with_a_report(tmp_path):
     assert report["resources"]["server_rss_max"] > 50 * 2**20
     assert (out / "latency.png").stat().st_size > 10_000
     assert "**PASS**" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow  # a load run with three locust processes, about 15 s (make test-slow)
+def test_quick_distributed_run_merges_the_workers_answers(tmp_path):
+    out = tmp_path / "steady"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "load.py"), "steady", "--quick", "--processes", "2",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["run"]["role"] == "master" and report["run"]["workers"] == 2
+    assert report["passed"] and report["unexpected_failures"] == 0, report["failures"]
+    assert report["overall"]["requests"] > 100 and report["overall"]["single_p99_ms"] > 0
+    assert {"grid case", "12345 case", "safety batch"} <= set(report["names"])
+    assert "a master and 2 worker processes" in (out / "report.md").read_text()
