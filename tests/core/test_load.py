@@ -524,16 +524,16 @@ def test_a_rule_set_rewritten_while_it_is_read_is_never_read_half(tmp_path, monk
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     try:
-        got = [read_ruleset(root, settle=0.05) for _ in range(15)]
+        got = [read_ruleset(root, settle=0.3) for _ in range(15)]  # the service settles 0.5 s
     finally:
         stop.set()
         thread.join(timeout=10)
     for ruleset, diagnostics in got:
         if ruleset is not None:
             assert len(ruleset.rules) in counts
-        else:
-            assert diagnostics  # refused, and says why
-    assert any(r is not None for r, _ in got) or all(d[0].code == "ruleset.changing" for _, d in got)
+        else:  # refused, and says why: the files kept changing, or (a writer starved long enough to look
+            # settled, on a loaded machine) the half-written file's own error: never a part of it loaded
+            assert any(d.severity is Severity.ERROR for d in diagnostics)
 
 
 def test_a_rule_set_that_keeps_changing_is_refused(tmp_path, monkeypatch):
