@@ -123,7 +123,8 @@ def _at(day: date, seconds: int, zone: ZoneInfo) -> datetime:
 def _walk_hours(calendar: Calendar, zone: ZoneInfo, r: datetime, seconds: int) -> datetime:
     """The earliest instant t >= r with `seconds` of working time in [r, t]."""
     remaining = timedelta(seconds=seconds)
-    day = r.astimezone(zone).date() - timedelta(days=1)  # a day early: the union needs the interval before
+    day = r.astimezone(zone).date()
+    day = day - timedelta(days=1) if day > date.min else day  # a day early: the union needs the interval before
     last_end: datetime | None = None
     while True:
         if calendar.working(day):

@@ -274,7 +274,7 @@ def _exact_to_utc(zone: ZoneInfo):
     return convert
 
 
-_FIRST_DAY, _LAST_DAY = day_number(date(1, 1, 2)), day_number(date(9999, 12, 30))  # a span's bounds, with a day spare
+_FIRST_DAY, _LAST_DAY = day_number(date(1, 1, 1)), day_number(date(9999, 12, 30))  # a span's bounds (a day spare)
 _FIRST_YEAR, _LAST_YEAR = 1971, 2099  # the zone arrays (clock.zone_offsets) hold from 1970 to 2100
 _SPAN_YEARS = (2000, 2060)  # the span laid out for every rule set, widened to its calendar's years
 
@@ -410,11 +410,12 @@ class WorkTime:
             except (ValueError, OverflowError):
                 raise OverflowError("due time past the year 9999") from None
             return r + amount, int(local.utcoffset().total_seconds()), False
-        first = max(day_number(r_local.date()) - 1, _FIRST_DAY)
+        first = max(day_number(r_local.date()) - 1, _FIRST_DAY)  # a day early: the union needs the span before
         years = 2
         while True:
             last = min(first + 366 * years, _LAST_DAY)
-            due = _search(_outside_span(self, first, last), r, unit, amount, int(r_local.utcoffset().total_seconds()))
+            span = _outside_span(self, first, last) if years <= 8 else _lay_out(self.calendar, first, last, self._exact)
+            due = _search(span, r, unit, amount, int(r_local.utcoffset().total_seconds()))
             if due is not None:
                 local = datetime.fromtimestamp(due, UTC).astimezone(self.zone)
                 off = int(local.utcoffset().total_seconds())

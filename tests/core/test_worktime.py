@@ -112,6 +112,9 @@ PROPS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthC
 @example("los_angeles", date(2026, 3, 7), 12 * 3600, None, Deadline(1000, "wh"))  # across spring forward
 @example("los_angeles", date(2026, 10, 31), 17 * 3600, None, Deadline(200, "wd"))  # across fall back
 @example("edges", date(2026, 3, 8), 1 * 3600, None, Deadline(150, "wh"))  # spans in the DST gap
+@example("shanghai", date(1, 1, 1), 10 * 3600, 8 * 3600, Deadline(2000, "wd"))  # the first day there is
+@example("shanghai", date(9999, 12, 24), 10 * 3600, 8 * 3600, Deadline(400, "wd"))  # the last days there are
+@example("shanghai", date(9999, 12, 30), 10 * 3600, 8 * 3600, Deadline(2000, "wd"))  # due past the year 9999
 def test_python_due_equals_the_reference(name, day, second, offset, deadline):
     moment = _moment(name, day, second, offset)
     assert _fast(name, moment, deadline) == _reference(name, moment, deadline)
