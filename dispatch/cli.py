@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from datetime import date
@@ -537,9 +538,11 @@ def _add_audit(commands) -> None:
 def _calendar(args: argparse.Namespace) -> int:
     from dispatch.tools.calendar.days import CalendarUnknown, calendar_days, days_csv
 
+    m = re.fullmatch(r"(\d{4})(?:-(\d{4}))?", args.years)
     try:
-        first, _, last = args.years.partition("-")
-        years = (int(first), int(last or first))
+        if m is None:
+            raise ValueError
+        years = (int(m.group(1)), int(m.group(2) or m.group(1)))
     except ValueError:
         print(f"dispatch calendar: --years {args.years!r} is not YEAR or FIRST-LAST (as 2025-2027)", file=sys.stderr)
         return EXIT_CANNOT_RUN

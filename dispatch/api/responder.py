@@ -135,7 +135,7 @@ class Responder:
                 "request.bad_time",
                 "reported_at",
                 case.reported_at,
-                "reported_at plus the deadline lies past the year 9999",
+                "reported_at is so near the year 1 or 9999 that its due time falls outside the years 0001-9999",
             ) from None
         # the layout of render.py, written out here: on the hot path a call costs as much as a piece
         if offset == self._steady_offset:  # the stamp of render.Stamps, written out

@@ -77,7 +77,7 @@ def too_late(moment: datetime) -> CaseError:
         "request.bad_time",
         "reported_at",
         moment.isoformat(),
-        "reported_at is so late that the due time falls past the year 9999",
+        "reported_at is so near the year 1 or 9999 that its due time falls outside the years 0001-9999",
     )
 
 

@@ -348,6 +348,11 @@ def _calendar(table: object, root: Path, text: str, where: str, problems: list[D
     ):
         bad("workweek", "workweek must list ISO weekdays, each once: 1 (Monday) to 7 (Sunday), as [1, 2, 3, 4, 5]")
         workweek = []
+    elif not workweek:
+        bad(
+            "workweek",
+            "workweek lists no day: after the days file's last workday nothing would fall due; list the weekdays worked",
+        )
     hours: list[tuple[int, int]] = []
     raw_hours = table.get("work_hours")
     if raw_hours is None:
@@ -358,18 +363,20 @@ def _calendar(table: object, root: Path, text: str, where: str, problems: list[D
         for span in raw_hours:
             m = _HOURS.fullmatch(span.strip())
             if m is None:
-                bad("work_hours", f"work_hours {span!r} is not HH:MM-HH:MM", span)
+                padded = re.sub(r"(?<!\d)(\d):", r"0\1:", span.strip())
+                hint = f": write {padded!r}" if _HOURS.fullmatch(padded) else ""
+                bad("work_hours", f"work_hours {span!r} is not HH:MM-HH:MM{hint}", span)
                 continue
             h1, m1, h2, m2 = map(int, m.groups())
             start, end = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
             if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 3600:
                 bad("work_hours", f"work_hours {span!r} lies outside one day (00:00 to 24:00)", span)
             elif start >= end:
-                bad("work_hours", f"work_hours {span!r} ends before it starts", span)
+                bad("work_hours", f"work_hours {span!r} ends before it starts (past midnight: split it at 24:00)", span)
             elif hours and start < hours[-1][1]:
                 bad(
                     "work_hours",
-                    f"work_hours {span!r} overlaps or precedes the span before it: list them ascending, apart",
+                    f"work_hours {span!r} overlaps or precedes {_span_text(hours[-1])!r} before it: list them ascending, apart",
                     span,
                 )
             else:
@@ -382,6 +389,10 @@ def _calendar(table: object, root: Path, text: str, where: str, problems: list[D
         problems.append(_outside("days", days, text, where))
         days = None
     return Calendar(tuple(sorted(workweek)), tuple(hours), {}, days, Place(where, top))
+
+
+def _span_text(span: tuple[int, int]) -> str:
+    return "-".join(f"{s // 3600:02d}:{s // 60 % 60:02d}" for s in span)
 
 
 def _read_days(root: Path, display: str, calendar: Calendar, problems: list[Diagnostic], seen: dict) -> Calendar:

@@ -109,7 +109,8 @@ def _check_classes(events: Tree[EventNode], areas: Tree[Area], problems: list[Di
             problems.append(
                 Diagnostic(
                     "taxonomy.missing_class",
-                    f"{node.code!r} gives deadlines per area class but none for class {examples}: add it",
+                    f"{node.code!r} gives deadlines per area class ({', '.join(sorted(given))}) but none for class "
+                    f"{examples}: add it (class names are compared exactly, case too)",
                     node.place,
                 )
             )

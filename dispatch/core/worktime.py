@@ -72,6 +72,9 @@ def parse_deadline(text: str) -> Deadline:
     """`4wh` -> Deadline(400, "wh"); ValueError with a maintainer's message when it is not a value."""
     m = _VALUE.fullmatch(text.strip())
     if m is None:
+        squeezed = re.sub(r"\s+", "", text).lower()
+        if squeezed != text.strip() and _VALUE.fullmatch(squeezed):
+            raise ValueError(f"{text!r} is not a deadline: write {squeezed!r} (lowercase, no space)")
         raise ValueError(f"{text!r} is not a deadline: write a number and a unit, as 4h, 4wh or 2wd")
     whole, part, unit = m.groups()
     if unit not in UNITS:
@@ -515,6 +518,9 @@ def due_times(r, units, amounts, flags, w, due_out, off_out, prov_out):
             flags[j] |= 4
             continue
         off = offset_at(due, w.zone_from, w.zone_offset)
+        if off % 60 != 0:  # an offset with seconds (Monrovia until 1972): Python writes it as every path does
+            flags[j] |= 4
+            continue
         due_out[j] = due
         off_out[j] = off
         if unit != UNIT_H and w.has_days:

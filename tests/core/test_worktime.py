@@ -224,3 +224,37 @@ def test_dispatch_calendar_writes_chinas_days_and_refuses_an_unknown_year(tmp_pa
     assert "2025-10-01,holiday,国庆节" in lines and "2025-10-11,workday,国庆节调休上班" in lines
     refused = subprocess.run([*run, "--years", "2090"], capture_output=True, text=True)
     assert refused.returncode == 1 and "2090" in refused.stderr and "chinese-calendar knows" in refused.stderr
+
+
+def test_a_year_python_holidays_does_not_know_is_refused_and_years_must_be_years():
+    run = [sys.executable, "-m", "dispatch", "calendar", "--country", "DE"]
+    old = subprocess.run([*run, "--years", "0001"], capture_output=True, text=True, check=False)
+    assert old.returncode == 1 and "no holiday of DE in 1" in old.stderr
+    for years in ("2026-", "2_026", "26"):
+        bad = subprocess.run([*run, "--years", years], capture_output=True, text=True, check=False)
+        assert bad.returncode == 2 and "is not YEAR or FIRST-LAST" in bad.stderr, years
+
+
+@pytest.mark.parametrize(
+    "text,hint", [("4WH", "write '4wh'"), ("4 wh", "write '4wh'"), ("2 WD", "write '2wd'")]
+)
+def test_a_value_in_capitals_or_with_a_space_is_told_how_to_write_it(text, hint):
+    with pytest.raises(ValueError, match=hint):
+        parse_deadline(text)
+
+
+def test_a_calendar_without_a_working_weekday_or_with_one_digit_hours_is_refused_with_the_way_out(tmp_path):
+    import shutil
+
+    from dispatch.core.load import read_ruleset
+    from tests.conftest import MINI
+
+    root = tmp_path / "rs"
+    shutil.copytree(MINI, root)
+    manifest = (root / "ruleset.toml").read_text(encoding="utf-8")
+    (root / "ruleset.toml").write_text(manifest + '\n[calendar]\nworkweek = []\nwork_hours = ["9:00-12:00", "13:00-12:30"]\n')
+    _, diagnostics = read_ruleset(root)
+    messages = [d.message for d in diagnostics if d.code == "calendar.bad_value"]
+    assert any("workweek lists no day" in m for m in messages)
+    assert any("write '09:00-12:00'" in m for m in messages)
+    assert any("ends before it starts" in m and "24:00" in m for m in messages)

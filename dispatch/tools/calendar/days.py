@@ -67,7 +67,11 @@ def other(country: str, first: int, last: int) -> list[Day]:
         found = holidays.country_holidays(country, years=range(first, last + 1))
     except NotImplementedError:
         raise CalendarUnknown(f"python-holidays does not know the country {country!r} (ISO 3166-1 alpha-2)") from None
-    return [Day(d, "holiday", name) for d, name in sorted(found.items())]
+    days = [Day(d, "holiday", name) for d, name in sorted(found.items())]
+    empty = sorted({*range(first, last + 1)} - {d.day.year for d in days})
+    if empty:  # a year before a country's holidays were law, or one the library's rules do not reach
+        raise CalendarUnknown(f"python-holidays lists no holiday of {country} in {', '.join(map(str, empty))}")
+    return days
 
 
 def calendar_days(country: str, first: int, last: int) -> list[Day]:
