@@ -25,6 +25,7 @@ case never sends the whole batch down the general path. Only a body that is not 
 
 from __future__ import annotations
 
+from dispatch.core.codebook import bytes_equal
 from dispatch.core.dispatcher import LOCATION_FIELDS, SPAN_FIELDS
 from dispatch.core.jit import njit, njit_inline
 
@@ -63,30 +64,19 @@ def _string_end(buf, p, n):
 
 
 @njit_inline
-def _is(buf, lo, hi, word):
-    """buf[lo:hi] equals the bytes of `word` (a tuple of ints)."""
-    if hi - lo != len(word):
-        return False
-    for q in range(len(word)):
-        if buf[lo + q] != word[q]:
-            return False
-    return True
-
-
-@njit_inline
 def _member(buf, lo, hi):
     """The SPAN_FIELDS index of the member name buf[lo:hi], or -1."""
-    if _is(buf, lo, hi, _ID):
+    if bytes_equal(buf, lo, hi, _ID):
         return 0
-    if _is(buf, lo, hi, _EVENT):
+    if bytes_equal(buf, lo, hi, _EVENT):
         return 1
-    if _is(buf, lo, hi, _AREA):
+    if bytes_equal(buf, lo, hi, _AREA):
         return 2
-    if _is(buf, lo, hi, _SOURCE):
+    if bytes_equal(buf, lo, hi, _SOURCE):
         return 3
-    if _is(buf, lo, hi, _REPORTED_AT):
+    if bytes_equal(buf, lo, hi, _REPORTED_AT):
         return 4
-    if _is(buf, lo, hi, _LOCATION):
+    if bytes_equal(buf, lo, hi, _LOCATION):
         return _LOC
     return -1
 
@@ -94,11 +84,11 @@ def _member(buf, lo, hi):
 @njit_inline
 def _location_member(buf, lo, hi):
     """0, 1, 2 for the `location` members longitude, latitude, crs; else -1."""
-    if _is(buf, lo, hi, _LONGITUDE):
+    if bytes_equal(buf, lo, hi, _LONGITUDE):
         return 0
-    if _is(buf, lo, hi, _LATITUDE):
+    if bytes_equal(buf, lo, hi, _LATITUDE):
         return 1
-    if _is(buf, lo, hi, _CRS):
+    if bytes_equal(buf, lo, hi, _CRS):
         return 2
     return -1
 
@@ -225,7 +215,7 @@ def scan_batch(body, id_max, field_lo, field_hi, flags, case_lo, case_hi):
     if p >= n or body[p] != _QUOTE:
         return SCAN_GIVE_UP
     end = _string_end(body, p + 1, n)
-    if end < 0 or not _is(body, p + 1, end, _CASES):
+    if end < 0 or not bytes_equal(body, p + 1, end, _CASES):
         return SCAN_GIVE_UP
     p = _ws(body, end + 1, n)
     if p >= n or body[p] != _COLON:
@@ -292,7 +282,7 @@ def scan_batch(body, id_max, field_lo, field_hi, flags, case_lo, case_hi):
                                 field_lo[j, f] = p + 1
                                 field_hi[j, f] = vend
                             p = vend + 1
-                        elif f == 4 and _is(body, p, min(p + 4, n), _NULL):
+                        elif f == 4 and bytes_equal(body, p, min(p + 4, n), _NULL):
                             p += 4
                         else:
                             q = _skip_value(body, p, n)  # another type, or a string not plain

@@ -83,6 +83,17 @@ def _build_records(key_blob, key_off, bits):
 
 
 @njit_inline
+def bytes_equal(buf, lo, hi, word):
+    """buf[lo:hi] equals the bytes of `word` (a tuple of ints)."""
+    if hi - lo != len(word):
+        return False
+    for q in range(len(word)):
+        if buf[lo + q] != word[q]:
+            return False
+    return True
+
+
+@njit_inline
 def probe(buf, lo, hi, table):
     """The key index (not yet its value) of the code buf[lo:hi] in a CodeTable, or -1."""
     length = hi - lo

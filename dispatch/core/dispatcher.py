@@ -154,7 +154,6 @@ class Dispatcher:
         self.status_arrays = StatusArrays(rule_is_local, col_has_local, t.urgent)
         # the one-case path: the clock, the outcomes met so far (see outcomes.py), the area paths
         self.clock = Clock(ruleset.manifest.timezone)
-        self._read_time = self.clock.read
         self.worktime = WorkTime(ruleset.manifest.calendar, ruleset.manifest.timezone)
         self.outcomes = Outcomes(ruleset, t, render)
         self._paths: dict[str, tuple[str, ...]] = {}

@@ -16,7 +16,7 @@ from dispatch.core.errors import Diagnostic, Place, RuleSetError, Severity, sort
 from dispatch.core.gridmap import GridMap, read_gridmap
 from dispatch.core.model import ANY, Area, Department, EventNode, Manifest, ParsedRuleSet, Rule, RuleSet
 from dispatch.core.validate import validate
-from dispatch.core.worktime import KINDS, Calendar, Deadline, parse_class_deadlines, parse_deadline
+from dispatch.core.worktime import KINDS, Calendar, Deadline, clock_text, parse_class_deadlines, parse_deadline
 
 MANIFEST = "ruleset.toml"
 
@@ -376,7 +376,7 @@ def _calendar(table: object, root: Path, text: str, where: str, problems: list[D
             elif hours and start < hours[-1][1]:
                 bad(
                     "work_hours",
-                    f"work_hours {span!r} overlaps or precedes {_span_text(hours[-1])!r} before it: list them ascending, apart",
+                    f"work_hours {span!r} overlaps or precedes {clock_text(hours[-1][0]) + '-' + clock_text(hours[-1][1])!r} before it: list them ascending, apart",
                     span,
                 )
             else:
@@ -389,10 +389,6 @@ def _calendar(table: object, root: Path, text: str, where: str, problems: list[D
         problems.append(_outside("days", days, text, where))
         days = None
     return Calendar(tuple(sorted(workweek)), tuple(hours), {}, days, Place(where, top))
-
-
-def _span_text(span: tuple[int, int]) -> str:
-    return "-".join(f"{s // 3600:02d}:{s // 60 % 60:02d}" for s in span)
 
 
 def _read_days(root: Path, display: str, calendar: Calendar, problems: list[Diagnostic], seen: dict) -> Calendar:

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import numpy as np
 import shapely
 
+from dispatch.core.codebook import bytes_equal
 from dispatch.core.geo import CRS_WGS84, gcj02_to_wgs84
 from dispatch.core.jit import njit, njit_inline
 
@@ -351,16 +352,6 @@ def _read_number(buf, lo, hi):
     return True, -value if negative else value
 
 
-@njit_inline
-def _bytes_are(buf, lo, hi, word):
-    if hi - lo != len(word):
-        return False
-    for q in range(len(word)):
-        if buf[lo + q] != word[q]:
-            return False
-    return True
-
-
 @njit
 def _locate_spans(body, field_lo, field_hi, flags, located, ix, area_key_of_feature, flag_location):
     """located[j] = the area key of case j's location (spans in columns 5, 6, 7: longitude, latitude,
@@ -374,9 +365,9 @@ def _locate_spans(body, field_lo, field_hi, flags, located, ix, area_key_of_feat
         crs = 0
         lo, hi = field_lo[j, 7], field_hi[j, 7]
         if lo >= 0:
-            if _bytes_are(body, lo, hi, _GCJ02):
+            if bytes_equal(body, lo, hi, _GCJ02):
                 crs = 1
-            elif not (_bytes_are(body, lo, hi, _WGS84) or _bytes_are(body, lo, hi, _CGCS2000)):
+            elif not (bytes_equal(body, lo, hi, _WGS84) or bytes_equal(body, lo, hi, _CGCS2000)):
                 crs = -1
         if not (ok_x and ok_y and crs >= 0 and -180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
             flags[j] |= flag_location

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dispatch.core.clock import civil_from_days, day_number, day_of_number, days_from_civil, zone_offsets
+from dispatch.core.clock import day_number, day_of_number, days_from_civil, zone_offsets
 from dispatch.core.errors import Place
 from dispatch.core.jit import njit, njit_inline
 
@@ -171,7 +171,7 @@ class WorkArrays(NamedTuple):
     zone_from: np.ndarray  # int64[z] the zone's offsets (clock.zone_offsets)
     zone_offset: np.ndarray
     wall_trans: np.ndarray  # int64[z] local wall time of each change, read with fold=0 (see wall_to_utc)
-    listed_before: np.ndarray  # int32[10001]: how many years < y the calendar's days file lists
+    listed_runs: np.ndarray  # int64[k, 2]: WorkTime.unlisted's runs of listed years, as (first day, last day)
     has_days: bool
 
 
@@ -296,11 +296,6 @@ class WorkTime:
         first_day, last_day = days_from_civil(first_year, 1, 1), days_from_civil(last_year, 12, 31)
         span = _lay_out(calendar, first_day, last_day, lambda w: _to_utc(w, wall_trans, zone_offset))
         self.span = span
-        years = np.zeros(10001, dtype=np.int32)
-        for y in listed:
-            if 0 < y <= 9999:
-                years[y] = 1
-        listed_before = np.concatenate([[0], np.cumsum(years)[:-1]]).astype(np.int32)
         # runs of consecutive listed years as (first day, last day): a due time inside one is not provisional
         self._listed_runs: list[tuple[int, int]] = []
         for y in listed:
@@ -322,16 +317,11 @@ class WorkTime:
             zone_from,
             zone_offset,
             wall_trans,
-            listed_before,
+            np.asarray(self._listed_runs, i64).reshape(-1, 2),
             self.has_days,
         )
         for a in self.arrays[:-1]:
             a.setflags(write=False)
-        self._n_days, self._n_iv, self._n_wd = len(span.day_wd), len(span.ends), len(span.wd_ends)
-        self._starts = self.arrays.starts.tolist()
-        self._cum_starts = (self.arrays.cum_ends - (self.arrays.ends - self.arrays.starts)).tolist()
-        # the first run of listed years (most calendars have one): provisional in two comparisons
-        self._listed_days = self._listed_runs[0] if self._listed_runs else (1, 0)
         self._zone_from = zone_from.tolist()
         self._zone_offset = zone_offset.tolist()
         self.steady_from, self.steady_offset = self._zone_from[-1], self._zone_offset[-1]
@@ -347,60 +337,26 @@ class WorkTime:
 
     def due(self, r: int, unit: int, amount: int) -> tuple[int, int, bool]:
         """(due, its UTC offset, provisional) for a report at UTC second `r` and a deadline given
-        as its kernel unit code and amount (Deadline.code, .amount). OverflowError past the year 9999.
-
-        _search written out for the main span: the one-case path pays for every line."""
+        as its kernel unit code and amount (Deadline.code, .amount). OverflowError past the year 9999."""
         s = self.span
         if unit == UNIT_H:
             due = r + amount
             if s.lo <= due < s.hi:
-                return due, self.steady_offset if due >= self.steady_from else self.offset_at(due), False
+                return due, self.offset_at(due), False
             return self._outside(r, unit, amount)
-        off = self.steady_offset if r >= self.steady_from else self.offset_at(r)
-        k = (r + off) // DAY_SECONDS - s.first_day
-        if not 0 <= k < self._n_days:
+        off = self.offset_at(r)
+        due = _search(s, r, unit, amount, off)
+        if due is None:
             return self._outside(r, unit, amount)
-        if unit == UNIT_WD:
-            j = s.day_wd[k] + amount - 1
-            if j >= self._n_wd:
-                return self._outside(r, unit, amount)
-            due = s.wd_ends[j]
-        else:
-            ends, cum = s.ends, s.cum_ends
-            i = s.day_iv[k]
-            try:
-                while ends[i] <= r:
-                    i += 1
-            except IndexError:  # after the span's last interval
-                return self._outside(r, unit, amount)
-            target = self._cum_starts[i] + max(0, r - self._starts[i]) + amount
-            hi = i + 64  # most deadlines end within 32 working days: search those first
-            j = (
-                bisect.bisect_left(cum, target, i, hi)
-                if hi < self._n_iv and cum[hi] >= target
-                else bisect.bisect_left(cum, target, i)
-            )
-            if j == self._n_iv:
-                return self._outside(r, unit, amount)
-            due = ends[j] - (cum[j] - target)
-        due_off = self.steady_offset if due >= self.steady_from else self.offset_at(due)
-        if not self.has_days:
-            return due, due_off, False
-        lo, hi = self._listed_days
-        return (
-            due,
-            due_off,
-            not (lo <= (r + off) // DAY_SECONDS and (due + due_off) // DAY_SECONDS <= hi)
-            and self._provisional(r, due, due_off),
-        )
+        due_off = self.offset_at(due)
+        return due, due_off, self.unlisted((r + off) // DAY_SECONDS, (due + due_off) // DAY_SECONDS)
 
-    def _provisional(self, r: int, due: int, due_off: int) -> bool:
-        """Whether a local date from the report's to the due date lies in a year the days file leaves out."""
+    def unlisted(self, first_day: int, last_day: int) -> bool:
+        """provisional: whether a local date from first_day to last_day lies in a year the days file leaves out."""
         if not self.has_days:
             return False
-        first, last = (r + self.offset_at(r)) // DAY_SECONDS, (due + due_off) // DAY_SECONDS
         for lo, hi in self._listed_runs:
-            if lo <= first and last <= hi:
+            if lo <= first_day and last_day <= hi:
                 return False
         return True
 
@@ -422,16 +378,10 @@ class WorkTime:
             if due is not None:
                 local = datetime.fromtimestamp(due, UTC).astimezone(self.zone)
                 off = int(local.utcoffset().total_seconds())
-                return due, off, self._provisional_exact(r_local.date(), local.date())
+                return due, off, self.unlisted(day_number(r_local.date()), day_number(local.date()))
             if last == _LAST_DAY:
                 raise OverflowError("due time past the year 9999")
             years *= 4
-
-    def _provisional_exact(self, r_day: date, due_day: date) -> bool:
-        if not self.has_days:
-            return False
-        listed = self.calendar.listed_years
-        return any(y not in listed for y in range(r_day.year, due_day.year + 1))
 
     def warm(self) -> None:
         """Compile the kernel with the arrays' types, so that no request pays for it."""
@@ -524,10 +474,11 @@ def due_times(r, units, amounts, flags, w, due_out, off_out, prov_out):
         due_out[j] = due
         off_out[j] = off
         if unit != UNIT_H and w.has_days:
-            y1 = civil_from_days((t + offset_at(t, w.zone_from, w.zone_offset)) // 86400)[0]
-            y2 = civil_from_days((due + off) // 86400)[0]
-            if w.listed_before[y2 + 1] - w.listed_before[y1] != y2 - y1 + 1:
-                prov_out[j] = 1
+            first, last = (t + offset_at(t, w.zone_from, w.zone_offset)) // 86400, (due + off) // 86400
+            prov_out[j] = 1
+            for q in range(w.listed_runs.shape[0]):
+                if w.listed_runs[q, 0] <= first and last <= w.listed_runs[q, 1]:
+                    prov_out[j] = 0
     return flags
 
 

@@ -10,6 +10,7 @@ import json
 import shutil
 import socket
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -235,7 +236,7 @@ def test_headers_over_the_limit_across_reads_on_a_kept_alive_connection_are_431(
 class _Recording:
     """A transport that records what is written to it, and writes it."""
 
-    writes: list[bytes] = []
+    writes: ClassVar[list[bytes]] = []
 
     def __init__(self, transport):
         self.transport = transport

@@ -190,6 +190,6 @@ def test_a_time_before_1970_is_left_to_python(dispatcher):
     t = dispatcher.tables
     case = {"id": "c", "event": t.items[-1], "area": next(iter(t.columns)), "source": t.sources[0]}
     body = orjson.dumps({"cases": [{**case, "reported_at": "1900-01-01T11:55:00-04:00"}]})
-    n, lo, hi, flags = scan(body)
+    _, lo, hi, flags = scan(body)
     dispatcher.read_spans(np.frombuffer(body, np.uint8), lo, hi, flags, now_wall=0)
     assert flags[0] == FLAG_TIME

@@ -133,7 +133,7 @@ def test_codes_of_one_level_in_two_widths_warn_at_the_first_short_one(city):
     edit(city, "taxonomy.csv", "02,Environment,", "2,Environment,")
     edit(city, "taxonomy.csv", "02001,Litter,02,", "2001,Litter,2,")
     edit(city, "taxonomy.csv", ",02001,", ",2001,")
-    ruleset, diagnostics = read_ruleset(city)
+    _, diagnostics = read_ruleset(city)
     d = only(diagnostics, "code.width")
     assert d.severity is Severity.WARNING
     assert place(city, d)[:2] == ("taxonomy.csv", 8)
@@ -152,7 +152,7 @@ def test_a_case_without_its_leading_zeros_is_told_the_code(city):
 
 def test_a_reference_to_an_invalid_row_is_reported_once_at_that_row(city):
     edit(city, "taxonomy.csv", "02001001,Overflowing litter bin,02001,8h,,", "02001001,Overflowing litter bin,02001,8h,sometimes,")
-    ruleset, diagnostics = read_ruleset(city)
+    _, diagnostics = read_ruleset(city)
     assert [d.code for d in diagnostics] == ["value.boolean"]  # not also "unknown event '02001001'" at EN-003
     (d,) = diagnostics
     assert place(city, d) == ("taxonomy.csv", 10, 5)
@@ -164,7 +164,7 @@ def test_a_reference_to_an_invalid_row_is_reported_once_at_that_row(city):
 def test_a_table_refused_whole_holds_back_the_references_into_it(city):
     text = (city / "departments.csv").read_text(encoding="utf-8").replace("Riverton City Hall", "Hôtel de Ville")
     (city / "departments.csv").write_bytes(text.encode("latin-1"))
-    ruleset, diagnostics = read_ruleset(city)
+    _, diagnostics = read_ruleset(city)
     assert [d.code for d in diagnostics] == ["file.encoding"]  # not one "unknown department"
     assert "references to departments" in diagnostics[0].message
     assert "8 references" in diagnostics[0].message  # roads x3, fire x2, south, env, parks (@local is no reference)

@@ -23,13 +23,12 @@ from hypothesis import strategies as st
 from dispatch.cli import EXIT_CANNOT_RUN, EXIT_OK, main
 from dispatch.core.analysis import cell_coverage, volume_coverage
 from dispatch.core.case import Case
+from dispatch.core.coverage import STATUSES, CoverageMap, coverage_map, map_document, read_coverage_map
 from dispatch.core.dispatcher import Dispatcher
 from dispatch.core.history import History, read_history
 from dispatch.core.load import load_ruleset
 from dispatch.core.model import RuleSet
 from dispatch.core.reference import dispatch_case
-from dispatch.core.coverage import STATUSES, CoverageMap, coverage_map, read_coverage_map
-from dispatch.core.coverage import map_document
 from dispatch.tools.coverage.report import display_width, render_text
 from dispatch.tools.coverage.scale import colour_of, percent_label, share_of
 from tests.strategies import DAY0, cases_for, rulesets

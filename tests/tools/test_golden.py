@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, timedelta
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
