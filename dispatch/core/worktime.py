@@ -184,6 +184,8 @@ class Span(NamedTuple):
     hi: int
     ends: list[int]
     cum_ends: list[int]
+    starts: list[int]  # the intervals' starts (made monotone, as the ends)
+    cum_starts: list[int]  # working seconds from the span's start to each interval's start
     wd_days: list[int]
     wd_ends: list[int]
     day_iv: list[int]  # by local day (from first_day): the first interval that ends after its midnight
@@ -256,6 +258,8 @@ def _lay_out(calendar: Calendar | None, first_day: int, last_day: int, to_utc) -
         int(midnights[-1]),
         ends.tolist(),
         cum_ends.tolist(),
+        starts.tolist(),
+        (cum_ends - (ends - starts)).tolist(),
         days.tolist(),
         wd_ends.tolist(),
         day_iv.tolist(),
@@ -305,11 +309,10 @@ class WorkTime:
                 self._listed_runs.append((days_from_civil(y, 1, 1), days_from_civil(y, 12, 31)))
         self.has_days = bool(calendar is not None and calendar.days_file)
         i64 = np.int64
-        ends, cum_ends = np.asarray(span.ends, i64), np.asarray(span.cum_ends, i64)
         self.arrays = WorkArrays(
-            ends - np.diff(cum_ends, prepend=0),
-            ends,
-            cum_ends,
+            np.asarray(span.starts, i64),
+            np.asarray(span.ends, i64),
+            np.asarray(span.cum_ends, i64),
             np.asarray(span.wd_days, i64),
             np.asarray(span.wd_ends, i64),
             np.asarray([span.lo, span.first_day], i64),
@@ -338,17 +341,17 @@ class WorkTime:
     def due(self, r: int, unit: int, amount: int) -> tuple[int, int, bool]:
         """(due, its UTC offset, provisional) for a report at UTC second `r` and a deadline given
         as its kernel unit code and amount (Deadline.code, .amount). OverflowError past the year 9999."""
-        s = self.span
+        s, steady_from, steady = self.span, self.steady_from, self.steady_offset  # offset_at's common case, inline
         if unit == UNIT_H:
             due = r + amount
             if s.lo <= due < s.hi:
-                return due, self.offset_at(due), False
+                return due, steady if due >= steady_from else self.offset_at(due), False
             return self._outside(r, unit, amount)
-        off = self.offset_at(r)
+        off = steady if r >= steady_from else self.offset_at(r)
         due = _search(s, r, unit, amount, off)
         if due is None:
             return self._outside(r, unit, amount)
-        due_off = self.offset_at(due)
+        due_off = steady if due >= steady_from else self.offset_at(due)
         return due, due_off, self.unlisted((r + off) // DAY_SECONDS, (due + due_off) // DAY_SECONDS)
 
     def unlisted(self, first_day: int, last_day: int) -> bool:
@@ -404,15 +407,15 @@ def _search(s: Span, r: int, unit: int, amount: int, r_offset: int) -> int | Non
         j = s.day_wd[k] + amount - 1
         return s.wd_ends[j] if j < len(s.wd_ends) else None
     ends, cum = s.ends, s.cum_ends
-    n = len(ends)
     i = s.day_iv[k]
-    while i < n and ends[i] <= r:
-        i += 1
-    if i == n:
+    try:
+        while ends[i] <= r:
+            i += 1
+    except IndexError:  # after the span's last interval
         return None
-    before = cum[i - 1] if i else 0
-    target = before + max(0, r - (ends[i] - cum[i] + before)) + amount
-    hi = i + 64  # most deadlines end within 32 working days: search those first
+    into = r - s.starts[i]
+    target = s.cum_starts[i] + max(0, into) + amount
+    n, hi = len(cum), i + 64  # most deadlines end within 32 working days: search those first
     j = bisect.bisect_left(cum, target, i, hi) if hi < n and cum[hi] >= target else bisect.bisect_left(cum, target, i)
     if j == n:
         return None
