@@ -111,7 +111,7 @@ def test_init_then_serve_as_processes(tmp_path, chain):
     chain as processes is slow (each starts Python, numpy and numba): make test-slow."""
     target = tmp_path / "mycity"
     dispatch = str(BIN / "dispatch")
-    run = {"capture_output": True, "text": True, "check": False, "timeout": 120}
+    run = {"capture_output": True, "text": True, "timeout": 120}
     if chain == "serve":
         init_ruleset(target)
     else:
